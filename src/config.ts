@@ -1,0 +1,211 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError } from './errors.js';
+
+/**
+ * The receiver's one configuration object: defaults, then environment, then flags.
+ * Every key is declared once in SPEC below with its type, default and documentation;
+ * `--help` and the README table are generated from the same list.
+ */
+
+type Kind = 'int' | 'string' | 'url' | 'enum' | 'bool';
+
+interface KeySpec {
+  readonly env: string;
+  readonly kind: Kind;
+  readonly default: string | number | boolean | null;
+  readonly doc: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly string[];
+}
+
+const MiB = 1024 * 1024;
+
+export const SPEC = {
+  port: { env: 'PORT', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'TCP port of the HTTP server (0 picks a free one).' },
+  host: { env: 'HOST', kind: 'string', default: '0.0.0.0', doc: 'Address the HTTP server binds.' },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    kind: 'url',
+    default: null,
+    doc: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL under DATA_DIR/postgres, started and stopped with the receiver.',
+  },
+  dataDir: { env: 'DATA_DIR', kind: 'string', default: './.data', doc: 'Directory for local state (the embedded PostgreSQL).' },
+  clickhouseUrl: { env: 'CLICKHOUSE_URL', kind: 'url', default: null, doc: 'ClickHouse HTTP URL for rollups. Unset: rollups off.' },
+  workers: {
+    env: 'WORKERS',
+    kind: 'int',
+    default: Math.max(1, Math.min(4, availableParallelism() - 1)),
+    min: 1,
+    max: 64,
+    doc: 'Worker threads that verify, decode and encode rows (default: cores - 1, 1 to 4).',
+  },
+  ringBytes: {
+    env: 'RING_BYTES',
+    kind: 'int',
+    default: 64 * MiB,
+    min: 4 * MiB,
+    max: 1024 * MiB,
+    doc: 'Size of the shared-memory ring holding request bodies in flight; rounded up to a power of two. Full: 429 overloaded.',
+  },
+  maxBodyBytes: { env: 'MAX_BODY_BYTES', kind: 'int', default: 1 * MiB, min: 1024, max: 64 * MiB, doc: 'Largest request body as transmitted (413 body_too_large).' },
+  maxDecodedBytes: {
+    env: 'MAX_DECODED_BYTES',
+    kind: 'int',
+    default: 8 * MiB,
+    min: 1024,
+    max: 256 * MiB,
+    doc: 'Largest body after gzip decoding (413 body_too_large).',
+  },
+  maxEvents: { env: 'MAX_EVENTS', kind: 'int', default: 1000, min: 1, max: 100_000, doc: 'Most events in one request (413 too_many_events).' },
+  timestampWindowSeconds: {
+    env: 'TIMESTAMP_WINDOW_SECONDS',
+    kind: 'int',
+    default: 300,
+    min: 1,
+    max: 86_400,
+    doc: 'Largest distance between X-MachPay-Timestamp and the receiver clock (401 timestamp_out_of_window).',
+  },
+  agentKeyCacheSize: {
+    env: 'AGENT_KEY_CACHE_SIZE',
+    kind: 'int',
+    default: 100_000,
+    min: 16,
+    max: 10_000_000,
+    doc: 'Imported Ed25519 public keys each worker keeps (LRU).',
+  },
+  pgPoolSize: { env: 'PG_POOL_SIZE', kind: 'int', default: 3, min: 1, max: 64, doc: 'PostgreSQL connections used for COPY batches.' },
+  copyBatchRows: {
+    env: 'COPY_BATCH_ROWS',
+    kind: 'int',
+    default: 20_000,
+    min: 1,
+    max: 1_000_000,
+    doc: 'Most rows in one COPY transaction; batches form while earlier ones commit.',
+  },
+  dispatchBatchBytes: {
+    env: 'DISPATCH_BATCH_BYTES',
+    kind: 'int',
+    default: 4 * MiB,
+    min: 64 * 1024,
+    max: 256 * MiB,
+    doc: 'Most request bytes handed to a worker in one task.',
+  },
+  apiKeyCacheMs: {
+    env: 'API_KEY_CACHE_MS',
+    kind: 'int',
+    default: 5_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'How long a looked-up API key is trusted before it is checked again (revocations are also pushed at once).',
+  },
+  retryAfterSeconds: { env: 'RETRY_AFTER_SECONDS', kind: 'int', default: 1, min: 1, max: 3600, doc: 'Retry-After sent with 429 and 503.' },
+  shutdownTimeoutMs: {
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    kind: 'int',
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    doc: 'On SIGTERM/SIGINT: how long in-flight requests may take to be answered before the process exits.',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    kind: 'enum',
+    default: 'info',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    doc: 'Log level (logs go to stderr as JSON lines).',
+  },
+} as const satisfies Record<string, KeySpec>;
+
+type Spec = typeof SPEC;
+type ValueOf<K extends keyof Spec> = Spec[K]['kind'] extends 'int'
+  ? number
+  : Spec[K]['kind'] extends 'bool'
+    ? boolean
+    : Spec[K]['default'] extends null
+      ? string | null
+      : string;
+
+export type Config = { readonly [K in keyof Spec]: ValueOf<K> };
+export type ConfigKey = keyof Spec;
+
+/** `--ring-bytes` for `ringBytes`. */
+export function flagName(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+function parseValue(key: string, spec: KeySpec, raw: string): string | number | boolean {
+  const name = spec.env;
+  switch (spec.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got ${JSON.stringify(raw)}`);
+      const n = Number(raw);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(name, `must be >= ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(name, `must be <= ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'bool':
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
+    case 'url':
+      try {
+        new URL(raw);
+      } catch {
+        throw new ConfigError(name, `not a valid URL`);
+      }
+      return raw;
+    case 'enum':
+      if (!spec.values?.includes(raw)) throw new ConfigError(name, `must be one of ${spec.values?.join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
+    case 'string':
+      if (raw.length === 0) throw new ConfigError(name, 'must not be empty');
+      return raw;
+  }
+  throw new ConfigError(key, 'unknown kind');
+}
+
+/**
+ * Builds the frozen config. `flags` are `--kebab-name value` or `--kebab-name=value` pairs
+ * already split from the command line; unknown flags fail with their name.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: readonly string[] = []): Config {
+  const out: Record<string, unknown> = {};
+  const byFlag = new Map<string, string>();
+  for (const key of Object.keys(SPEC)) byFlag.set(flagName(key), key);
+
+  for (const [key, spec] of Object.entries(SPEC) as [string, KeySpec][]) {
+    const raw = env[spec.env];
+    out[key] = raw === undefined || raw === '' ? spec.default : parseValue(key, spec, raw);
+  }
+  for (let i = 0; i < flags.length; i++) {
+    const arg = flags[i] ?? '';
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const key = byFlag.get(flag);
+    if (key === undefined) throw new ConfigError(flag, 'unknown option (see --help)');
+    const value = eq === -1 ? flags[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(flag, 'needs a value');
+    out[key] = parseValue(key, SPEC[key as ConfigKey] as KeySpec, value);
+  }
+  out.ringBytes = nextPowerOfTwo(out.ringBytes as number);
+  if ((out.maxBodyBytes as number) * 2 > (out.ringBytes as number)) {
+    throw new ConfigError('MAX_BODY_BYTES', 'must be at most half of RING_BYTES');
+  }
+  return Object.freeze(out) as Config;
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** The option table for `--help` and the README. */
+export function describeConfig(): string {
+  const rows = (Object.entries(SPEC) as [string, KeySpec][]).map(([key, s]) => {
+    const def = s.default === null ? '(unset)' : String(s.default);
+    return `  ${flagName(key).padEnd(28)} ${s.env.padEnd(26)} default ${def}\n      ${s.doc}`;
+  });
+  return rows.join('\n');
+}

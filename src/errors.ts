@@ -1,0 +1,57 @@
+/**
+ * Every error code the receiver can answer with (PROTOCOL.md §6), its HTTP status and
+ * a default message. Codes cross the worker boundary as these strings, never as
+ * `err.message` text, so the wire contract lives in this one table.
+ */
+
+export const REQUEST_ERRORS = {
+  invalid_body: { status: 400, message: 'The request body could not be decoded.' },
+  no_valid_events: { status: 400, message: 'No event in the request was valid.' },
+  missing_signature: { status: 401, message: 'A signature header is missing.' },
+  bad_signature: { status: 401, message: 'The request signature is malformed or does not verify.' },
+  timestamp_out_of_window: { status: 401, message: 'X-MachPay-Timestamp is too far from the receiver clock.' },
+  invalid_api_key: { status: 401, message: 'The API key is missing, unknown or revoked.' },
+  not_found: { status: 404, message: 'No such endpoint.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed on this endpoint.' },
+  body_too_large: { status: 413, message: 'The request body is over the size limit.' },
+  too_many_events: { status: 413, message: 'The request carries more events than allowed.' },
+  unsupported_media_type: { status: 415, message: 'Unsupported Content-Type.' },
+  unsupported_encoding: { status: 415, message: 'Unsupported Content-Encoding.' },
+  rate_limited: { status: 429, message: 'Rate limit exceeded.' },
+  overloaded: { status: 429, message: 'The receiver is at capacity.' },
+  not_ready: { status: 503, message: 'The receiver cannot durably accept events right now.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type RequestErrorCode = keyof typeof REQUEST_ERRORS;
+
+/** Per-event rejection codes (`rejected[].code`). */
+export const EVENT_ERROR_CODES = ['invalid_event', 'unknown_type', 'agent_mismatch'] as const;
+export type EventErrorCode = (typeof EVENT_ERROR_CODES)[number];
+
+export interface EventRejection {
+  index: number;
+  id: string | null;
+  code: EventErrorCode;
+  message: string;
+}
+
+export function statusOf(code: RequestErrorCode): number {
+  return REQUEST_ERRORS[code].status;
+}
+
+/** The one error body shape of PROTOCOL.md §6. */
+export function errorBody(code: RequestErrorCode, message?: string, rejected?: readonly EventRejection[]): string {
+  const error: { code: string; message: string } = { code, message: message ?? REQUEST_ERRORS[code].message };
+  return JSON.stringify(rejected === undefined ? { error } : { error, rejected });
+}
+
+/** Startup and configuration failures: reported with the key's name, then the process exits. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`${key}: ${message}`);
+  }
+}
