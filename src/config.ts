@@ -189,8 +189,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: readonly
     out[key] = parseValue(key, SPEC[key as ConfigKey] as KeySpec, value);
   }
   out.ringBytes = nextPowerOfTwo(out.ringBytes as number);
-  if ((out.maxBodyBytes as number) * 2 > (out.ringBytes as number)) {
-    throw new ConfigError('MAX_BODY_BYTES', 'must be at most half of RING_BYTES');
+  // A record holds the body plus a header and the ce-* attributes (under 64 KiB), and the
+  // ring takes records up to half its size: the largest body must always fit.
+  if ((out.maxBodyBytes as number) + 64 * 1024 > (out.ringBytes as number) / 2) {
+    throw new ConfigError('MAX_BODY_BYTES', 'must be at most half of RING_BYTES minus 64 KiB');
   }
   return Object.freeze(out) as Config;
 }

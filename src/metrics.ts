@@ -1,0 +1,73 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the receiver exports, with stable names and units. Label values are
+ * bounded sets (endpoint, table, status, error code): never an agent id or a key.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const r = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'machpay_http_requests_total',
+      help: 'Ingest HTTP requests answered, by endpoint and status code.',
+      labelNames: ['endpoint', 'status'] as const,
+      registers: r,
+    }),
+    requestErrors: new Counter({
+      name: 'machpay_http_request_errors_total',
+      help: 'Ingest requests refused as a whole, by endpoint and error code (PROTOCOL.md §6).',
+      labelNames: ['endpoint', 'code'] as const,
+      registers: r,
+    }),
+    events: new Counter({
+      name: 'machpay_events_total',
+      help: 'Events received, by endpoint and outcome (accepted, or the per-event rejection code).',
+      labelNames: ['endpoint', 'outcome'] as const,
+      registers: r,
+    }),
+    ackLatency: new Histogram({
+      name: 'machpay_ack_latency_seconds',
+      help: 'Time from the start of an ingest request to its response.',
+      labelNames: ['endpoint'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    ringUsedBytes: new Gauge({ name: 'machpay_ring_used_bytes', help: 'Bytes of the request ring in use.', registers: r }),
+    ringCapacityBytes: new Gauge({ name: 'machpay_ring_capacity_bytes', help: 'Size of the request ring.', registers: r }),
+    requestsInFlight: new Gauge({ name: 'machpay_requests_in_flight', help: 'Ingest requests received and not yet answered.', registers: r }),
+    workerTasks: new Counter({ name: 'machpay_worker_tasks_total', help: 'Tasks run by the worker pool.', registers: r }),
+    workerTaskRequests: new Histogram({
+      name: 'machpay_worker_task_requests',
+      help: 'Requests handed to a worker in one task.',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers: r,
+    }),
+    workerQueue: new Gauge({ name: 'machpay_worker_queue_requests', help: 'Received requests waiting for a worker.', registers: r }),
+    copyRows: new Counter({
+      name: 'machpay_copy_rows_total',
+      help: 'Rows sent to PostgreSQL with COPY, by table (duplicates included, then skipped on insert).',
+      labelNames: ['table'] as const,
+      registers: r,
+    }),
+    copyBatches: new Counter({
+      name: 'machpay_copy_batches_total',
+      help: 'COPY transactions, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    copyDuration: new Histogram({
+      name: 'machpay_copy_batch_duration_seconds',
+      help: 'Duration of one COPY transaction, commit included.',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    copyPendingRows: new Gauge({ name: 'machpay_copy_pending_rows', help: 'Rows waiting for a COPY transaction.', registers: r }),
+    postgresUp: new Gauge({ name: 'machpay_postgres_up', help: '1 while PostgreSQL accepts writes, else 0.', registers: r }),
+    ready: new Gauge({ name: 'machpay_ready', help: '1 while /readyz answers 200.', registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

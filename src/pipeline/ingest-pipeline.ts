@@ -1,0 +1,219 @@
+import type { Piscina } from 'piscina';
+import { errorBody } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { RingBuffer } from '../ring/index.js';
+import { emptyBatch, TABLES, type CopyBatch, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
+import { AgentRegistry } from './agent-registry.js';
+import { EVENT_OUTCOMES, type TaskInput, type TaskOutput } from './process-task.js';
+import { Endpoint, type EndpointCode } from './request-record.js';
+
+/** What the pipeline needs to know of a request whose record is published in the ring. */
+export interface Ticket {
+  position: number;
+  bodyBytes: number;
+  endpoint: EndpointCode;
+  agentId: string;
+}
+
+export interface PipelineOptions<T extends Ticket> {
+  ring: RingBuffer;
+  pool: Piscina<TaskInput, TaskOutput>;
+  sink: PostgresCopySink;
+  agents: AgentRegistry;
+  metrics: Metrics;
+  log: Logger;
+  /** Sends the HTTP response (the server knows how, and whether the client is still there). */
+  answer(ticket: T, status: number, body: string, code: string): void;
+  /** Told when PostgreSQL stops taking writes, so readiness can follow. */
+  onSinkUnavailable(error: Error): void;
+  retryAfterSeconds: number;
+  dispatchBatchBytes: number;
+  maxTasksInFlight: number;
+  copyBatchRows: number;
+  copyConcurrency: number;
+}
+
+/** Rows of one worker task and the requests they belong to. */
+interface CommitUnit<T> {
+  out: TaskOutput;
+  tickets: T[];
+  /** Index in `out` of each ticket (only the 202s of the task are here). */
+  indices: number[];
+}
+
+/**
+ * Received requests → worker tasks → COPY transactions → responses.
+ *
+ * Requests wait in a FIFO until a task slot is free; a task takes every waiting request up
+ * to a byte budget, so tasks grow with load and stay single-request when idle. Worker output
+ * waits for a free PostgreSQL connection the same way. A request is answered 202 only in
+ * `settle()`, after the transaction holding its rows has committed: that one function is
+ * where the acknowledgement promise is kept, and where a local spool will slot in.
+ */
+export class IngestPipeline<T extends Ticket> {
+  private readonly waiting: T[] = [];
+  private waitingHead = 0;
+  private tasksInFlight = 0;
+  private readonly pending: CommitUnit<T>[] = [];
+  private pendingRows = 0;
+  private copiesInFlight = 0;
+  private unanswered = 0;
+  private drainWaiters: (() => void)[] = [];
+  private readonly eventCounters;
+
+  constructor(private readonly o: PipelineOptions<T>) {
+    const endpoints = ['agent', 'ingest'];
+    this.eventCounters = endpoints.flatMap((e) => EVENT_OUTCOMES.map((outcome) => o.metrics.events.labels(e, outcome)));
+  }
+
+  /** Requests accepted into the pipeline and not yet answered. */
+  get inFlight(): number {
+    return this.unanswered;
+  }
+
+  submit(ticket: T): void {
+    this.unanswered++;
+    this.waiting.push(ticket);
+    this.dispatch();
+  }
+
+  /** Resolves once every submitted request has been answered. */
+  drained(): Promise<void> {
+    if (this.unanswered === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private dispatch(): void {
+    while (this.tasksInFlight < this.o.maxTasksInFlight && this.waitingHead < this.waiting.length) {
+      const tickets: T[] = [];
+      let bytes = 0;
+      while (this.waitingHead < this.waiting.length && (tickets.length === 0 || bytes < this.o.dispatchBatchBytes)) {
+        const t = this.waiting[this.waitingHead++] as T;
+        tickets.push(t);
+        bytes += t.bodyBytes;
+      }
+      if (this.waitingHead === this.waiting.length) {
+        // Reset instead of shifting: the queue array is reused without per-request work.
+        this.waiting.length = 0;
+        this.waitingHead = 0;
+      }
+      this.runTask(tickets);
+    }
+    this.o.metrics.workerQueue.set(this.waiting.length - this.waitingHead);
+  }
+
+  private runTask(tickets: T[]): void {
+    this.tasksInFlight++;
+    this.o.metrics.workerTasks.inc();
+    this.o.metrics.workerTaskRequests.observe(tickets.length);
+    const positions = tickets.map((t) => t.position);
+    this.o.pool.run({ positions }).then(
+      (out) => {
+        this.tasksInFlight--;
+        this.taskDone(tickets, out);
+        this.dispatch();
+      },
+      (err: Error) => {
+        this.tasksInFlight--;
+        this.o.log.error({ err: err.message }, 'worker task failed');
+        const body = errorBody('not_ready', 'A worker failed while processing the request; nothing was stored.');
+        for (const t of tickets) this.finish(t, 503, body, 'not_ready');
+        this.dispatch();
+      },
+    );
+  }
+
+  private taskDone(tickets: T[], out: TaskOutput): void {
+    for (let k = 0; k < out.eventCounts.length; k++) {
+      const n = out.eventCounts[k] as number;
+      if (n > 0) this.eventCounters[k]?.inc(n);
+    }
+    let unit: CommitUnit<T> | null = null;
+    for (let i = 0; i < tickets.length; i++) {
+      const t = tickets[i] as T;
+      if (out.codes[i] !== '') {
+        this.finish(t, out.statuses[i] as number, out.bodies[i] as string, out.codes[i] as string);
+        continue;
+      }
+      unit ??= { out, tickets: [], indices: [] };
+      unit.tickets.push(t);
+      unit.indices.push(i);
+    }
+    if (unit === null) return;
+    this.pending.push(unit);
+    this.pendingRows += out.interactionRows + out.telemetryRows + out.gatewayRows;
+    this.o.metrics.copyPendingRows.set(this.pendingRows);
+    this.flush();
+  }
+
+  private flush(): void {
+    while (this.copiesInFlight < this.o.copyConcurrency && this.pending.length > 0) {
+      const units: CommitUnit<T>[] = [];
+      const batch = emptyBatch();
+      let rows = 0;
+      while (this.pending.length > 0 && (units.length === 0 || rows < this.o.copyBatchRows)) {
+        const u = this.pending.shift() as CommitUnit<T>;
+        units.push(u);
+        rows += addRows(batch, u.out);
+        for (const t of u.tickets) if (t.endpoint === Endpoint.Agent) this.o.agents.noteSeen(t.agentId);
+      }
+      this.pendingRows -= rows;
+      this.o.metrics.copyPendingRows.set(this.pendingRows);
+      batch.newAgents = this.o.agents.unregistered(units.flatMap((u) => u.tickets));
+      this.copiesInFlight++;
+      void this.o.sink.write(batch).then((outcome) => {
+        this.copiesInFlight--;
+        this.settle(units, batch, outcome);
+        this.flush();
+      });
+    }
+  }
+
+  /** The acknowledgement point: 202 only for rows that are durable. */
+  private settle(units: CommitUnit<T>[], batch: CopyBatch, outcome: WriteOutcome): void {
+    const m = this.o.metrics;
+    if (outcome.ok) {
+      m.copyBatches.labels('committed').inc();
+      m.copyDuration.observe(outcome.durationMs / 1000);
+      for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);
+      this.o.agents.registered(batch.newAgents);
+      for (const u of units) {
+        for (let k = 0; k < u.tickets.length; k++) this.finish(u.tickets[k] as T, 202, u.out.bodies[u.indices[k] as number] as string, '');
+      }
+      return;
+    }
+    m.copyBatches.labels(outcome.kind).inc();
+    this.o.log.error({ err: outcome.error.message, kind: outcome.kind }, 'COPY batch failed; its requests get 503');
+    if (outcome.kind === 'unavailable') this.o.onSinkUnavailable(outcome.error);
+    const body = errorBody('not_ready', 'PostgreSQL did not take the events; nothing from this request was acknowledged.');
+    for (const u of units) for (const t of u.tickets) this.finish(t, 503, body, 'not_ready');
+  }
+
+  private finish(t: T, status: number, body: string, code: string): void {
+    this.o.answer(t, status, body, code);
+    this.o.ring.release(t.position);
+    this.unanswered--;
+    if (this.unanswered === 0 && this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}
+
+function addRows(batch: CopyBatch, out: TaskOutput): number {
+  if (out.interactionRows > 0) {
+    batch.chunks.agent_interactions.push(out.interactions);
+    batch.rows.agent_interactions += out.interactionRows;
+  }
+  if (out.telemetryRows > 0) {
+    batch.chunks.agent_telemetry.push(out.telemetry);
+    batch.rows.agent_telemetry += out.telemetryRows;
+  }
+  if (out.gatewayRows > 0) {
+    batch.chunks.gateway_telemetry.push(out.gateway);
+    batch.rows.gateway_telemetry += out.gatewayRows;
+  }
+  return out.interactionRows + out.telemetryRows + out.gatewayRows;
+}

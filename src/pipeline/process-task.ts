@@ -1,0 +1,150 @@
+import { verify } from 'node:crypto';
+import { RowBatch, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext } from '../codec/index.js';
+import { errorBody, EVENT_ERROR_CODES, REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
+import { RingBuffer } from '../ring/index.js';
+import { AgentKeyCache } from './agent-key-cache.js';
+import { Endpoint, readRecord, type RecordView } from './request-record.js';
+
+/** What a worker is told once, at start-up (Piscina workerData). */
+export interface WorkerSettings {
+  ring: SharedArrayBuffer;
+  maxDecodedBytes: number;
+  maxEvents: number;
+  agentKeyCacheSize: number;
+}
+
+/** One task: the ring positions of published requests, in arrival order. */
+export interface TaskInput {
+  positions: number[];
+}
+
+/** Event outcomes counted per endpoint: index = endpoint offset + outcome. */
+export const EVENT_OUTCOMES = ['accepted', ...EVENT_ERROR_CODES] as const;
+
+export interface TaskOutput {
+  /** Per request, in the order of `positions`: HTTP status and the response body. */
+  statuses: number[];
+  bodies: string[];
+  /** Error code of a refused request, or '' for a 202 (whose rows are in this output). */
+  codes: string[];
+  /** COPY text rows of every accepted event in this task, per table. */
+  interactions: Uint8Array;
+  interactionRows: number;
+  telemetry: Uint8Array;
+  telemetryRows: number;
+  gateway: Uint8Array;
+  gatewayRows: number;
+  /** [endpoint agent | endpoint ingest] x EVENT_OUTCOMES. */
+  eventCounts: number[];
+}
+
+/**
+ * The worker's whole job, for many requests at once: verify the agent signature over the
+ * bytes as transmitted, then decompress, decode, validate and encode rows. Nothing here
+ * throws for bad input; every outcome is a status, a stable code and a rendered body.
+ */
+export class TaskProcessor {
+  private readonly ring: RingBuffer;
+  private readonly keys: AgentKeyCache;
+  private readonly rows = new RowBatch();
+  private readonly ctx: EventContext = { endpoint: 'agent', agentId: null, tenantId: null, maxEvents: 0 };
+
+  constructor(private readonly settings: WorkerSettings) {
+    this.ring = RingBuffer.attach(settings.ring);
+    this.keys = new AgentKeyCache(settings.agentKeyCacheSize);
+    this.ctx.maxEvents = settings.maxEvents;
+  }
+
+  run(task: TaskInput): TaskOutput {
+    const n = task.positions.length;
+    const out: TaskOutput = {
+      statuses: new Array<number>(n),
+      bodies: new Array<string>(n),
+      codes: new Array<string>(n),
+      interactions: EMPTY,
+      interactionRows: 0,
+      telemetry: EMPTY,
+      telemetryRows: 0,
+      gateway: EMPTY,
+      gatewayRows: 0,
+      eventCounts: new Array<number>(2 * EVENT_OUTCOMES.length).fill(0),
+    };
+    this.rows.reset();
+    for (let i = 0; i < n; i++) {
+      const payload = this.ring.payload(task.positions[i] as number);
+      const record = readRecord(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+      this.processOne(record, i, out);
+    }
+    out.interactions = copyOut(this.rows.interactions.bytes());
+    out.interactionRows = this.rows.interactions.rows;
+    out.telemetry = copyOut(this.rows.telemetry.bytes());
+    out.telemetryRows = this.rows.telemetry.rows;
+    out.gateway = copyOut(this.rows.gateway.bytes());
+    out.gatewayRows = this.rows.gateway.rows;
+    return out;
+  }
+
+  private processOne(record: RecordView, i: number, out: TaskOutput): void {
+    const isAgent = record.endpoint === Endpoint.Agent;
+    if (isAgent && !this.signatureVerifies(record)) return refuse(out, i, 'bad_signature');
+
+    let body: Uint8Array = record.body;
+    if (record.gzip) {
+      const inflated = gunzipBounded(body, this.settings.maxDecodedBytes);
+      if (!inflated.ok) return refuse(out, i, inflated.code, inflated.message);
+      body = inflated.body;
+    }
+
+    this.ctx.endpoint = isAgent ? 'agent' : 'ingest';
+    this.ctx.agentId = isAgent ? record.agentId : null;
+    this.ctx.tenantId = isAgent ? null : record.tenantId;
+    const result = decodeAndEncode(body, record.kind as never, binaryAttributes(record.attributes), this.ctx, this.rows);
+    if (!result.ok) return refuse(out, i, result.code, result.message);
+
+    const base = isAgent ? 0 : EVENT_OUTCOMES.length;
+    out.eventCounts[base] = (out.eventCounts[base] as number) + result.accepted;
+    for (const r of result.rejected) {
+      const k = base + EVENT_OUTCOMES.indexOf(r.code);
+      out.eventCounts[k] = (out.eventCounts[k] as number) + 1;
+    }
+    if (result.accepted === 0) {
+      return refuse(out, i, 'no_valid_events', `None of the ${result.rejected.length} events was valid.`, result.rejected);
+    }
+    out.statuses[i] = 202;
+    out.codes[i] = '';
+    out.bodies[i] = JSON.stringify({ accepted: result.accepted, rejected: result.rejected });
+  }
+
+  private signatureVerifies(record: RecordView): boolean {
+    try {
+      return verify(null, record.signed, this.keys.get(record.agentId, record.publicKey), record.signature);
+    } catch {
+      // A point that is not on the curve fails to import: a bad key is a bad signature.
+      return false;
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Structured clone copies a view's whole backing buffer, so hand back exact-size copies. */
+function copyOut(bytes: Uint8Array): Uint8Array {
+  return bytes.byteLength === 0 ? EMPTY : new Uint8Array(bytes);
+}
+
+function refuse(
+  out: TaskOutput,
+  i: number,
+  code: RequestErrorCode,
+  message?: string,
+  rejected?: Parameters<typeof errorBody>[2],
+): void {
+  out.statuses[i] = REQUEST_ERRORS[code].status;
+  out.codes[i] = code;
+  out.bodies[i] = errorBody(code, message, rejected);
+}
+
+function binaryAttributes(a: string[] | null): BinaryAttributes | null {
+  if (a === null) return null;
+  return { specversion: a[0] ?? '', id: a[1] ?? '', source: a[2] ?? '', type: a[3] ?? '', time: a[4] === '' || a[4] === undefined ? null : a[4] };
+}

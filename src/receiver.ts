@@ -1,0 +1,165 @@
+import { Piscina } from 'piscina';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { AgentRegistry } from './pipeline/agent-registry.js';
+import { IngestPipeline } from './pipeline/ingest-pipeline.js';
+import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/process-task.js';
+import { RingBuffer } from './ring/index.js';
+import { ApiKeyCache } from './server/api-key-cache.js';
+import { startHttpServer } from './server/http-server.js';
+import { IngestRoute, type Exchange } from './server/ingest-route.js';
+import {
+  createCopyPool,
+  ensureMonthlyPartitions,
+  migrate,
+  openEmbeddedPostgres,
+  PostgresCopySink,
+  PostgresHealth,
+  withClient,
+  type EmbeddedDatabase,
+} from './sinks/postgres/index.js';
+
+export interface RunningReceiver {
+  port: number;
+  metrics: Metrics;
+  isReady(): boolean;
+  /** Graceful stop: refuse new work, answer what is in flight (up to the deadline), close. */
+  stop(): Promise<void>;
+}
+
+const WORKER_FILE = new URL('../workers/ingest-worker.js', import.meta.url);
+const PARTITION_CHECK_MS = 60 * 60 * 1000;
+
+/** Opens the configured PostgreSQL (or the embedded default) and brings its schema up to date. */
+export async function openDatabase(config: Config, log: Logger, mode: 'serve' | 'command'): Promise<{ url: string; embedded: EmbeddedDatabase | null }> {
+  let embedded: EmbeddedDatabase | null = null;
+  let url = config.databaseUrl;
+  if (url === null) {
+    embedded = await openEmbeddedPostgres(config.dataDir, log, mode);
+    url = embedded.url;
+  }
+  try {
+    await withClient(url, async (client) => {
+      const { applied } = await migrate(client);
+      if (applied.length > 0) log.info({ applied }, 'schema migrations applied');
+      await ensureMonthlyPartitions(client);
+    });
+  } catch (err) {
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+  return { url, embedded };
+}
+
+export async function startReceiver(config: Config, log: Logger): Promise<RunningReceiver> {
+  const { url, embedded } = await openDatabase(config, log, 'serve');
+  try {
+    return await startServing(config, log, url, embedded);
+  } catch (err) {
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startServing(config: Config, log: Logger, url: string, embedded: EmbeddedDatabase | null): Promise<RunningReceiver> {  const metrics = createMetrics();
+  const pool = createCopyPool(url, config.pgPoolSize, log.child({ component: 'postgres' }));
+  const ring = RingBuffer.create(config.ringBytes);
+  metrics.ringCapacityBytes.set(ring.capacity);
+
+  const settings: WorkerSettings = {
+    ring: ring.buffer,
+    maxDecodedBytes: config.maxDecodedBytes,
+    maxEvents: config.maxEvents,
+    agentKeyCacheSize: config.agentKeyCacheSize,
+  };
+  const workers = new Piscina<TaskInput, TaskOutput>({
+    filename: WORKER_FILE.href,
+    minThreads: config.workers,
+    maxThreads: config.workers,
+    idleTimeout: Number.MAX_SAFE_INTEGER,
+    workerData: settings,
+  });
+
+  let stopping = false;
+  const health = new PostgresHealth(pool, log.child({ component: 'postgres' }), (up) => metrics.postgresUp.set(up ? 1 : 0));
+  metrics.postgresUp.set(1);
+  const isReady = () => !stopping && health.isUp;
+
+  const agents = new AgentRegistry(pool, log.child({ component: 'agents' }));
+  agents.start(5000);
+  const apiKeys = new ApiKeyCache(pool, url, config.apiKeyCacheMs, log.child({ component: 'api-keys' }));
+  await apiKeys.start();
+
+  // The route and the pipeline answer each other: the route hands requests in, the pipeline
+  // hands outcomes back through `route.answer`.
+  let route: IngestRoute | null = null;
+  const pipeline = new IngestPipeline<Exchange>({
+    ring,
+    pool: workers,
+    sink: new PostgresCopySink(pool),
+    agents,
+    metrics,
+    log: log.child({ component: 'pipeline' }),
+    answer: (ex, status, body, code) => route?.answer(ex, status, body, code),
+    onSinkUnavailable: (err) => health.markDown(err),
+    retryAfterSeconds: config.retryAfterSeconds,
+    dispatchBatchBytes: config.dispatchBatchBytes,
+    maxTasksInFlight: config.workers * 2,
+    copyBatchRows: config.copyBatchRows,
+    copyConcurrency: config.pgPoolSize,
+  });
+  route = new IngestRoute({ config, ring, pipeline, apiKeys, metrics, isReady });
+
+  const server = await startHttpServer(config.host, config.port, {
+    ingest: route,
+    isReady,
+    retryAfterSeconds: config.retryAfterSeconds,
+    metricsText: async () => {
+      metrics.ringUsedBytes.set(ring.usedBytes());
+      metrics.requestsInFlight.set(pipeline.inFlight);
+      metrics.ready.set(isReady() ? 1 : 0);
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
+  });
+  const partitionTimer = setInterval(() => {
+    pool
+      .connect()
+      .then(async (client) => {
+        try {
+          await ensureMonthlyPartitions(client);
+        } finally {
+          client.release();
+        }
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, 'partition maintenance failed; retrying in an hour'));
+  }, PARTITION_CHECK_MS);
+  partitionTimer.unref();
+  log.info({ port: server.port, host: config.host, workers: config.workers, ringBytes: ring.capacity }, 'receiver ready');
+
+  return {
+    port: server.port,
+    metrics,
+    isReady,
+    stop: async () => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ inFlight: pipeline.inFlight }, 'stopping: no new requests, answering those in flight');
+      server.closeListener();
+      clearInterval(partitionTimer);
+      let timedOut = false;
+      await Promise.race([
+        pipeline.drained(),
+        new Promise<void>((r) => setTimeout(() => ((timedOut = true), r()), config.shutdownTimeoutMs).unref()),
+      ]);
+      if (timedOut) log.warn({ inFlight: pipeline.inFlight }, 'shutdown deadline passed with requests unanswered');
+      health.stop();
+      await agents.stop();
+      await apiKeys.stop();
+      await workers.destroy();
+      await pool.end();
+      await embedded?.stop();
+      log.info('stopped');
+    },
+  };
+}

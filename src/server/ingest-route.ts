@@ -1,0 +1,220 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { BodyKind, parseContentEncoding, parseContentType } from '../codec/index.js';
+import type { Config } from '../config.js';
+import { REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { IngestPipeline, Ticket } from '../pipeline/ingest-pipeline.js';
+import { Endpoint, recordSize, writeRecordHeader, writeRecordTenant, type EndpointCode } from '../pipeline/request-record.js';
+import type { RingBuffer } from '../ring/index.js';
+import type { KeyLookup } from '../sinks/postgres/index.js';
+import { parseAgentHeaders, signingPrefix } from './agent-auth.js';
+import type { ApiKeyCache } from './api-key-cache.js';
+import { sendError, sendJson } from './responses.js';
+
+const ENDPOINT_NAMES = { [Endpoint.Agent]: 'agent', [Endpoint.Ingest]: 'ingest' } as const;
+const CONTENT_LENGTH = /^\d{1,10}$/;
+
+/** One ingest request, from its headers to its response. */
+export class Exchange implements Ticket {
+  position = -1;
+  bodyBytes = 0;
+  agentId = '';
+  received = 0;
+  aborted = false;
+  done = false;
+  /** The reservation, as a Buffer over shared memory; null until reserved. */
+  record: Buffer | null = null;
+  bodyAt = 0;
+  /** Set when the request is refused but its (bounded) body is still read, so the
+   *  client sees the answer instead of a reset connection mid-upload. */
+  refusal: RequestErrorCode | null = null;
+  refusalMessage: string | undefined = undefined;
+  apiKey: KeyLookup | null | Promise<KeyLookup | null> = null;
+
+  constructor(
+    readonly res: HttpResponse,
+    readonly endpoint: EndpointCode,
+    readonly startedAt: number,
+  ) {}
+}
+
+export interface IngestRouteDeps {
+  config: Config;
+  ring: RingBuffer;
+  pipeline: IngestPipeline<Exchange>;
+  apiKeys: ApiKeyCache;
+  metrics: Metrics;
+  isReady(): boolean;
+}
+
+/**
+ * The POST handlers of /v1/agent and /v1/ingest. Everything knowable from the headers is
+ * checked before a byte of body is kept; the body then streams straight into its ring
+ * reservation (never buffered past the limit), and the request is handed to the pipeline.
+ */
+export class IngestRoute {
+  private readonly windowMs: number;
+
+  constructor(private readonly d: IngestRouteDeps) {
+    this.windowMs = d.config.timestampWindowSeconds * 1000;
+  }
+
+  handle(res: HttpResponse, req: HttpRequest, endpoint: EndpointCode): void {
+    const ex = new Exchange(res, endpoint, performance.now());
+    const c = this.d.config;
+    if (!this.d.isReady()) return this.refuseNow(ex, 'not_ready', 'The receiver is starting, stopping or cannot reach PostgreSQL.');
+
+    const lengthHeader = req.getHeader('content-length');
+    if (!CONTENT_LENGTH.test(lengthHeader)) {
+      const chunked = req.getHeader('transfer-encoding') !== '';
+      return this.refuseNow(ex, chunked ? 'body_too_large' : 'invalid_body', 'A Content-Length header is required.', true);
+    }
+    ex.bodyBytes = Number(lengthHeader);
+    if (ex.bodyBytes > c.maxBodyBytes) {
+      return this.refuseNow(ex, 'body_too_large', `The body is ${ex.bodyBytes} bytes; the limit is ${c.maxBodyBytes}.`, true);
+    }
+
+    // Read every header now: `req` is only valid until this function returns.
+    let prefix = '';
+    let publicKey: Uint8Array | null = null;
+    let signature: Uint8Array | null = null;
+    if (endpoint === Endpoint.Agent) {
+      const creds = parseAgentHeaders(
+        req.getHeader('x-machpay-agent'),
+        req.getHeader('x-machpay-timestamp'),
+        req.getHeader('x-machpay-signature'),
+        Date.now(),
+        this.windowMs,
+      );
+      if (typeof creds === 'string') {
+        ex.refusal = creds;
+      } else {
+        ex.agentId = creds.agentId;
+        publicKey = creds.publicKey;
+        signature = creds.signature;
+        prefix = signingPrefix(creds.timestamp, req.getUrl());
+      }
+    } else {
+      ex.apiKey = this.d.apiKeys.resolve(req.getHeader('authorization'));
+      if (ex.apiKey === null) ex.refusal = 'invalid_api_key';
+    }
+
+    const kind = parseContentType(req.getHeader('content-type'));
+    let attributes: string[] | null = null;
+    if (ex.refusal === null) {
+      if (kind === null) {
+        ex.refusal = 'unsupported_media_type';
+        ex.refusalMessage = 'Use application/cloudevents-batch+json, application/cloudevents+json, application/cloudevents-batch+msgpack, or application/json with ce-* headers.';
+      } else if (kind === BodyKind.Binary) {
+        attributes = ['ce-specversion', 'ce-id', 'ce-source', 'ce-type', 'ce-time'].map((h) => req.getHeader(h));
+        if (attributes.slice(0, 4).some((v) => v === '')) {
+          ex.refusal = 'unsupported_media_type';
+          ex.refusalMessage = 'application/json is binary mode and needs the ce-specversion, ce-id, ce-source and ce-type headers.';
+        }
+      }
+    }
+    const encoding = parseContentEncoding(req.getHeader('content-encoding'));
+    if (ex.refusal === null && encoding === null) {
+      ex.refusal = 'unsupported_encoding';
+      ex.refusalMessage = 'Only gzip and identity are accepted.';
+    }
+
+    if (ex.refusal === null) {
+      const header = {
+        endpoint,
+        kind: kind as number,
+        gzip: encoding === 'gzip',
+        bodyLength: ex.bodyBytes,
+        signingPrefix: prefix,
+        publicKey,
+        signature,
+        agentId: ex.agentId,
+        tenantId: '',
+        attributes,
+      };
+      const size = recordSize(header);
+      if (size > this.d.ring.maxRecordBytes) return this.refuseNow(ex, 'body_too_large', 'The request headers and body are too large.', true);
+      ex.position = this.d.ring.reserve(size);
+      if (ex.position < 0) return this.refuseNow(ex, 'overloaded', 'The ingest pipeline is full; retry after the delay.', true);
+      const view = this.d.ring.payload(ex.position);
+      ex.record = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+      ex.bodyAt = writeRecordHeader(ex.record, header);
+    }
+
+    res.onAborted(() => this.aborted(ex));
+    res.onData((chunk, isLast) => this.data(ex, chunk, isLast));
+  }
+
+  private data(ex: Exchange, chunk: ArrayBuffer, isLast: boolean): void {
+    const n = chunk.byteLength;
+    if (ex.received + n > ex.bodyBytes) {
+      // More bytes than Content-Length announced: refuse rather than overrun the reservation.
+      ex.refusal = 'invalid_body';
+      ex.refusalMessage = 'The body is longer than its Content-Length.';
+    } else if (ex.record !== null && ex.refusal === null && n > 0) {
+      // The chunk is only valid during this callback: copy it into shared memory now.
+      ex.record.set(new Uint8Array(chunk), ex.bodyAt + ex.received);
+    }
+    ex.received += n;
+    if (isLast) void this.complete(ex);
+  }
+
+  private async complete(ex: Exchange): Promise<void> {
+    if (ex.refusal === null && ex.received !== ex.bodyBytes) {
+      ex.refusal = 'invalid_body';
+      ex.refusalMessage = 'The body is shorter than its Content-Length.';
+    }
+    if (ex.refusal === null && ex.apiKey !== null && typeof (ex.apiKey as Promise<unknown>).then === 'function') {
+      try {
+        ex.apiKey = await ex.apiKey;
+      } catch {
+        ex.apiKey = null;
+        ex.refusal = 'not_ready';
+        ex.refusalMessage = 'API keys cannot be checked right now.';
+      }
+      if (ex.refusal === null && ex.apiKey === null) ex.refusal = 'invalid_api_key';
+    }
+    if (ex.aborted || ex.refusal !== null) {
+      if (ex.position >= 0) this.d.ring.release(ex.position);
+      ex.position = -1;
+      if (!ex.aborted && ex.refusal !== null) this.refuseNow(ex, ex.refusal, ex.refusalMessage);
+      return;
+    }
+    if (ex.endpoint === Endpoint.Ingest) writeRecordTenant(ex.record as Buffer, (ex.apiKey as KeyLookup).tenantId);
+    ex.record = null;
+    this.d.ring.publish(ex.position);
+    this.d.pipeline.submit(ex);
+  }
+
+  private aborted(ex: Exchange): void {
+    ex.aborted = true;
+    // Not yet handed to the pipeline: nothing else will free the reservation.
+    if (ex.record !== null && ex.position >= 0 && !ex.done) {
+      this.d.ring.release(ex.position);
+      ex.position = -1;
+      ex.record = null;
+    }
+  }
+
+  /** Called by the pipeline with the final outcome of a submitted request. */
+  answer(ex: Exchange, status: number, body: string, code: string): void {
+    ex.done = true;
+    this.count(ex, status);
+    if (code !== '') this.d.metrics.requestErrors.labels(ENDPOINT_NAMES[ex.endpoint], code).inc();
+    if (!ex.aborted) sendJson(ex.res, status, body, status === 503 || status === 429 ? this.d.config.retryAfterSeconds : 0);
+  }
+
+  private refuseNow(ex: Exchange, code: RequestErrorCode, message?: string, close = false): void {
+    ex.done = true;
+    this.count(ex, REQUEST_ERRORS[code].status);
+    this.d.metrics.requestErrors.labels(ENDPOINT_NAMES[ex.endpoint], code).inc();
+    if (!ex.aborted) sendError(ex.res, code, message, this.d.config.retryAfterSeconds, close);
+  }
+
+  private count(ex: Exchange, status: number): void {
+    const m = this.d.metrics;
+    const name = ENDPOINT_NAMES[ex.endpoint];
+    m.requests.labels(name, String(status)).inc();
+    m.ackLatency.labels(name).observe((performance.now() - ex.startedAt) / 1000);
+  }
+}

@@ -1,0 +1,131 @@
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { COPY_COLUMNS } from '../../codec/index.js';
+
+/** The tables rows are copied into, in the order each transaction writes them. */
+export const TABLES = ['agent_interactions', 'agent_telemetry', 'gateway_telemetry'] as const;
+export type TableName = (typeof TABLES)[number];
+
+/** Primary-key order of each table: inserting in this order keeps lock order the same in
+ *  every transaction, so concurrent batches that share keys wait instead of deadlocking. */
+const KEY_ORDER: Record<TableName, string> = {
+  agent_interactions: 'time, agent_id, nonce',
+  agent_telemetry: 'time, agent_id',
+  gateway_telemetry: 'event_source, event_id',
+};
+
+/** COPY text rows for one transaction, as handed over by the workers. */
+export interface CopyBatch {
+  chunks: Record<TableName, Uint8Array[]>;
+  rows: Record<TableName, number>;
+  /** Agents not yet known to be registered, sorted. */
+  newAgents: string[];
+}
+
+export function emptyBatch(): CopyBatch {
+  return {
+    chunks: { agent_interactions: [], agent_telemetry: [], gateway_telemetry: [] },
+    rows: { agent_interactions: 0, agent_telemetry: 0, gateway_telemetry: 0 },
+    newAgents: [],
+  };
+}
+
+/** Expected outcomes are values: the caller decides what a failure means for its requests. */
+export type WriteOutcome = { ok: true; durationMs: number } | { ok: false; kind: FailureKind; error: Error };
+export type FailureKind = 'unavailable' | 'permanent';
+
+/** The one place that decides which PostgreSQL failures are worth retrying, and how. */
+export function classifyPgError(err: unknown): 'retry' | FailureKind {
+  const code = (err as { code?: unknown }).code;
+  if (code === '40P01' || code === '40001') return 'retry';
+  if (typeof code === 'string') {
+    // Connection exceptions, operator intervention (shutdown), insufficient resources.
+    if (code.startsWith('08') || code.startsWith('57') || code.startsWith('53')) return 'unavailable';
+    if (/^E[A-Z]+$/.test(code)) return 'unavailable'; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
+    return 'permanent';
+  }
+  return 'unavailable';
+}
+
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Writes batches in one transaction each: COPY into per-connection TEMP staging tables, then
+ * INSERT … ON CONFLICT DO NOTHING into the real tables, which stores every natural key once,
+ * whether the duplicate is already stored or sits in the same batch.
+ */
+export class PostgresCopySink {
+  private readonly insertSql: Record<TableName, string>;
+  private readonly copySql: Record<TableName, string>;
+
+  constructor(private readonly pool: pg.Pool) {
+    const insert = {} as Record<TableName, string>;
+    const copy = {} as Record<TableName, string>;
+    for (const t of TABLES) {
+      const cols = COPY_COLUMNS[t].join(', ');
+      copy[t] = `COPY stage_${t} (${cols}) FROM STDIN`;
+      insert[t] = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING;`;
+    }
+    this.insertSql = insert;
+    this.copySql = copy;
+  }
+
+  /** SQL run once on every new pool connection, before any batch. */
+  static stagingSql(): string {
+    return TABLES.map((t) => `CREATE TEMP TABLE IF NOT EXISTS stage_${t} (LIKE ${t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`).join('\n');
+  }
+
+  async write(batch: CopyBatch): Promise<WriteOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        await this.writeOnce(batch);
+        return { ok: true, durationMs: performance.now() - started };
+      } catch (err) {
+        const kind = classifyPgError(err);
+        if (kind !== 'retry') return { ok: false, kind, error: err as Error };
+        if (attempt >= MAX_ATTEMPTS) return { ok: false, kind: 'unavailable', error: err as Error };
+        await sleep(jitteredBackoff(attempt));
+      }
+    }
+  }
+
+  private async writeOnce(batch: CopyBatch): Promise<void> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      let finish = '';
+      for (const t of TABLES) {
+        if (batch.rows[t] === 0) continue;
+        await pipeline(Readable.from(batch.chunks[t]), client.query(copyFrom(this.copySql[t])));
+        finish += this.insertSql[t];
+      }
+      if (batch.newAgents.length > 0) {
+        await client.query(
+          'INSERT INTO agents (pubkey, first_seen_at, last_seen_at) SELECT a, now(), now() FROM unnest($1::text[]) AS a ON CONFLICT (pubkey) DO NOTHING',
+          [batch.newAgents],
+        );
+      }
+      // The inserts and the commit travel as one simple query: one round trip.
+      await client.query(finish + 'COMMIT');
+    } catch (err) {
+      broken = classifyPgError(err) === 'unavailable';
+      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+/** Full jitter over an exponential ceiling: 10, 20, 40 ms… */
+export function jitteredBackoff(attempt: number, baseMs = 10, capMs = 1000): number {
+  return Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,12 @@
+/**
+ * Piscina worker entry point: builds one TaskProcessor from the settings the pool was
+ * started with and runs each task through it. The logic lives in src/pipeline.
+ */
+import { workerData } from 'piscina';
+import { TaskProcessor, type TaskInput, type TaskOutput, type WorkerSettings } from '../src/pipeline/process-task.js';
+
+const processor = new TaskProcessor(workerData as WorkerSettings);
+
+export default function run(task: TaskInput): TaskOutput {
+  return processor.run(task);
+}
