@@ -38,7 +38,17 @@ export function createMetrics() {
     ringUsedBytes: new Gauge({ name: 'machpay_ring_used_bytes', help: 'Bytes of the request ring in use.', registers: r }),
     ringCapacityBytes: new Gauge({ name: 'machpay_ring_capacity_bytes', help: 'Size of the request ring.', registers: r }),
     requestsInFlight: new Gauge({ name: 'machpay_requests_in_flight', help: 'Ingest requests received and not yet answered.', registers: r }),
+    eventsCommitted: new Counter({
+      name: 'machpay_events_committed_total',
+      help: 'Accepted events written in committed COPY transactions, by event type (duplicates included).',
+      labelNames: ['type'] as const,
+      registers: r,
+    }),
     workerTasks: new Counter({ name: 'machpay_worker_tasks_total', help: 'Tasks run by the worker pool.', registers: r }),
+    workerTaskFailures: new Counter({ name: 'machpay_worker_task_failures_total', help: 'Worker tasks that threw or whose worker died.', registers: r }),
+    workerUtilization: new Gauge({ name: 'machpay_worker_utilization_ratio', help: 'Share of time the worker threads were busy (Piscina utilization).', registers: r }),
+    workerThreads: new Gauge({ name: 'machpay_worker_threads', help: 'Worker threads running.', registers: r }),
+    workerTasksInFlight: new Gauge({ name: 'machpay_worker_tasks_in_flight', help: 'Tasks handed to workers and not yet returned.', registers: r }),
     workerTaskRequests: new Histogram({
       name: 'machpay_worker_task_requests',
       help: 'Requests handed to a worker in one task.',
@@ -66,6 +76,21 @@ export function createMetrics() {
     }),
     copyPendingRows: new Gauge({ name: 'machpay_copy_pending_rows', help: 'Rows waiting for a COPY transaction.', registers: r }),
     postgresUp: new Gauge({ name: 'machpay_postgres_up', help: '1 while PostgreSQL accepts writes, else 0.', registers: r }),
+    clickhouseUp: new Gauge({ name: 'machpay_clickhouse_up', help: '1 while ClickHouse takes rollups, 0 when not, absent when rollups to ClickHouse are off.', registers: r }),
+    rollupRows: new Gauge({
+      name: 'machpay_rollup_rows_written',
+      help: 'Rollup rows written since start, by destination (a gauge mirrored from the rollup service).',
+      labelNames: ['destination'] as const,
+      registers: r,
+    }),
+    rollupFlushFailures: new Gauge({
+      name: 'machpay_rollup_flush_failures',
+      help: 'Failed rollup flushes since start, by destination.',
+      labelNames: ['destination'] as const,
+      registers: r,
+    }),
+    rollupPendingRows: new Gauge({ name: 'machpay_rollup_pending_rows', help: 'Rollup rows waiting to be written.', registers: r }),
+    rollupFlushLag: new Gauge({ name: 'machpay_rollup_flush_lag_seconds', help: 'Age of the oldest data in the last rollup flush.', registers: r }),
     ready: new Gauge({ name: 'machpay_ready', help: '1 while /readyz answers 200.', registers: r }),
   };
 }

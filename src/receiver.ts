@@ -9,6 +9,7 @@ import { RingBuffer } from './ring/index.js';
 import { ApiKeyCache } from './server/api-key-cache.js';
 import { startHttpServer } from './server/http-server.js';
 import { IngestRoute, type Exchange } from './server/ingest-route.js';
+import { RateLimiter } from './server/rate-limiter.js';
 import {
   createCopyPool,
   ensureMonthlyPartitions,
@@ -102,6 +103,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     metrics,
     log: log.child({ component: 'pipeline' }),
     answer: (ex, status, body, code) => route?.answer(ex, status, body, code),
+    onInserted: () => undefined,
     onSinkUnavailable: (err) => health.markDown(err),
     retryAfterSeconds: config.retryAfterSeconds,
     dispatchBatchBytes: config.dispatchBatchBytes,
@@ -109,7 +111,16 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     copyBatchRows: config.copyBatchRows,
     copyConcurrency: config.pgPoolSize,
   });
-  route = new IngestRoute({ config, ring, pipeline, apiKeys, metrics, isReady });
+  route = new IngestRoute({
+    config,
+    ring,
+    pipeline,
+    apiKeys,
+    metrics,
+    isReady,
+    agentLimiter: new RateLimiter(config.agentRateLimit, config.agentRateBurst),
+    keyLimiter: new RateLimiter(config.apiKeyRateLimit, config.apiKeyRateBurst),
+  });
 
   const server = await startHttpServer(config.host, config.port, {
     ingest: route,
@@ -119,6 +130,9 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       metrics.ringUsedBytes.set(ring.usedBytes());
       metrics.requestsInFlight.set(pipeline.inFlight);
       metrics.ready.set(isReady() ? 1 : 0);
+      metrics.workerUtilization.set(workers.utilization);
+      metrics.workerThreads.set(workers.threads.length);
+      metrics.workerTasksInFlight.set(pipeline.tasksRunning);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
   });
@@ -154,6 +168,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       ]);
       if (timedOut) log.warn({ inFlight: pipeline.inFlight }, 'shutdown deadline passed with requests unanswered');
       health.stop();
+      route?.stop();
       await agents.stop();
       await apiKeys.stop();
       await workers.destroy();

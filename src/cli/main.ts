@@ -100,27 +100,31 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config, log: Logger): Promise<number> {
+  // Handlers go in before start-up: a SIGTERM that arrives while starting stops the receiver
+  // as soon as it is up, instead of killing it half-started.
+  let signalled: (signal: string) => void = () => undefined;
+  const stopRequested = new Promise<string>((resolve) => (signalled = resolve));
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'signal received');
+    signalled(signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
   const receiver = await startReceiver(config, log);
-  return new Promise((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: string) => {
-      if (++signals > 1) {
-        log.warn({ signal }, 'second signal: exiting now');
-        resolve(1);
-        return;
-      }
-      log.info({ signal }, 'signal received');
-      receiver.stop().then(
-        () => resolve(0),
-        (err: Error) => {
-          log.error({ err: err.message }, 'error while stopping');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    process.on('SIGINT', () => onSignal('SIGINT'));
-  });
+  await stopRequested;
+  try {
+    await receiver.stop();
+    return 0;
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'error while stopping');
+    return 1;
+  }
 }
 
 async function withDatabase(config: Config, log: Logger, fn: (url: string) => Promise<number>): Promise<number> {

@@ -3,7 +3,7 @@ import { errorBody } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RingBuffer } from '../ring/index.js';
-import { emptyBatch, TABLES, type CopyBatch, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
+import { emptyBatch, TABLES, type CopyBatch, type InsertedGroup, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
 import { AgentRegistry } from './agent-registry.js';
 import { EVENT_OUTCOMES, type TaskInput, type TaskOutput } from './process-task.js';
 import { Endpoint, type EndpointCode } from './request-record.js';
@@ -25,6 +25,8 @@ export interface PipelineOptions<T extends Ticket> {
   log: Logger;
   /** Sends the HTTP response (the server knows how, and whether the client is still there). */
   answer(ticket: T, status: number, body: string, code: string): void;
+  /** Given the rows each committed transaction actually inserted (for the rollups). */
+  onInserted(groups: InsertedGroup[]): void;
   /** Told when PostgreSQL stops taking writes, so readiness can follow. */
   onSinkUnavailable(error: Error): void;
   retryAfterSeconds: number;
@@ -65,6 +67,10 @@ export class IngestPipeline<T extends Ticket> {
   constructor(private readonly o: PipelineOptions<T>) {
     const endpoints = ['agent', 'ingest'];
     this.eventCounters = endpoints.flatMap((e) => EVENT_OUTCOMES.map((outcome) => o.metrics.events.labels(e, outcome)));
+  }
+
+  get tasksRunning(): number {
+    return this.tasksInFlight;
   }
 
   /** Requests accepted into the pipeline and not yet answered. */
@@ -116,6 +122,7 @@ export class IngestPipeline<T extends Ticket> {
       },
       (err: Error) => {
         this.tasksInFlight--;
+        this.o.metrics.workerTaskFailures.inc();
         this.o.log.error({ err: err.message }, 'worker task failed');
         const body = errorBody('not_ready', 'A worker failed while processing the request; nothing was stored.');
         for (const t of tickets) this.finish(t, 503, body, 'not_ready');
@@ -176,8 +183,13 @@ export class IngestPipeline<T extends Ticket> {
     if (outcome.ok) {
       m.copyBatches.labels('committed').inc();
       m.copyDuration.observe(outcome.durationMs / 1000);
-      for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);
+      for (const t of TABLES) {
+        if (batch.rows[t] === 0) continue;
+        m.copyRows.labels(t).inc(batch.rows[t]);
+        m.eventsCommitted.labels(EVENT_TYPE_OF_TABLE[t]).inc(batch.rows[t]);
+      }
       this.o.agents.registered(batch.newAgents);
+      if (outcome.inserted.length > 0) this.o.onInserted(outcome.inserted);
       for (const u of units) {
         for (let k = 0; k < u.tickets.length; k++) this.finish(u.tickets[k] as T, 202, u.out.bodies[u.indices[k] as number] as string, '');
       }
@@ -201,6 +213,12 @@ export class IngestPipeline<T extends Ticket> {
     }
   }
 }
+
+const EVENT_TYPE_OF_TABLE = {
+  agent_interactions: 'com.machpay.agent.interaction.v1',
+  agent_telemetry: 'com.machpay.agent.telemetry.v1',
+  gateway_telemetry: 'com.machpay.gateway.request.v1',
+} as const;
 
 function addRows(batch: CopyBatch, out: TaskOutput): number {
   if (out.interactionRows > 0) {

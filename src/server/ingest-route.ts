@@ -9,6 +9,7 @@ import type { RingBuffer } from '../ring/index.js';
 import type { KeyLookup } from '../sinks/postgres/index.js';
 import { parseAgentHeaders, signingPrefix } from './agent-auth.js';
 import type { ApiKeyCache } from './api-key-cache.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { sendError, sendJson } from './responses.js';
 
 const ENDPOINT_NAMES = { [Endpoint.Agent]: 'agent', [Endpoint.Ingest]: 'ingest' } as const;
@@ -30,6 +31,8 @@ export class Exchange implements Ticket {
   refusal: RequestErrorCode | null = null;
   refusalMessage: string | undefined = undefined;
   apiKey: KeyLookup | null | Promise<KeyLookup | null> = null;
+  /** Retry-After of a rate-limit refusal (the bucket's own refill time). */
+  retryAfter = 0;
 
   constructor(
     readonly res: HttpResponse,
@@ -40,6 +43,8 @@ export class Exchange implements Ticket {
 
 export interface IngestRouteDeps {
   config: Config;
+  agentLimiter: RateLimiter;
+  keyLimiter: RateLimiter;
   ring: RingBuffer;
   pipeline: IngestPipeline<Exchange>;
   apiKeys: ApiKeyCache;
@@ -54,15 +59,38 @@ export interface IngestRouteDeps {
  */
 export class IngestRoute {
   private readonly windowMs: number;
+  /** Requests whose body is still arriving, for the slow-body deadline and the concurrency cap. */
+  private readonly receiving = new Set<Exchange>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly d: IngestRouteDeps) {
     this.windowMs = d.config.timestampWindowSeconds * 1000;
+    // One coarse timer for every request instead of a timer per request.
+    this.sweeper = setInterval(() => this.closeSlowBodies(), Math.min(1000, d.config.bodyTimeoutMs));
+    this.sweeper.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private closeSlowBodies(): void {
+    const deadline = performance.now() - this.d.config.bodyTimeoutMs;
+    for (const ex of this.receiving) {
+      if (ex.startedAt > deadline) continue;
+      this.receiving.delete(ex);
+      // A client this slow is not owed an answer; closing runs onAborted, which frees its ring space.
+      if (!ex.aborted) ex.res.close();
+    }
   }
 
   handle(res: HttpResponse, req: HttpRequest, endpoint: EndpointCode): void {
     const ex = new Exchange(res, endpoint, performance.now());
     const c = this.d.config;
     if (!this.d.isReady()) return this.refuseNow(ex, 'not_ready', 'The receiver is starting, stopping or cannot reach PostgreSQL.');
+    if (this.receiving.size + this.d.pipeline.inFlight >= c.maxConcurrentRequests) {
+      return this.refuseNow(ex, 'overloaded', 'Too many requests in progress; retry after the delay.', true);
+    }
 
     const lengthHeader = req.getHeader('content-length');
     if (!CONTENT_LENGTH.test(lengthHeader)) {
@@ -88,6 +116,9 @@ export class IngestRoute {
       );
       if (typeof creds === 'string') {
         ex.refusal = creds;
+      } else if (!this.d.agentLimiter.take(creds.agentId, Date.now())) {
+        ex.refusal = 'rate_limited';
+        ex.retryAfter = this.d.agentLimiter.retryAfterSeconds(creds.agentId);
       } else {
         ex.agentId = creds.agentId;
         publicKey = creds.publicKey;
@@ -97,6 +128,7 @@ export class IngestRoute {
     } else {
       ex.apiKey = this.d.apiKeys.resolve(req.getHeader('authorization'));
       if (ex.apiKey === null) ex.refusal = 'invalid_api_key';
+      else if (!(ex.apiKey instanceof Promise)) this.limitKey(ex, ex.apiKey);
     }
 
     const kind = parseContentType(req.getHeader('content-type'));
@@ -141,8 +173,15 @@ export class IngestRoute {
       ex.bodyAt = writeRecordHeader(ex.record, header);
     }
 
+    this.receiving.add(ex);
     res.onAborted(() => this.aborted(ex));
     res.onData((chunk, isLast) => this.data(ex, chunk, isLast));
+  }
+
+  private limitKey(ex: Exchange, key: KeyLookup): void {
+    if (this.d.keyLimiter.take(key.id, Date.now())) return;
+    ex.refusal = 'rate_limited';
+    ex.retryAfter = this.d.keyLimiter.retryAfterSeconds(key.id);
   }
 
   private data(ex: Exchange, chunk: ArrayBuffer, isLast: boolean): void {
@@ -160,6 +199,7 @@ export class IngestRoute {
   }
 
   private async complete(ex: Exchange): Promise<void> {
+    this.receiving.delete(ex);
     if (ex.refusal === null && ex.received !== ex.bodyBytes) {
       ex.refusal = 'invalid_body';
       ex.refusalMessage = 'The body is shorter than its Content-Length.';
@@ -173,6 +213,7 @@ export class IngestRoute {
         ex.refusalMessage = 'API keys cannot be checked right now.';
       }
       if (ex.refusal === null && ex.apiKey === null) ex.refusal = 'invalid_api_key';
+      else if (ex.refusal === null && ex.apiKey !== null) this.limitKey(ex, ex.apiKey);
     }
     if (ex.aborted || ex.refusal !== null) {
       if (ex.position >= 0) this.d.ring.release(ex.position);
@@ -188,6 +229,7 @@ export class IngestRoute {
 
   private aborted(ex: Exchange): void {
     ex.aborted = true;
+    this.receiving.delete(ex);
     // Not yet handed to the pipeline: nothing else will free the reservation.
     if (ex.record !== null && ex.position >= 0 && !ex.done) {
       this.d.ring.release(ex.position);
@@ -208,7 +250,7 @@ export class IngestRoute {
     ex.done = true;
     this.count(ex, REQUEST_ERRORS[code].status);
     this.d.metrics.requestErrors.labels(ENDPOINT_NAMES[ex.endpoint], code).inc();
-    if (!ex.aborted) sendError(ex.res, code, message, this.d.config.retryAfterSeconds, close);
+    if (!ex.aborted) sendError(ex.res, code, message, ex.retryAfter > 0 ? ex.retryAfter : this.d.config.retryAfterSeconds, close);
   }
 
   private count(ex: Exchange, status: number): void {

@@ -8,6 +8,37 @@ import { COPY_COLUMNS } from '../../codec/index.js';
 export const TABLES = ['agent_interactions', 'agent_telemetry', 'gateway_telemetry'] as const;
 export type TableName = (typeof TABLES)[number];
 
+const MINUTE_MS = `(extract(epoch FROM date_trunc('minute', time)) * 1000)::bigint::text`;
+
+/** Columns each table's INSERT returns, and how they are grouped for the rollups. */
+const RETURNING: Record<TableName, { returning: string; select: string; group: string } | null> = {
+  agent_interactions: {
+    returning: 'time, agent_id, vendor_id, latency_ms, success, amount_atomic',
+    select: `'agent' AS kind, ${MINUTE_MS} AS minute, agent_id AS entity, vendor_id, '' AS tenant, count(*)::int AS requests,
+             (count(*) FILTER (WHERE success))::int AS successes`,
+    group: 'minute, entity, vendor_id',
+  },
+  agent_telemetry: null,
+  gateway_telemetry: {
+    returning: 'time, gateway_id, vendor_id, tenant_id, latency_ms, status_code, amount_atomic',
+    select: `'gateway' AS kind, ${MINUTE_MS} AS minute, gateway_id AS entity, vendor_id, tenant_id AS tenant, count(*)::int AS requests,
+             (count(*) FILTER (WHERE status_code < 400))::int AS successes`,
+    group: 'minute, entity, vendor_id, tenant',
+  },
+};
+
+interface GroupRow {
+  kind: 'agent' | 'gateway';
+  minute: string;
+  entity: string;
+  vendor_id: string;
+  tenant: string;
+  requests: number;
+  successes: number;
+  spend: string;
+  latencies: string;
+}
+
 /** Primary-key order of each table: inserting in this order keeps lock order the same in
  *  every transaction, so concurrent batches that share keys wait instead of deadlocking. */
 const KEY_ORDER: Record<TableName, string> = {
@@ -32,8 +63,25 @@ export function emptyBatch(): CopyBatch {
   };
 }
 
+/**
+ * Rows that a transaction actually inserted (duplicates excluded), grouped by UTC minute,
+ * entity (agent or gateway) and vendor: what the rollups count, so a retry never counts twice.
+ */
+export interface InsertedGroup {
+  kind: 'agent' | 'gateway';
+  minute: number;
+  entity: string;
+  vendorId: string;
+  tenantId: string;
+  requests: number;
+  successes: number;
+  failures: number;
+  spendAtomic: bigint;
+  latencies: number[];
+}
+
 /** Expected outcomes are values: the caller decides what a failure means for its requests. */
-export type WriteOutcome = { ok: true; durationMs: number } | { ok: false; kind: FailureKind; error: Error };
+export type WriteOutcome = { ok: true; durationMs: number; inserted: InsertedGroup[] } | { ok: false; kind: FailureKind; error: Error };
 export type FailureKind = 'unavailable' | 'permanent';
 
 /** The one place that decides which PostgreSQL failures are worth retrying, and how. */
@@ -66,23 +114,31 @@ export class PostgresCopySink {
     for (const t of TABLES) {
       const cols = COPY_COLUMNS[t].join(', ');
       copy[t] = `COPY stage_${t} (${cols}) FROM STDIN`;
-      insert[t] = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING;`;
+      const plain = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING`;
+      const r = RETURNING[t];
+      insert[t] =
+        r === null
+          ? `${plain};`
+          : `WITH ins AS (${plain} RETURNING ${r.returning})
+             SELECT ${r.select}, COALESCE(sum(amount_atomic), 0)::text AS spend, string_agg(latency_ms::text, ',') AS latencies
+             FROM ins GROUP BY ${r.group};`;
     }
     this.insertSql = insert;
     this.copySql = copy;
   }
 
-  /** SQL run once on every new pool connection, before any batch. */
+  /** SQL run once on every new pool connection, before any batch. UTC makes minute and
+   *  month boundaries the same whatever the server's time zone. */
   static stagingSql(): string {
-    return TABLES.map((t) => `CREATE TEMP TABLE IF NOT EXISTS stage_${t} (LIKE ${t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`).join('\n');
+    return "SET TIME ZONE 'UTC';\n" + TABLES.map((t) => `CREATE TEMP TABLE IF NOT EXISTS stage_${t} (LIKE ${t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`).join('\n');
   }
 
   async write(batch: CopyBatch): Promise<WriteOutcome> {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        await this.writeOnce(batch);
-        return { ok: true, durationMs: performance.now() - started };
+        const inserted = await this.writeOnce(batch);
+        return { ok: true, durationMs: performance.now() - started, inserted };
       } catch (err) {
         const kind = classifyPgError(err);
         if (kind !== 'retry') return { ok: false, kind, error: err as Error };
@@ -92,7 +148,7 @@ export class PostgresCopySink {
     }
   }
 
-  private async writeOnce(batch: CopyBatch): Promise<void> {
+  private async writeOnce(batch: CopyBatch): Promise<InsertedGroup[]> {
     const client = await this.pool.connect();
     let broken = false;
     try {
@@ -110,7 +166,8 @@ export class PostgresCopySink {
         );
       }
       // The inserts and the commit travel as one simple query: one round trip.
-      await client.query(finish + 'COMMIT');
+      const results = (await client.query(finish + 'COMMIT')) as unknown as pg.QueryResult | pg.QueryResult[];
+      return toGroups(Array.isArray(results) ? results : [results]);
     } catch (err) {
       broken = classifyPgError(err) === 'unavailable';
       if (!broken) await client.query('ROLLBACK').catch(() => undefined);
@@ -119,6 +176,28 @@ export class PostgresCopySink {
       client.release(broken);
     }
   }
+}
+
+function toGroups(results: pg.QueryResult[]): InsertedGroup[] {
+  const out: InsertedGroup[] = [];
+  for (const r of results) {
+    if (r.command !== 'SELECT') continue;
+    for (const row of r.rows as GroupRow[]) {
+      out.push({
+        kind: row.kind,
+        minute: Number(row.minute),
+        entity: row.entity,
+        vendorId: row.vendor_id,
+        tenantId: row.tenant,
+        requests: row.requests,
+        successes: row.successes,
+        failures: row.requests - row.successes,
+        spendAtomic: BigInt(row.spend),
+        latencies: row.latencies.split(',').map(Number),
+      });
+    }
+  }
+  return out;
 }
 
 /** Full jitter over an exponential ceiling: 10, 20, 40 ms… */

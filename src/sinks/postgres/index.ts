@@ -2,7 +2,7 @@ export { migrate, SCHEMA_DIR } from './migrations.js';
 export { ensureMonthlyPartitions, partitionName, MONTHLY_TABLES } from './partitions.js';
 export { createCopyPool, withClient } from './pool.js';
 export { PostgresCopySink, classifyPgError, emptyBatch, jitteredBackoff, TABLES } from './copy-sink.js';
-export type { CopyBatch, TableName, WriteOutcome, FailureKind } from './copy-sink.js';
+export type { CopyBatch, InsertedGroup, TableName, WriteOutcome, FailureKind } from './copy-sink.js';
 export { openEmbeddedPostgres } from './embedded.js';
 export type { EmbeddedDatabase } from './embedded.js';
 export * from './api-key-store.js';
