@@ -1,0 +1,81 @@
+/**
+ * One event → at most one row. The order of checks is part of the contract (which code a
+ * client gets when several things are wrong): not an object, then `type`, then the
+ * endpoint's types (`unknown_type`), then the agent (`agent_mismatch`), then everything
+ * else (`invalid_event`).
+ */
+import type { EventErrorCode } from '../../errors.js';
+import type { CopyTextWriter } from '../copy-text-writer.js';
+import { EVENT_TYPES, type Endpoint } from '../event-types.js';
+import type { RowBatch } from '../row-batch.js';
+import { newEnvelope, validateEnvelope } from './envelope.js';
+import { encodeGatewayRequest } from './gateway-request.js';
+import { encodeInteraction } from './interaction.js';
+import { isPlainObject } from './plain-object.js';
+import { encodeTelemetry } from './telemetry.js';
+
+export interface EncodeOptions {
+  endpoint: Endpoint;
+  /** /v1/agent: the signing agent; every event's data.agent_id must name it. */
+  agentId: string | null;
+  /** /v1/ingest: the API key's tenant, already checked to fit tenant_id; null when it does not. */
+  tenantId: string | null;
+}
+
+export interface EventProblem {
+  code: EventErrorCode;
+  message: string;
+}
+
+/** Reused for every event (encoding is synchronous). */
+const envelope = newEnvelope();
+
+/** Appends the event's row to its table's writer and returns null, or returns why it was rejected (and appends nothing). */
+export function encodeEvent(evt: unknown, opts: EncodeOptions, out: RowBatch): EventProblem | null {
+  if (!isPlainObject(evt)) return { code: 'invalid_event', message: 'event: must be an object' };
+  const type = evt.type;
+  if (type === undefined || type === null) return { code: 'invalid_event', message: 'type: required' };
+  if (typeof type !== 'string') return { code: 'invalid_event', message: 'type: must be a string' };
+
+  if (opts.endpoint === 'agent') {
+    if (type !== EVENT_TYPES.agentInteraction && type !== EVENT_TYPES.agentTelemetry) return unknownType('/v1/agent');
+    const data = evt.data;
+    // A string naming another agent is a mismatch; any other shape is left to validation.
+    if (opts.agentId !== null && isPlainObject(data) && typeof data.agent_id === 'string' && data.agent_id !== opts.agentId) {
+      return { code: 'agent_mismatch', message: 'data.agent_id: does not match X-MachPay-Agent' };
+    }
+  } else if (type !== EVENT_TYPES.gatewayRequest) {
+    return unknownType('/v1/ingest');
+  }
+
+  const problem = validateEnvelope(evt, envelope);
+  if (problem !== null) return { code: 'invalid_event', message: problem };
+
+  let message: string | null;
+  let w: CopyTextWriter;
+  let mark: number;
+  if (type === EVENT_TYPES.gatewayRequest) {
+    if (opts.tenantId === null) return { code: 'invalid_event', message: "tenant_id: the API key's tenant is not a valid tenant id" };
+    w = out.gateway;
+    mark = w.mark();
+    message = encodeGatewayRequest(envelope, opts.tenantId, w);
+  } else if (type === EVENT_TYPES.agentInteraction) {
+    w = out.interactions;
+    mark = w.mark();
+    message = encodeInteraction(envelope, w);
+  } else {
+    w = out.telemetry;
+    mark = w.mark();
+    message = encodeTelemetry(envelope, w, out.jsonScratch);
+  }
+  if (message !== null) {
+    w.rollback(mark); // the fields written before the bad one
+    return { code: 'invalid_event', message };
+  }
+  w.endRow();
+  return null;
+}
+
+function unknownType(path: string): EventProblem {
+  return { code: 'unknown_type', message: `type: not an event type accepted on ${path}` };
+}

@@ -1,0 +1,16 @@
+/**
+ * The codec: CloudEvents bodies in (JSON batch, JSON single, MessagePack batch, HTTP
+ * binary mode; gzip), validated events out as PostgreSQL COPY text rows. Everything
+ * other folders may use is exported here; the other files of this folder are internal.
+ */
+export { BodyKind, parseContentEncoding, parseContentType } from './media-type.js';
+export { gunzipBounded, type GunzipResult } from './gunzip.js';
+export { decodeEvents, type BinaryAttributes, type DecodeEventsResult } from './decode-events.js';
+export { decodeAndEncode, type BodyResult, type EventContext } from './decode-and-encode.js';
+export { CopyTextWriter } from './copy-text-writer.js';
+export { COPY_COLUMNS, RowBatch } from './row-batch.js';
+export { ENDPOINT_EVENT_TYPES, EVENT_TYPES, type Endpoint, type EventType } from './event-types.js';
+export { MSGPACK_MAX_DEPTH } from './msgpack-body.js';
+export { MAX_ERROR_MESSAGE_LENGTH } from './events/interaction.js';
+export { MAX_ERROR_TYPES_PER_VENDOR, MAX_VENDORS_PER_REPORT } from './events/telemetry.js';
+export { base58Decode, base58Encode } from './base58.js';

@@ -1,0 +1,149 @@
+/**
+ * Helpers for the codec tests: a COPY text parser (the inverse of copy-text-writer.ts,
+ * written independently from the PostgreSQL docs), event factories and body encoders.
+ */
+import { Packr } from 'msgpackr';
+import { base58Encode } from '../../src/codec/index.js';
+import {
+  BodyKind,
+  COPY_COLUMNS,
+  RowBatch,
+  decodeAndEncode,
+  type BodyResult,
+  type EventContext,
+} from '../../src/codec/index.js';
+
+/** A deterministic agent id: base58 of 32 bytes, as X-MachPay-Agent carries it. */
+export function agentId(seed = 1): string {
+  return base58Encode(new Uint8Array(32).fill(seed));
+}
+export const AGENT = agentId(7);
+export const TENANT = 'tenant-1';
+
+export const agentCtx: EventContext = { endpoint: 'agent', agentId: AGENT, tenantId: null, maxEvents: 1000 };
+export const ingestCtx: EventContext = { endpoint: 'ingest', agentId: null, tenantId: TENANT, maxEvents: 1000 };
+
+/**
+ * Parses COPY text format rows: TAB-separated, LF-terminated, `\N` = NULL, backslash
+ * escapes undone. `strict` (our writer's output) allows only the four escapes we write;
+ * otherwise PostgreSQL's full set (COPY TO also writes \b \f \v) is decoded.
+ */
+export function parseCopyText(bytes: Uint8Array, strict = true): (string | null)[][] {
+  const text = Buffer.from(bytes).toString('utf8');
+  if (text === '') return [];
+  if (!text.endsWith('\n')) throw new Error('COPY text must end with a newline');
+  const named: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', b: '\b', f: '\f', v: '\v' };
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((line) =>
+      line.split('\t').map((field) => {
+        if (field === '\\N') return null;
+        return field.replace(/\\([0-7]{1,3}|x[0-9A-Fa-f]{1,2}|.)/g, (_, c: string) => {
+          const plain = named[c];
+          if (plain !== undefined && (!strict || 'nrt\\'.includes(c))) return plain;
+          if (!strict && /^[0-7]/.test(c)) return String.fromCharCode(parseInt(c, 8));
+          if (!strict && c.startsWith('x')) return String.fromCharCode(parseInt(c.slice(1), 16));
+          throw new Error(`unexpected escape \\${c}`);
+        });
+      }),
+    );
+}
+
+export type Table = keyof typeof COPY_COLUMNS;
+
+/** Rows of one table as objects keyed by column name. */
+export function rowsOf(batch: RowBatch, table: Table): Record<string, string | null>[] {
+  const writer = table === 'agent_interactions' ? batch.interactions : table === 'agent_telemetry' ? batch.telemetry : batch.gateway;
+  const cols = COPY_COLUMNS[table];
+  return parseCopyText(writer.bytes()).map((fields) => {
+    if (fields.length !== cols.length) throw new Error(`${table}: ${fields.length} fields, expected ${cols.length}`);
+    return Object.fromEntries(cols.map((c, i) => [c, fields[i] ?? null]));
+  });
+}
+
+export function interaction(data: Record<string, unknown> = {}, attrs: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    specversion: '1.0',
+    id: 'evt-1',
+    source: 'urn:machpay:sdk:test',
+    type: 'com.machpay.agent.interaction.v1',
+    time: '2026-01-31T12:00:00.123456Z',
+    ...attrs,
+    data: { agent_id: AGENT, vendor_id: 'vendor-a', nonce: 1, success: true, latency_ms: 12, ...data },
+  };
+}
+
+export function telemetry(data: Record<string, unknown> = {}, attrs: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    specversion: '1.0',
+    id: 'tel-1',
+    source: 'urn:machpay:sdk:test',
+    type: 'com.machpay.agent.telemetry.v1',
+    time: '2026-01-31T12:00:00Z',
+    ...attrs,
+    data: { agent_id: AGENT, period_start: 1769860800, period_end: 1769860860, ...data },
+  };
+}
+
+export function gatewayRequest(data: Record<string, unknown> = {}, attrs: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    specversion: '1.0',
+    id: 'gw-1',
+    source: 'https://gateway.example.com/gw-1',
+    type: 'com.machpay.gateway.request.v1',
+    time: '2026-01-31T12:00:00Z',
+    ...attrs,
+    data: { gateway_id: 'gw-1', vendor_id: 'vendor-a', route: '/api/x', method: 'GET', status_code: 200, latency_ms: 5, ...data },
+  };
+}
+
+/** Marks an int64 to be serialised as a bare JSON number literal (exact, however large). */
+export class RawJsonNumber {
+  constructor(readonly text: string) {}
+}
+
+/** JSON.stringify, except RawJsonNumber values become bare number literals. */
+export function toJson(value: unknown): string {
+  const raws: string[] = [];
+  const text = JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof RawJsonNumber) {
+      raws.push(v.text);
+      return `\u0000RAW${raws.length - 1}\u0000`;
+    }
+    return v;
+  });
+  return text.replace(/"\\u0000RAW(\d+)\\u0000"/g, (_, i: string) => raws[Number(i)] as string);
+}
+
+export const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+export function jsonBytes(value: unknown): Uint8Array {
+  return Buffer.from(toJson(value), 'utf8');
+}
+
+/** Runs decodeAndEncode on a fresh batch. */
+export function run(
+  body: Uint8Array | string,
+  kind: BodyKind = BodyKind.JsonBatch,
+  ctx: EventContext = agentCtx,
+  binary: Parameters<typeof decodeAndEncode>[2] = null,
+): { result: BodyResult; batch: RowBatch } {
+  const batch = new RowBatch(1024);
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return { result: decodeAndEncode(bytes, kind, binary, ctx, batch), batch };
+}
+
+/** One event through the JSON batch path; returns the result and the rows of `table`. */
+export function runOne(evt: unknown, table: Table, ctx: EventContext = agentCtx): { result: BodyResult; rows: Record<string, string | null>[] } {
+  const { result, batch } = run(jsonBytes([evt]), BodyKind.JsonBatch, ctx);
+  return { result, rows: rowsOf(batch, table) };
+}
+
+/** The single rejection message of a one-event result (throws if it was accepted). */
+export function rejection(result: BodyResult): { code: string; message: string; id: string | null; index: number } {
+  if (!result.ok) throw new Error(`body error ${result.code}: ${result.message}`);
+  const r = result.rejected[0];
+  if (r === undefined) throw new Error('event was accepted');
+  return r;
+}
