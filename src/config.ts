@@ -253,3 +253,12 @@ export function describeConfig(): string {
   });
   return rows.join('\n');
 }
+
+/** The option table of the README, in Markdown (kept in sync by a test). */
+export function configMarkdown(): string {
+  const rows = (Object.entries(SPEC) as [string, KeySpec][]).map(([key, s]) => {
+    const def = s.default === null ? 'unset' : s.env === 'WORKERS' ? 'cores − 1 (1–4)' : `\`${String(s.default)}\``;
+    return `| \`${s.env}\` | \`${flagName(key)}\` | ${def} | ${s.doc} |`;
+  });
+  return ['| variable | flag | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
