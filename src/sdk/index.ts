@@ -1,0 +1,25 @@
+/**
+ * machpay-receiver/sdk: the producer side of PROTOCOL.md. Agents use
+ * {@link TelemetryEmitter} (signed, `POST /v1/agent`); payment gateways use
+ * {@link GatewayEmitter} (API key, `POST /v1/ingest`). Both batch, compress, retry and
+ * count through one transport. Runs on Node ≥ 18, browsers and edge runtimes.
+ */
+export { TelemetryEmitter } from './telemetry-emitter.js';
+export type { TelemetryEmitterOptions, TelemetryEmitterStats, InteractionInput, WalletSnapshot } from './telemetry-emitter.js';
+export { GatewayEmitter } from './gateway-emitter.js';
+export type { GatewayEmitterOptions, GatewayRequestInput } from './gateway-emitter.js';
+export type { DeliveryOptions } from './delivery-options.js';
+export type { DeliveryStats } from './delivery-ledger.js';
+export type { BodyEncoding } from './batch-encoding.js';
+
+export { AgentKeypair, agentIdOf, generateKeypair, keypairFromSecretKey, loadKeypair } from './keypair.js';
+export type { LoadKeypairOptions } from './keypair.js';
+export { SIGNATURE_HEADERS, signAgentRequest, signedBytes } from './signing.js';
+export type { AgentSigner } from './signing.js';
+
+export { EVENT_TYPES } from './cloudevents.js';
+export type { CloudEvent, EventType } from './cloudevents.js';
+export type { Int64Input } from './int64.js';
+export { MachPayConfigError, MachPayInputError, SDK_ERROR_CODES } from './errors.js';
+export type { DeliveryFailure, SdkErrorCode } from './errors.js';
+export { SDK_VERSION } from './version.js';

@@ -1,0 +1,36 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SDK_ERROR_CODES, SDK_VERSION } from '../../src/sdk/index.js';
+
+const sdkDir = fileURLToPath(new URL('../../src/sdk/', import.meta.url));
+
+describe('the SDK stands on its own', () => {
+  it('imports only its own files, the base58 codec, tweetnacl, msgpackr, and node: modules behind dynamic imports', async () => {
+    const allowedStatic = /^(\.\/[a-z0-9-]+\.js|\.\.\/codec\/base58\.js|tweetnacl|msgpackr)$/;
+    const allowedDynamic = new Set(['node:zlib', 'node:fs/promises']);
+    for (const file of await readdir(sdkDir)) {
+      if (!file.endsWith('.ts')) continue;
+      const text = await readFile(sdkDir + file, 'utf8');
+      for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)) {
+        expect(m[1], `${file} imports ${m[1]}`).toMatch(allowedStatic);
+      }
+      for (const m of text.matchAll(/import\('([^']+)'\)/g)) {
+        expect(allowedDynamic.has(m[1] as string), `${file} imports ${m[1]}`).toBe(true);
+      }
+      expect(text, `${file} must not import node:crypto`).not.toMatch(/(from\s+|import\()'(node:)?crypto'/);
+    }
+  });
+
+  it('reports the package version', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(SDK_VERSION).toBe(pkg.version);
+  });
+
+  it('documents every SDK error code', () => {
+    for (const [code, message] of Object.entries(SDK_ERROR_CODES)) {
+      expect(code).toMatch(/^[a-z_]+$/);
+      expect(message.length).toBeGreaterThan(10);
+    }
+  });
+});
