@@ -99,6 +99,23 @@ export const SPEC = {
     max: 3_600_000,
     doc: 'How long a looked-up API key is trusted before it is checked again (revocations are also pushed at once).',
   },
+  spoolMaxBytes: {
+    env: 'SPOOL_MAX_BYTES',
+    kind: 'int',
+    default: 1024 * MiB,
+    min: 0,
+    max: 1024 * 1024 * MiB,
+    doc: 'Bound of the local spool under DATA_DIR/spool, where accepted batches are fsynced while PostgreSQL is down or slow (0 = no spool: 503 instead). Full: 503 not_ready.',
+  },
+  spoolSegmentBytes: { env: 'SPOOL_SEGMENT_BYTES', kind: 'int', default: 16 * MiB, min: 64 * 1024, max: 1024 * MiB, doc: 'Size of one spool segment file.' },
+  spillPendingRows: {
+    env: 'SPILL_PENDING_ROWS',
+    kind: 'int',
+    default: 100_000,
+    min: 1,
+    max: 100_000_000,
+    doc: 'Rows waiting for PostgreSQL past which new batches are acknowledged through the spool instead (PostgreSQL too slow).',
+  },
   rollupFlushMs: {
     env: 'ROLLUP_FLUSH_MS',
     kind: 'int',

@@ -38,9 +38,9 @@ export function createMetrics() {
     ringUsedBytes: new Gauge({ name: 'machpay_ring_used_bytes', help: 'Bytes of the request ring in use.', registers: r }),
     ringCapacityBytes: new Gauge({ name: 'machpay_ring_capacity_bytes', help: 'Size of the request ring.', registers: r }),
     requestsInFlight: new Gauge({ name: 'machpay_requests_in_flight', help: 'Ingest requests received and not yet answered.', registers: r }),
-    eventsCommitted: new Counter({
-      name: 'machpay_events_committed_total',
-      help: 'Accepted events written in committed COPY transactions, by event type (duplicates included).',
+    eventsAcknowledged: new Counter({
+      name: 'machpay_events_acknowledged_total',
+      help: 'Accepted events acknowledged with 202 (committed in PostgreSQL or fsynced to the spool), by event type (duplicates included).',
       labelNames: ['type'] as const,
       registers: r,
     }),
@@ -77,6 +77,16 @@ export function createMetrics() {
     copyPendingRows: new Gauge({ name: 'machpay_copy_pending_rows', help: 'Rows waiting for a COPY transaction.', registers: r }),
     postgresUp: new Gauge({ name: 'machpay_postgres_up', help: '1 while PostgreSQL accepts writes, else 0.', registers: r }),
     clickhouseUp: new Gauge({ name: 'machpay_clickhouse_up', help: '1 while ClickHouse takes rollups, 0 when not, absent when rollups to ClickHouse are off.', registers: r }),
+    spoolAppends: new Counter({
+      name: 'machpay_spool_appends_total',
+      help: 'Batches offered to the local spool, by outcome (ok, full, error).',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    spoolBytes: new Gauge({ name: 'machpay_spool_bytes', help: 'Bytes on disk in the local spool.', registers: r }),
+    spoolRecords: new Gauge({ name: 'machpay_spool_records', help: 'Batches in the local spool waiting for PostgreSQL.', registers: r }),
+    spoolReplayLag: new Gauge({ name: 'machpay_spool_replay_lag_seconds', help: 'Age of the oldest batch waiting in the spool (0 when empty).', registers: r }),
+    spoolReplayed: new Gauge({ name: 'machpay_spool_replayed_batches', help: 'Spooled batches replayed into PostgreSQL since start.', registers: r }),
     rollupRows: new Gauge({
       name: 'machpay_rollup_rows_written',
       help: 'Rollup rows written since start, by destination (a gauge mirrored from the rollup service).',

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -5,7 +6,9 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { AgentRegistry } from './pipeline/agent-registry.js';
 import { IngestPipeline } from './pipeline/ingest-pipeline.js';
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/process-task.js';
+import { SpoolReplayer } from './pipeline/spool-replayer.js';
 import { RingBuffer } from './ring/index.js';
+import { Spool } from './sinks/spool/index.js';
 import { ApiKeyCache } from './server/api-key-cache.js';
 import { startHttpServer } from './server/http-server.js';
 import { IngestRoute, type Exchange } from './server/ingest-route.js';
@@ -82,10 +85,30 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     workerData: settings,
   });
 
+  const spool =
+    config.spoolMaxBytes > 0
+      ? await Spool.open(
+          { dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes },
+          log.child({ component: 'spool' }),
+        )
+      : null;
+  let spoolFull = false;
+  /** The spool has room again once a tenth of it has drained. */
+  const spoolHasRoom = () => {
+    if (spool === null) return false;
+    if (spoolFull && spool.stats().bytes < config.spoolMaxBytes * 0.9) spoolFull = false;
+    return !spoolFull;
+  };
+
   let stopping = false;
-  const health = new PostgresHealth(pool, log.child({ component: 'postgres' }), (up) => metrics.postgresUp.set(up ? 1 : 0));
+  let replayer: SpoolReplayer | null = null;
+  const health = new PostgresHealth(pool, log.child({ component: 'postgres' }), (up) => {
+    metrics.postgresUp.set(up ? 1 : 0);
+    if (up) replayer?.kick();
+  });
   metrics.postgresUp.set(1);
-  const isReady = () => !stopping && health.isUp;
+  // A 2xx is honest while PostgreSQL takes writes, or while the spool can take them instead.
+  const isReady = () => !stopping && (health.isUp || spoolHasRoom());
 
   const agents = new AgentRegistry(pool, log.child({ component: 'agents' }));
   agents.start(5000);
@@ -95,22 +118,31 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
   // The route and the pipeline answer each other: the route hands requests in, the pipeline
   // hands outcomes back through `route.answer`.
   let route: IngestRoute | null = null;
+  const sink = new PostgresCopySink(pool);
   const pipeline = new IngestPipeline<Exchange>({
     ring,
     pool: workers,
-    sink: new PostgresCopySink(pool),
+    sink,
     agents,
     metrics,
     log: log.child({ component: 'pipeline' }),
     answer: (ex, status, body, code) => route?.answer(ex, status, body, code),
     onInserted: () => undefined,
     onSinkUnavailable: (err) => health.markDown(err),
+    isSinkUp: () => health.isUp,
+    spool,
+    onSpoolFull: (full) => (spoolFull = full),
+    spillPendingRows: config.spillPendingRows,
     retryAfterSeconds: config.retryAfterSeconds,
     dispatchBatchBytes: config.dispatchBatchBytes,
     maxTasksInFlight: config.workers * 2,
     copyBatchRows: config.copyBatchRows,
     copyConcurrency: config.pgPoolSize,
   });
+  if (spool !== null) {
+    replayer = new SpoolReplayer(spool, sink, () => health.isUp, () => undefined, (err) => health.markDown(err), log.child({ component: 'spool' }));
+    replayer.start();
+  }
   route = new IngestRoute({
     config,
     ring,
@@ -133,6 +165,13 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       metrics.workerUtilization.set(workers.utilization);
       metrics.workerThreads.set(workers.threads.length);
       metrics.workerTasksInFlight.set(pipeline.tasksRunning);
+      if (spool !== null) {
+        const st = spool.stats();
+        metrics.spoolBytes.set(st.bytes);
+        metrics.spoolRecords.set(st.records);
+        metrics.spoolReplayLag.set(st.oldestAppendedAt === null ? 0 : (Date.now() - st.oldestAppendedAt) / 1000);
+        metrics.spoolReplayed.set(replayer?.replayedBatches ?? 0);
+      }
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
   });
@@ -161,12 +200,17 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       log.info({ inFlight: pipeline.inFlight }, 'stopping: no new requests, answering those in flight');
       server.closeListener();
       clearInterval(partitionTimer);
-      let timedOut = false;
-      await Promise.race([
-        pipeline.drained(),
-        new Promise<void>((r) => setTimeout(() => ((timedOut = true), r()), config.shutdownTimeoutMs).unref()),
-      ]);
-      if (timedOut) log.warn({ inFlight: pipeline.inFlight }, 'shutdown deadline passed with requests unanswered');
+      const deadline = (ms: number) => new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref());
+      let drained = await Promise.race([pipeline.drained().then(() => true), deadline(config.shutdownTimeoutMs)]);
+      if (!drained && spool !== null) {
+        // PostgreSQL did not take everything in time: what is still waiting goes to the spool.
+        log.warn({ inFlight: pipeline.inFlight }, 'shutdown deadline passed: spooling what is still waiting');
+        pipeline.spillToSpool();
+        drained = await Promise.race([pipeline.drained().then(() => true), deadline(5000)]);
+      }
+      if (!drained) log.warn({ inFlight: pipeline.inFlight }, 'stopping with requests unanswered');
+      await replayer?.stop();
+      await spool?.close();
       health.stop();
       route?.stop();
       await agents.stop();

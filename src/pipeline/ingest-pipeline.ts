@@ -4,7 +4,9 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RingBuffer } from '../ring/index.js';
 import { emptyBatch, TABLES, type CopyBatch, type InsertedGroup, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
+import type { Spool } from '../sinks/spool/index.js';
 import { AgentRegistry } from './agent-registry.js';
+import { encodeBatch } from './batch-codec.js';
 import { EVENT_OUTCOMES, type TaskInput, type TaskOutput } from './process-task.js';
 import { Endpoint, type EndpointCode } from './request-record.js';
 
@@ -29,6 +31,14 @@ export interface PipelineOptions<T extends Ticket> {
   onInserted(groups: InsertedGroup[]): void;
   /** Told when PostgreSQL stops taking writes, so readiness can follow. */
   onSinkUnavailable(error: Error): void;
+  /** Whether PostgreSQL takes writes right now (else batches go to the spool). */
+  isSinkUp(): boolean;
+  /** The durable local spool, or null when disabled. */
+  spool: Spool | null;
+  /** Told when an append finds the spool full (readiness follows) and when it has room again. */
+  onSpoolFull(full: boolean): void;
+  /** Waiting rows past which new batches go to the spool instead of waiting for PostgreSQL. */
+  spillPendingRows: number;
   retryAfterSeconds: number;
   dispatchBatchBytes: number;
   maxTasksInFlight: number;
@@ -60,6 +70,9 @@ export class IngestPipeline<T extends Ticket> {
   private readonly pending: CommitUnit<T>[] = [];
   private pendingRows = 0;
   private copiesInFlight = 0;
+  private spoolWritesInFlight = 0;
+  /** Set at shutdown when PostgreSQL ran out of time: everything still waiting goes to the spool. */
+  private spillAll = false;
   private unanswered = 0;
   private drainWaiters: (() => void)[] = [];
   private readonly eventCounters;
@@ -154,26 +167,95 @@ export class IngestPipeline<T extends Ticket> {
     this.flush();
   }
 
+  /**
+   * Sends waiting rows on: to PostgreSQL while it is up and has a free connection; to the
+   * spool while it is down, when the queue has grown past `spillPendingRows` (PostgreSQL too
+   * slow), or at a shutdown that ran out of time. Without a spool, rows wait for PostgreSQL,
+   * or are refused with 503 while it is down.
+   */
   private flush(): void {
-    while (this.copiesInFlight < this.o.copyConcurrency && this.pending.length > 0) {
-      const units: CommitUnit<T>[] = [];
-      const batch = emptyBatch();
-      let rows = 0;
-      while (this.pending.length > 0 && (units.length === 0 || rows < this.o.copyBatchRows)) {
-        const u = this.pending.shift() as CommitUnit<T>;
-        units.push(u);
-        rows += addRows(batch, u.out);
-        for (const t of u.tickets) if (t.endpoint === Endpoint.Agent) this.o.agents.noteSeen(t.agentId);
+    const spool = this.o.spool;
+    while (this.pending.length > 0) {
+      const up = this.o.isSinkUp();
+      if (up && !this.spillAll && this.copiesInFlight < this.o.copyConcurrency) {
+        const { units, batch } = this.takeBatch();
+        this.copiesInFlight++;
+        void this.o.sink.write(batch).then((outcome) => {
+          this.copiesInFlight--;
+          this.settle(units, batch, outcome);
+          this.flush();
+        });
+      } else if (spool !== null && (!up || this.spillAll || this.pendingRows > this.o.spillPendingRows) && this.spoolWritesInFlight < 2) {
+        const { units, batch } = this.takeBatch();
+        this.spoolWritesInFlight++;
+        void this.toSpool(spool, units, batch).then(() => {
+          this.spoolWritesInFlight--;
+          this.flush();
+        });
+      } else if (spool === null && !up) {
+        const { units } = this.takeBatch();
+        this.refuse(units, 'PostgreSQL is unavailable; nothing from this request was acknowledged.');
+      } else {
+        return;
       }
-      this.pendingRows -= rows;
-      this.o.metrics.copyPendingRows.set(this.pendingRows);
-      batch.newAgents = this.o.agents.unregistered(units.flatMap((u) => u.tickets));
-      this.copiesInFlight++;
-      void this.o.sink.write(batch).then((outcome) => {
-        this.copiesInFlight--;
-        this.settle(units, batch, outcome);
-        this.flush();
-      });
+    }
+  }
+
+  /** Moves everything still waiting to the spool (shutdown past its deadline). */
+  spillToSpool(): void {
+    if (this.o.spool === null) return;
+    this.spillAll = true;
+    this.flush();
+  }
+
+  private takeBatch(): { units: CommitUnit<T>[]; batch: CopyBatch } {
+    const units: CommitUnit<T>[] = [];
+    const batch = emptyBatch();
+    let rows = 0;
+    while (this.pending.length > 0 && (units.length === 0 || rows < this.o.copyBatchRows)) {
+      const u = this.pending.shift() as CommitUnit<T>;
+      units.push(u);
+      rows += addRows(batch, u.out);
+      for (const t of u.tickets) if (t.endpoint === Endpoint.Agent) this.o.agents.noteSeen(t.agentId);
+    }
+    this.pendingRows -= rows;
+    this.o.metrics.copyPendingRows.set(this.pendingRows);
+    batch.newAgents = this.o.agents.unregistered(units.flatMap((u) => u.tickets));
+    return { units, batch };
+  }
+
+  /** The other acknowledgement point: 202 once the batch is fsynced in the spool. */
+  private async toSpool(spool: Spool, units: CommitUnit<T>[], batch: CopyBatch): Promise<void> {
+    let result: 'ok' | 'full' | 'error';
+    try {
+      result = await spool.append(encodeBatch(batch));
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message }, 'spool append failed');
+      result = 'error';
+    }
+    const m = this.o.metrics;
+    if (result !== 'ok') {
+      m.spoolAppends.labels(result).inc();
+      if (result === 'full') this.o.onSpoolFull(true);
+      return this.refuse(units, 'PostgreSQL is unavailable and the local spool is full; nothing from this request was acknowledged.');
+    }
+    m.spoolAppends.labels('ok').inc();
+    this.acknowledge(units, batch);
+  }
+
+  private refuse(units: CommitUnit<T>[], message: string): void {
+    const body = errorBody('not_ready', message);
+    for (const u of units) for (const t of u.tickets) this.finish(t, 503, body, 'not_ready');
+  }
+
+  private acknowledge(units: CommitUnit<T>[], batch: CopyBatch): void {
+    const m = this.o.metrics;
+    for (const t of TABLES) {
+      if (batch.rows[t] === 0) continue;
+      m.eventsAcknowledged.labels(EVENT_TYPE_OF_TABLE[t]).inc(batch.rows[t]);
+    }
+    for (const u of units) {
+      for (let k = 0; k < u.tickets.length; k++) this.finish(u.tickets[k] as T, 202, u.out.bodies[u.indices[k] as number] as string, '');
     }
   }
 
@@ -183,23 +265,28 @@ export class IngestPipeline<T extends Ticket> {
     if (outcome.ok) {
       m.copyBatches.labels('committed').inc();
       m.copyDuration.observe(outcome.durationMs / 1000);
-      for (const t of TABLES) {
-        if (batch.rows[t] === 0) continue;
-        m.copyRows.labels(t).inc(batch.rows[t]);
-        m.eventsCommitted.labels(EVENT_TYPE_OF_TABLE[t]).inc(batch.rows[t]);
-      }
+      for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);
       this.o.agents.registered(batch.newAgents);
       if (outcome.inserted.length > 0) this.o.onInserted(outcome.inserted);
-      for (const u of units) {
-        for (let k = 0; k < u.tickets.length; k++) this.finish(u.tickets[k] as T, 202, u.out.bodies[u.indices[k] as number] as string, '');
-      }
-      return;
+      return this.acknowledge(units, batch);
     }
     m.copyBatches.labels(outcome.kind).inc();
+    if (outcome.kind === 'unavailable') {
+      this.o.onSinkUnavailable(outcome.error);
+      if (this.o.spool !== null) {
+        this.o.log.warn({ err: outcome.error.message }, 'COPY batch failed; writing it to the spool');
+        this.spoolWritesInFlight++;
+        void this.toSpool(this.o.spool, units, batch).then(() => {
+          this.spoolWritesInFlight--;
+          this.flush();
+        });
+        return;
+      }
+    }
+    // A permanent failure is a bug (validation let through a row PostgreSQL refuses): spooling
+    // it would only fail again on replay, so the requests are refused and the batch logged.
     this.o.log.error({ err: outcome.error.message, kind: outcome.kind }, 'COPY batch failed; its requests get 503');
-    if (outcome.kind === 'unavailable') this.o.onSinkUnavailable(outcome.error);
-    const body = errorBody('not_ready', 'PostgreSQL did not take the events; nothing from this request was acknowledged.');
-    for (const u of units) for (const t of u.tickets) this.finish(t, 503, body, 'not_ready');
+    this.refuse(units, 'PostgreSQL did not take the events; nothing from this request was acknowledged.');
   }
 
   private finish(t: T, status: number, body: string, code: string): void {

@@ -107,6 +107,8 @@ const MAX_ATTEMPTS = 4;
 export class PostgresCopySink {
   private readonly insertSql: Record<TableName, string>;
   private readonly copySql: Record<TableName, string>;
+  /** Connections that already have their staging tables. */
+  private readonly prepared = new WeakSet<pg.PoolClient>();
 
   constructor(private readonly pool: pg.Pool) {
     const insert = {} as Record<TableName, string>;
@@ -127,11 +129,11 @@ export class PostgresCopySink {
     this.copySql = copy;
   }
 
-  /** SQL run once on every new pool connection, before any batch. UTC makes minute and
-   *  month boundaries the same whatever the server's time zone. */
-  static stagingSql(): string {
-    return "SET TIME ZONE 'UTC';\n" + TABLES.map((t) => `CREATE TEMP TABLE IF NOT EXISTS stage_${t} (LIKE ${t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`).join('\n');
-  }
+  /** SQL run once on every connection, before its first batch. UTC makes minute and month
+   *  boundaries the same whatever the server's time zone. */
+  private static readonly STAGING_SQL =
+    "SET TIME ZONE 'UTC';\n" +
+    TABLES.map((t) => `CREATE TEMP TABLE IF NOT EXISTS stage_${t} (LIKE ${t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`).join('\n');
 
   async write(batch: CopyBatch): Promise<WriteOutcome> {
     for (let attempt = 1; ; attempt++) {
@@ -152,6 +154,10 @@ export class PostgresCopySink {
     const client = await this.pool.connect();
     let broken = false;
     try {
+      if (!this.prepared.has(client)) {
+        await client.query(PostgresCopySink.STAGING_SQL);
+        this.prepared.add(client);
+      }
       await client.query('BEGIN');
       let finish = '';
       for (const t of TABLES) {

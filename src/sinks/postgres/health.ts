@@ -24,7 +24,7 @@ export class PostgresHealth {
   markDown(err: Error): void {
     if (this.up) {
       this.up = false;
-      this.log.warn({ err: err.message }, 'PostgreSQL unavailable: answering 503 until it is back');
+      this.log.warn({ err: err.message }, 'PostgreSQL unavailable: acknowledging through the spool (or 503 without one) until it is back');
       this.onChange(false);
     }
     this.schedule();

@@ -1,17 +1,17 @@
 import pg from 'pg';
 import type { Logger } from '../../logger.js';
-import { PostgresCopySink } from './copy-sink.js';
 
 // BIGINT and TIMESTAMPTZ come back as text: int64 values must never pass through a float.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
-/** The connections that carry COPY batches; each gets its own TEMP staging tables. */
+/** The connections that carry COPY batches (the sink adds TEMP staging tables to each). */
 export function createCopyPool(url: string, size: number, log: Logger): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: size, connectionTimeoutMillis: 3000, idleTimeoutMillis: 0 });
-  const staging = PostgresCopySink.stagingSql();
   pool.on('connect', (client) => {
-    // pg runs a client's queries in order, so this completes before the first batch on it.
-    client.query(staging).catch((err: Error) => log.error({ err: err.message }, 'could not create staging tables'));
+    // The pool guards only idle clients. A checked-out one that PostgreSQL drops between two
+    // queries emits 'error' with nobody listening, which would end the process; the failure
+    // reaches the sink through its next query instead.
+    client.on('error', (err) => log.debug({ err: err.message }, 'PostgreSQL connection failed while in use'));
   });
   // An idle connection that drops must not crash the process; the next batch reconnects.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
