@@ -8,6 +8,7 @@ import { IngestPipeline } from './pipeline/ingest-pipeline.js';
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/process-task.js';
 import { SpoolReplayer } from './pipeline/spool-replayer.js';
 import { RingBuffer } from './ring/index.js';
+import { RollupService } from './rollups/index.js';
 import { Spool } from './sinks/spool/index.js';
 import { ApiKeyCache } from './server/api-key-cache.js';
 import { startHttpServer } from './server/http-server.js';
@@ -22,6 +23,7 @@ import {
   PostgresHealth,
   withClient,
   type EmbeddedDatabase,
+  type InsertedGroup,
 } from './sinks/postgres/index.js';
 
 export interface RunningReceiver {
@@ -67,7 +69,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
 }
 
 async function startServing(config: Config, log: Logger, url: string, embedded: EmbeddedDatabase | null): Promise<RunningReceiver> {  const metrics = createMetrics();
-  const pool = createCopyPool(url, config.pgPoolSize, log.child({ component: 'postgres' }));
+  // Two connections beyond the COPY slots, so replay, rollups and upkeep never wait behind ingest.
+  const pool = createCopyPool(url, config.pgPoolSize + 2, log.child({ component: 'postgres' }));
   const ring = RingBuffer.create(config.ringBytes);
   metrics.ringCapacityBytes.set(ring.capacity);
 
@@ -117,6 +120,14 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
 
   // The route and the pipeline answer each other: the route hands requests in, the pipeline
   // hands outcomes back through `route.answer`.
+  const rollups = new RollupService(
+    pool,
+    { flushIntervalMs: config.rollupFlushMs, clickhouseUrl: config.clickhouseUrl },
+    log.child({ component: 'rollups' }),
+  );
+  await rollups.start();
+  const recordInserted = (groups: InsertedGroup[]) => rollups.record(groups);
+
   let route: IngestRoute | null = null;
   const sink = new PostgresCopySink(pool);
   const pipeline = new IngestPipeline<Exchange>({
@@ -127,7 +138,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     metrics,
     log: log.child({ component: 'pipeline' }),
     answer: (ex, status, body, code) => route?.answer(ex, status, body, code),
-    onInserted: () => undefined,
+    onInserted: recordInserted,
     onSinkUnavailable: (err) => health.markDown(err),
     isSinkUp: () => health.isUp,
     spool,
@@ -140,7 +151,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     copyConcurrency: config.pgPoolSize,
   });
   if (spool !== null) {
-    replayer = new SpoolReplayer(spool, sink, () => health.isUp, () => undefined, (err) => health.markDown(err), log.child({ component: 'spool' }));
+    replayer = new SpoolReplayer(spool, sink, () => health.isUp, recordInserted, (err) => health.markDown(err), log.child({ component: 'spool' }));
     replayer.start();
   }
   route = new IngestRoute({
@@ -165,6 +176,14 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       metrics.workerUtilization.set(workers.utilization);
       metrics.workerThreads.set(workers.threads.length);
       metrics.workerTasksInFlight.set(pipeline.tasksRunning);
+      const r = rollups.stats();
+      if (config.clickhouseUrl !== null) metrics.clickhouseUp.set(r.clickhouseUp ? 1 : 0);
+      metrics.rollupPendingRows.set(r.pendingRows);
+      metrics.rollupFlushLag.set(r.lastFlushLagSeconds);
+      for (const d of ['clickhouse', 'postgres'] as const) {
+        metrics.rollupRows.labels(d).set(r.rowsWritten[d]);
+        metrics.rollupFlushFailures.labels(d).set(r.flushFailures[d]);
+      }
       if (spool !== null) {
         const st = spool.stats();
         metrics.spoolBytes.set(st.bytes);
@@ -210,6 +229,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       }
       if (!drained) log.warn({ inFlight: pipeline.inFlight }, 'stopping with requests unanswered');
       await replayer?.stop();
+      await rollups.stop();
       await spool?.close();
       health.stop();
       route?.stop();

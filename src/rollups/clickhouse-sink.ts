@@ -1,0 +1,159 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ConfigError } from '../errors.js';
+import type { ClickhouseRow } from './clickhouse-rows.js';
+
+/** The DDL folder: two levels up from src/rollups, three from dist/src/rollups. */
+export const CLICKHOUSE_SCHEMA_DIR =
+  [new URL('../../schema/clickhouse/', import.meta.url), new URL('../../../schema/clickhouse/', import.meta.url)].find((u) => existsSync(u)) ??
+  new URL('../../schema/clickhouse/', import.meta.url);
+
+export const ROLLUP_TABLE = 'rollup_minute';
+
+/** Expected outcomes are values: what the writer does next depends only on `kind`. */
+export type ClickhouseOutcome = { ok: true } | { ok: false; kind: ClickhouseFailure; error: Error };
+/** retry: later, same rows. schema: the table or database is gone; apply the DDL, then retry. permanent: these rows can never be inserted. */
+export type ClickhouseFailure = 'retry' | 'schema' | 'permanent';
+
+/** Server error codes that mean the rows or the statement are wrong, so retrying cannot help. */
+const PERMANENT_CODES = new Set([
+  '6', // CANNOT_PARSE_TEXT
+  '8', // THERE_IS_NO_COLUMN
+  '16', // NO_SUCH_COLUMN_IN_TABLE
+  '26', // CANNOT_PARSE_QUOTED_STRING
+  '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  '38', // CANNOT_PARSE_DATE
+  '41', // CANNOT_PARSE_DATETIME
+  '44', // ILLEGAL_COLUMN
+  '47', // UNKNOWN_IDENTIFIER
+  '53', // TYPE_MISMATCH
+  '62', // SYNTAX_ERROR
+  '69', // ARGUMENT_OUT_OF_BOUND
+  '70', // CANNOT_CONVERT_TYPE
+  '72', // CANNOT_PARSE_NUMBER
+  '117', // INCORRECT_DATA
+  '131', // TOO_LARGE_STRING_SIZE
+  '349', // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+]);
+const SCHEMA_CODES = new Set(['60', '81']); // UNKNOWN_TABLE, UNKNOWN_DATABASE
+
+/**
+ * The one place that decides what a ClickHouse failure means. Anything not known to be the
+ * rows' fault is retried (network, timeouts, overload, authentication an operator can fix):
+ * a wrong "retry" only delays rows behind the bounded outbox, a wrong "permanent" loses them.
+ */
+export function classifyClickhouseError(err: unknown): ClickhouseFailure {
+  if (err instanceof ClickHouseError) {
+    if (SCHEMA_CODES.has(err.code)) return 'schema';
+    if (PERMANENT_CODES.has(err.code)) return 'permanent';
+  }
+  return 'retry';
+}
+
+/** The client's own logger writes plain text to the console; every failure reaches us as an error and is logged (through pino, once per outage) by the writer. */
+const QUIET = { level: ClickHouseLogLevel.OFF };
+
+const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+export interface ClickhouseTarget {
+  /** The URL without a database path (credentials and query parameters kept). */
+  serverUrl: string;
+  database: string;
+  /** host:port, safe to log (no credentials). */
+  display: string;
+}
+
+/** Splits CLICKHOUSE_URL into the server and the database (its path, as @clickhouse/client reads it). */
+export function parseClickhouseUrl(url: string, defaultDatabase: string): ClickhouseTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError('CLICKHOUSE_URL', 'is not a URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('CLICKHOUSE_URL', `must be http or https, got ${u.protocol}`);
+  const path = decodeURIComponent(u.pathname.replace(/^\/+|\/+$/g, ''));
+  const database = path === '' ? defaultDatabase : path;
+  // The name is written into DDL between backquotes: keep it to plain identifiers.
+  if (!DATABASE_NAME.test(database)) throw new ConfigError('CLICKHOUSE_URL', `database name ${JSON.stringify(database)} must match ${DATABASE_NAME.source}`);
+  u.pathname = '/';
+  return { serverUrl: u.toString().replace(/\/$/, ''), database, display: u.host };
+}
+
+/** The statements of schema/clickhouse, in file order; one statement per `;`-terminated block. */
+export async function loadClickhouseDdl(dir: URL = CLICKHOUSE_SCHEMA_DIR): Promise<string[]> {
+  const files = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
+  const statements: string[] = [];
+  for (const f of files) {
+    const text = await readFile(new URL(f, dir), 'utf8');
+    const withoutComments = text
+      .split('\n')
+      .filter((line) => !line.trimStart().startsWith('--'))
+      .join('\n');
+    for (const s of withoutComments.split(/;\s*(?:\n|$)/)) if (s.trim() !== '') statements.push(s.trim());
+  }
+  return statements;
+}
+
+/**
+ * The rollup table in ClickHouse: applies the DDL and inserts rows with JSONEachRow. It makes
+ * one attempt per call; retrying, backoff and bounds belong to ClickhouseWriter.
+ */
+export class ClickhouseRollupSink {
+  readonly target: ClickhouseTarget;
+  /** Server version, known after the first successful ensureSchema(). */
+  version: string | null = null;
+  private readonly client: ClickHouseClient;
+  private ddl: string[] | null = null;
+
+  constructor(url: string, defaultDatabase: string, private readonly requestTimeoutMs: number) {
+    this.target = parseClickhouseUrl(url, defaultDatabase);
+    this.client = createClient({
+      url: this.target.serverUrl,
+      database: this.target.database,
+      request_timeout: requestTimeoutMs,
+      application: 'machpay-receiver-rollups',
+      log: QUIET,
+    });
+  }
+
+  /** CREATE DATABASE and every CREATE … IF NOT EXISTS of schema/clickhouse; safe to repeat. */
+  async ensureSchema(): Promise<ClickhouseOutcome> {
+    try {
+      this.ddl ??= await loadClickhouseDdl();
+      // The main client names the database in every request, which fails while it does not
+      // exist: create it through a client bound to none.
+      const admin = createClient({ url: this.target.serverUrl, request_timeout: this.requestTimeoutMs, log: QUIET });
+      try {
+        const rs = await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+        const rows = await rs.json<{ v: string }>();
+        this.version = rows[0]?.v ?? null;
+        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS \`${this.target.database}\`` });
+      } finally {
+        await admin.close();
+      }
+      for (const statement of this.ddl) await this.client.command({ query: statement });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, kind: classifyClickhouseError(err), error: asError(err) };
+    }
+  }
+
+  async insert(rows: ClickhouseRow[]): Promise<ClickhouseOutcome> {
+    try {
+      await this.client.insert({ table: ROLLUP_TABLE, values: rows, format: 'JSONEachRow' });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, kind: classifyClickhouseError(err), error: asError(err) };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => undefined);
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

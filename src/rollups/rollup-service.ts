@@ -1,0 +1,266 @@
+import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type pg from 'pg';
+import { ThrottledLog, type Logger } from '../logger.js';
+import { clickhouseDateTime, clickhouseRows, fitsDateTime, type ClickhouseRow } from './clickhouse-rows.js';
+import { ClickhouseRollupSink } from './clickhouse-sink.js';
+import { ClickhouseWriter } from './clickhouse-writer.js';
+import { HourDeltas } from './hour-deltas.js';
+import { MinuteCells, type MinuteCell } from './minute-cells.js';
+import { PostgresHourlySink } from './postgres-hourly-sink.js';
+import { PostgresHourlyWriter } from './postgres-hourly-writer.js';
+import { SingleFlight } from './single-flight.js';
+import type { RollupDestination, RollupGroup, RollupOptions, RollupStats } from './types.js';
+
+/** Optional hooks for /metrics beyond stats(): e.g. a prom-client histogram of write durations. */
+export interface RollupMetricsHooks {
+  observeWrite?(destination: RollupDestination, rows: number, seconds: number): void;
+}
+
+const MINUTE_MS = 60_000;
+/** Encoding yields to the event loop after this much work, so HTTP acks never wait long behind a flush. */
+const ENCODE_SLICE_MS = 5;
+/** Sealed keys beyond this many times maxOpenKeys are encoded inside record(): the event loop itself becomes the back-pressure. */
+const SEALED_BACKLOG_FACTOR = 4;
+
+/**
+ * Per-minute latency rollups: HDR histograms per (minute, agent, vendor) and
+ * (minute, gateway, vendor), written on an interval as delta rows to ClickHouse and merged
+ * into the hourly rows of PostgreSQL.
+ *
+ * record() only touches memory. A flush seals the open keys at once (synchronously, so
+ * record() goes on into fresh ones), encodes them in slices that yield to the event loop,
+ * and hands the results to two independent outboxes; a slow or absent ClickHouse never
+ * delays PostgreSQL, and neither ever delays record().
+ */
+export class RollupService {
+  private readonly cells = new MinuteCells();
+  private sealed: MinuteCell[][] = [];
+  private sealedKeys = 0;
+  private readonly encoder: SingleFlight;
+  private timer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+  private readonly postgres: PostgresHourlyWriter;
+  private readonly postgresSink: PostgresHourlySink;
+  private readonly clickhouse: ClickhouseWriter | null = null;
+  private readonly clickhouseSink: ClickhouseRollupSink | null = null;
+  private readonly receiverId: string;
+  private rowSeq = 0;
+  /** Start of the UTC minute in which the last flush sealed: groups older than it are late. */
+  private lastSealMinute = Number.NEGATIVE_INFINITY;
+  private readonly invalidLog: ThrottledLog;
+  private readonly maxOpenKeys: number;
+  private earlyFlushes = 0;
+  private lateGroups = 0;
+  private invalidGroups = 0;
+
+  constructor(
+    pgPool: pg.Pool,
+    private readonly options: RollupOptions,
+    private readonly log: Logger,
+    hooks: RollupMetricsHooks = {},
+  ) {
+    this.maxOpenKeys = options.maxOpenKeys ?? 8192;
+    this.receiverId = options.receiverId ?? randomBytes(6).toString('hex');
+    this.invalidLog = new ThrottledLog(log, 10_000);
+    // A bug, not an outcome: logged, and the writers still send what they have.
+    this.encoder = new SingleFlight(
+      () => this.encodeLoop(),
+      (err) => this.log.error({ err: (err as Error).message }, 'rollup encoding failed'),
+    );
+    const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    this.postgresSink = new PostgresHourlySink(pgPool);
+    this.postgres = new PostgresHourlyWriter(
+      this.postgresSink,
+      {
+        maxPendingRows: options.maxPendingPostgresRows ?? 10_000,
+        batchRows: options.postgresBatchRows ?? 500,
+        maxBackoffMs,
+        onWrite: (rows, seconds) => hooks.observeWrite?.('postgres', rows, seconds),
+      },
+      log,
+    );
+    if (options.clickhouseUrl !== null) {
+      this.clickhouseSink = new ClickhouseRollupSink(options.clickhouseUrl, options.clickhouseDatabase ?? 'default', options.clickhouseRequestTimeoutMs ?? 10_000);
+      this.clickhouse = new ClickhouseWriter(
+        this.clickhouseSink,
+        {
+          maxPendingRows: options.maxPendingClickhouseRows ?? 100_000,
+          batchRows: options.clickhouseBatchRows ?? 20_000,
+          maxBackoffMs,
+          onWrite: (rows, seconds) => hooks.observeWrite?.('clickhouse', rows, seconds),
+        },
+        log,
+      );
+    }
+  }
+
+  /**
+   * Applies the ClickHouse DDL (when configured), waiting for it at most clickhouseStartWaitMs;
+   * if ClickHouse is down it is retried in the background and rows wait in the outbox. Then
+   * starts the flush interval.
+   */
+  async start(): Promise<void> {
+    if (this.clickhouse !== null) {
+      const waitMs = this.options.clickhouseStartWaitMs ?? 3_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.clickhouse.drain(), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
+      if (!this.clickhouse.up) this.log.warn({ waitedMs: waitMs }, 'ClickHouse not ready at start; rollups for it will wait and retry in the background');
+    }
+    this.timer = setInterval(() => {
+      void this.flush();
+    }, this.options.flushIntervalMs);
+    // The interval must not keep a stopping process alive; stop() does the final flush.
+    this.timer.unref();
+  }
+
+  /** Adds inserted groups to their minute's histograms. Synchronous, memory only. */
+  record(groups: readonly RollupGroup[]): void {
+    const now = Date.now();
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i] as RollupGroup;
+      if (this.cells.add(g, now) === 'invalid') {
+        this.invalidGroups++;
+        this.invalidLog.warn({ kind: g.kind, requests: g.requests, latencies: g.latencies.length }, 'rollup group refused: its counts do not add up');
+      } else if (g.minute < this.lastSealMinute) {
+        this.lateGroups++;
+      }
+    }
+    if (this.cells.size >= this.maxOpenKeys) {
+      this.earlyFlushes++;
+      void this.flush();
+      if (this.sealedKeys > SEALED_BACKLOG_FACTOR * this.maxOpenKeys) this.encodeBacklogNow();
+    }
+  }
+
+  /** Writes everything recorded so far; resolves when both destinations have had their attempt. Never rejects. */
+  flush(): Promise<void> {
+    this.seal();
+    return this.finishFlush(false);
+  }
+
+  /** Final flush (one attempt at each destination, backoff or not), bounded by stopTimeoutMs; then releases the ClickHouse client. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.timer !== null) clearInterval(this.timer);
+      this.timer = null;
+      this.seal();
+      const timeoutMs = this.options.stopTimeoutMs ?? 5_000;
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        this.finishFlush(true).then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      this.postgres.stop();
+      this.clickhouse?.stop();
+      const left = this.stats().pendingRows;
+      if (!finished || left > 0) this.log.warn({ pendingRows: left, finished }, 'rollups stopped with rows unwritten');
+      await this.clickhouseSink?.close();
+    })();
+    return this.stopping;
+  }
+
+  stats(): RollupStats {
+    const ch = this.clickhouse;
+    const pg = this.postgres;
+    const lags = [pg.lastLagSeconds, ch?.lastLagSeconds ?? null].filter((x): x is number => x !== null);
+    return {
+      clickhouseUp: ch?.up ?? false,
+      pendingRows: this.cells.size + this.sealedKeys + pg.pendingRows + (ch?.pendingRows ?? 0),
+      rowsWritten: { clickhouse: ch?.rowsWritten ?? 0, postgres: pg.rowsWritten },
+      flushFailures: { clickhouse: ch?.failures ?? 0, postgres: pg.failures },
+      lastFlushLagSeconds: lags.length === 0 ? 0 : Math.max(...lags),
+      rowsDropped: { clickhouse: ch?.rowsDropped ?? 0, postgres: pg.rowsDropped },
+      requestsDropped: { clickhouse: ch?.requestsDropped ?? 0, postgres: pg.requestsDropped },
+      openKeys: this.cells.size,
+      earlyFlushes: this.earlyFlushes,
+      lateGroups: this.lateGroups,
+      invalidGroups: this.invalidGroups,
+      clampedLatencies: this.cells.clamped,
+      undecodableHistograms: this.postgresSink.problems.undecodable,
+      clickhouseVersion: this.clickhouseSink?.version ?? null,
+    };
+  }
+
+  private seal(): void {
+    const cells = this.cells.seal();
+    this.lastSealMinute = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS;
+    if (cells.length === 0) return;
+    this.sealed.push(cells);
+    this.sealedKeys += cells.length;
+  }
+
+  private async finishFlush(force: boolean): Promise<void> {
+    await this.encoder.run();
+    await Promise.all([this.postgres.drain(force), this.clickhouse?.drain(force)]);
+  }
+
+  private async encodeLoop(): Promise<void> {
+    for (let generation = this.sealed.shift(); generation !== undefined; generation = this.sealed.shift()) {
+      const out = this.newOutput();
+      let sliceStart = performance.now();
+      for (const cell of generation) {
+        this.encodeCell(cell, out);
+        if (performance.now() - sliceStart > ENCODE_SLICE_MS) {
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+        }
+      }
+      this.deliver(out);
+    }
+  }
+
+  /** The back-pressure valve of record(): encodes whole queued generations right now. */
+  private encodeBacklogNow(): void {
+    while (this.sealedKeys > (SEALED_BACKLOG_FACTOR / 2) * this.maxOpenKeys && this.sealed.length > 0) {
+      const generation = this.sealed.shift() as MinuteCell[];
+      const out = this.newOutput();
+      for (const cell of generation) this.encodeCell(cell, out);
+      this.deliver(out);
+    }
+  }
+
+  private newOutput(): EncodeOutput {
+    return { hours: new HourDeltas(), rows: [], rowRequests: 0, oldestOpenedAt: Number.POSITIVE_INFINITY, unwritable: 0, unwritableRequests: 0, flushedAt: clickhouseDateTime(Date.now()) };
+  }
+
+  /** One sealed cell → its ClickHouse row(s) (encoded before the histogram is handed on) and its share of an hour delta. */
+  private encodeCell(cell: MinuteCell, out: EncodeOutput): void {
+    this.sealedKeys--;
+    if (this.clickhouse !== null) {
+      if (fitsDateTime(cell.minute)) {
+        for (const row of clickhouseRows(cell, () => this.nextRowId(), this.receiverId, out.flushedAt)) out.rows.push(row);
+        out.rowRequests += cell.requests;
+        if (cell.openedAt < out.oldestOpenedAt) out.oldestOpenedAt = cell.openedAt;
+      } else {
+        out.unwritable++;
+        out.unwritableRequests += cell.requests;
+      }
+    }
+    out.hours.addCell(cell);
+  }
+
+  private deliver(out: EncodeOutput): void {
+    this.postgres.enqueue(out.hours);
+    if (this.clickhouse !== null) {
+      this.clickhouse.enqueue(out.rows, out.rowRequests, out.oldestOpenedAt);
+      this.clickhouse.discard(out.unwritable, out.unwritableRequests, 'minute outside the years ClickHouse DateTime holds (1970-2106)');
+    }
+  }
+
+  private nextRowId(): string {
+    return `${this.receiverId}-${(this.rowSeq++).toString(36)}`;
+  }
+}
+
+interface EncodeOutput {
+  hours: HourDeltas;
+  rows: ClickhouseRow[];
+  rowRequests: number;
+  oldestOpenedAt: number;
+  unwritable: number;
+  unwritableRequests: number;
+  flushedAt: string;
+}

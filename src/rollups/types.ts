@@ -1,0 +1,90 @@
+/**
+ * The rollup module's public shapes: what the pipeline hands in (RollupGroup), how the
+ * service is configured (RollupOptions) and what it reports (RollupStats).
+ */
+
+/**
+ * Rows one committed COPY transaction actually inserted (duplicates excluded), grouped by
+ * UTC minute, entity and vendor. Built by PostgreSQL itself (INSERT … RETURNING), so a
+ * retried or duplicated event is never counted twice.
+ */
+export interface RollupGroup {
+  kind: 'agent' | 'gateway';
+  /** Epoch ms of the UTC minute start of the rows' `time`. */
+  minute: number;
+  /** agent_id (kind agent) or gateway_id (kind gateway). */
+  entity: string;
+  vendorId: string;
+  /** '' for agents; the API key's tenant for gateways. */
+  tenantId: string;
+  requests: number;
+  /** agent: success = true; gateway: status_code < 400. */
+  successes: number;
+  failures: number;
+  /** Exact sum of amount_atomic (NULL counts 0); never negative (PROTOCOL.md §5: int64 ≥ 0). */
+  spendAtomic: bigint;
+  /** latency_ms of every inserted row of the group. */
+  latencies: number[];
+}
+
+export interface RollupOptions {
+  /** How often recorded groups are written (PostgreSQL and ClickHouse). */
+  flushIntervalMs: number;
+  /** ClickHouse HTTP URL (`http://user:pass@host:8123/database`); null: PostgreSQL only. */
+  clickhouseUrl: string | null;
+  /** Database when the URL names none; default `default` (the @clickhouse/client convention). */
+  clickhouseDatabase?: string;
+  /** Most (minute, entity, vendor) keys held open between flushes; reaching it flushes early. Default 8192 (≈8–14 KiB each). */
+  maxOpenKeys?: number;
+  /** Most rows waiting for ClickHouse (≈1 KiB each); past it the oldest are dropped and counted. Default 100,000. */
+  maxPendingClickhouseRows?: number;
+  /** Most (hour, entity) rows waiting for PostgreSQL; past it the oldest are dropped and counted. Default 10,000. */
+  maxPendingPostgresRows?: number;
+  /** Most rows in one ClickHouse INSERT. Default 20,000. */
+  clickhouseBatchRows?: number;
+  /** Most (hour, entity) rows in one PostgreSQL transaction (row locks are held for its length). Default 500. */
+  postgresBatchRows?: number;
+  /** Timeout of one ClickHouse request. Default 10 s. */
+  clickhouseRequestTimeoutMs?: number;
+  /** How long start() waits for the ClickHouse DDL before going on and retrying in the background. Default 3 s. */
+  clickhouseStartWaitMs?: number;
+  /** How long stop() waits for the final flush. Default 5 s. */
+  stopTimeoutMs?: number;
+  /** Ceiling of the jittered exponential backoff between failed writes. Default 30 s. */
+  maxBackoffMs?: number;
+  /** Written with every ClickHouse row, to tell receivers apart; default a random id per process. */
+  receiverId?: string;
+}
+
+export type RollupDestination = 'clickhouse' | 'postgres';
+
+/** Plain numbers for /metrics (the lead maps them to prom-client); counters count since start. */
+export interface RollupStats {
+  /** False while ClickHouse is unconfigured, unreachable, or its DDL is not yet applied. */
+  clickhouseUp: boolean;
+  /** Rows recorded and not yet written anywhere: open and sealed keys, plus both outboxes. */
+  pendingRows: number;
+  rowsWritten: Record<RollupDestination, number>;
+  /** Failed write attempts (each retried, unless dropped below). */
+  flushFailures: Record<RollupDestination, number>;
+  /** Age in seconds, at the moment it was written, of the oldest data of the last successful write (either destination). */
+  lastFlushLagSeconds: number;
+  /** Rows given up (outbox bound reached, or a permanent error), by destination. */
+  rowsDropped: Record<RollupDestination, number>;
+  /** Requests those dropped rows carried: what a reconciliation will find missing. */
+  requestsDropped: Record<RollupDestination, number>;
+  /** Keys open now (memory: one histogram each). */
+  openKeys: number;
+  /** Flushes started because maxOpenKeys was reached. */
+  earlyFlushes: number;
+  /** Groups for a minute that had already been flushed (each becomes a correcting delta row). */
+  lateGroups: number;
+  /** Groups refused by record(): negative spend, or counts that do not add up. */
+  invalidGroups: number;
+  /** Latencies above the histogram's highest value, recorded as that value (the max column stays exact). */
+  clampedLatencies: number;
+  /** Stored hourly histograms that did not decode (their counts are kept, their latencies lost to the percentiles). */
+  undecodableHistograms: number;
+  /** ClickHouse server version once known, e.g. "18.16.1". */
+  clickhouseVersion: string | null;
+}

@@ -1,0 +1,348 @@
+/**
+ * RollupService against the real ClickHouse 18.16 and PostgreSQL of the test setup: DDL,
+ * inserts read back with exact totals, late events as correcting delta rows, spend near the
+ * int64 maximum, retried inserts, and ClickHouse going down (at start, during a flush) and
+ * coming back with every count reconciled and memory bounded.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { migrate } from '../../src/sinks/postgres/migrations.js';
+import { RollupService, mergeEncodedHistograms, type RollupGroup, type RollupOptions } from '../../src/rollups/index.js';
+import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
+import { clickhouseRows, clickhouseDateTime } from '../../src/rollups/clickhouse-rows.js';
+import { MinuteCells } from '../../src/rollups/minute-cells.js';
+import { agentGroup, eventually, exactPercentile, gatewayGroup, latencySample, minuteAgo, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
+
+const INT64_MAX = (1n << 63n) - 1n;
+
+let db: TestDatabase;
+let ch: TestClickhouseDatabase;
+let pool: pg.Pool;
+const services: RollupService[] = [];
+
+beforeAll(async () => {
+  [db, ch] = await Promise.all([createTestDatabase('rollups_ch'), createTestClickhouseDatabase('rollups')]);
+  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const client = await pool.connect();
+  try {
+    await migrate(client);
+  } finally {
+    client.release();
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  await pool?.end();
+  await Promise.all([db?.drop(), ch?.drop()]);
+});
+
+/** A service whose keys are unique to one test (entities carry `tag`), so tests can share the databases. */
+function service(overrides: Partial<RollupOptions> = {}): RollupService {
+  const s = new RollupService(pool, { flushIntervalMs: 60_000, clickhouseUrl: ch.url, maxBackoffMs: 300, stopTimeoutMs: 5_000, ...overrides }, silentLogger());
+  services.push(s);
+  return s;
+}
+
+async function chRows<T>(query: string): Promise<T[]> {
+  const rs = await ch.client.query({ query, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+interface Totals {
+  requests: string;
+  successes: string;
+  failures: string;
+  spend: string;
+  rows: string;
+}
+
+async function chTotals(entityPrefix: string): Promise<Totals> {
+  const [t] = await chRows<Totals>(
+    `SELECT toString(sum(requests)) AS requests, toString(sum(successes)) AS successes, toString(sum(failures)) AS failures,
+            toString(sum(spend_atomic)) AS spend, toString(count()) AS rows
+     FROM rollup_minute FINAL WHERE startsWith(entity_id, '${entityPrefix}')`,
+  );
+  return t as Totals;
+}
+
+function expectedTotals(groups: readonly RollupGroup[]): Omit<Totals, 'rows'> {
+  let requests = 0;
+  let successes = 0;
+  let failures = 0;
+  let spend = 0n;
+  for (const g of groups) {
+    requests += g.requests;
+    successes += g.successes;
+    failures += g.failures;
+    spend += g.spendAtomic;
+  }
+  return { requests: String(requests), successes: String(successes), failures: String(failures), spend: spend.toString() };
+}
+
+/** A mixed load: several agents and vendors over a few minutes, with failures; plus gateway groups. */
+function mixedLoad(tag: string, seed: number): RollupGroup[] {
+  const groups: RollupGroup[] = [];
+  let s = seed;
+  for (let m = 0; m < 3; m++) {
+    for (let a = 0; a < 4; a++) {
+      for (const vendor of ['v-weather', 'v-search']) {
+        const latencies = latencySample(20 + ((s * 7) % 30), s++);
+        groups.push(agentGroup(`${tag}-agent-${a}`, vendor, minuteAgo(5 - m), latencies, { failures: s % 5, spend: BigInt(latencies.length) * 1234n + BigInt(s) }));
+      }
+    }
+    groups.push(gatewayGroup('tenant-1', `${tag}-gw-1`, 'v-weather', minuteAgo(5 - m), latencySample(15, s++), 3));
+  }
+  return groups;
+}
+
+describe('ClickHouse rollups', () => {
+  it('applies the DDL (again, idempotently) and writes rows whose totals read back exactly', async () => {
+    const s = service();
+    await s.start();
+    await service().start(); // a second receiver applying the same DDL
+    expect(s.stats().clickhouseUp).toBe(true);
+    expect(s.stats().clickhouseVersion).toMatch(/^\d+\.\d+/);
+
+    const groups = mixedLoad('t1', 1);
+    // Split over two record() calls and two flushes: every row is a delta, sums must not care.
+    s.record(groups.slice(0, 10));
+    await s.flush();
+    s.record(groups.slice(10));
+    await s.flush();
+
+    const t = await chTotals('t1-');
+    expect({ requests: t.requests, successes: t.successes, failures: t.failures, spend: t.spend }).toEqual(expectedTotals(groups));
+    expect(s.stats().rowsWritten.clickhouse).toBe(Number(t.rows));
+    expect(s.stats().pendingRows).toBe(0);
+
+    // Per agent and vendor over the whole window: merged histograms (app code) and the SQL form.
+    const perKey = await chRows<{ entity_id: string; vendor_id: string; hdrs: string[] }>(
+      `SELECT entity_id, vendor_id, groupArray(latency_hdr) AS hdrs
+       FROM rollup_minute FINAL WHERE startsWith(entity_id, 't1-agent-') GROUP BY entity_id, vendor_id`,
+    );
+    expect(perKey.length).toBe(8);
+    for (const k of perKey) {
+      const raw = groups.filter((g) => g.entity === k.entity_id && g.vendorId === k.vendor_id).flatMap((g) => g.latencies);
+      const merged = mergeEncodedHistograms(k.hdrs);
+      expect(merged.totalCount).toBe(raw.length);
+      for (const p of [50, 90, 99]) {
+        const exact = exactPercentile(raw, p);
+        expect(withinPrecision(merged.getValueAtPercentile(p), exact), `${k.entity_id}/${k.vendor_id} p${p}`).toBe(true);
+      }
+      const [sql] = await chRows<{ p50: number; p99: number }>(
+        `SELECT quantileExactWeighted(0.5)(v, c) AS p50, quantileExactWeighted(0.99)(v, c) AS p99
+         FROM (SELECT sumMap(latency_values, latency_counts) AS m FROM rollup_minute FINAL
+               WHERE entity_id = '${k.entity_id}' AND vendor_id = '${k.vendor_id}')
+         ARRAY JOIN tupleElement(m, 1) AS v, tupleElement(m, 2) AS c`,
+      );
+      // The SQL form ranks the same buckets; its rank rule may land one bucket over.
+      for (const [p, got] of [[50, Number(sql?.p50)], [99, Number(sql?.p99)]] as const) {
+        const hdr = merged.getValueAtPercentile(p);
+        expect(Math.abs(got - hdr), `${k.entity_id} SQL p${p} ${got} vs HDR ${hdr}`).toBeLessThanOrEqual(Math.max(1, hdr / 512));
+      }
+    }
+
+    // Gateways carry their tenant.
+    const gw = await chRows<{ tenant_id: string; kind: string; requests: string }>(
+      `SELECT tenant_id, kind, toString(sum(requests)) AS requests FROM rollup_minute FINAL WHERE entity_id = 't1-gw-1' GROUP BY tenant_id, kind`,
+    );
+    expect(gw).toEqual([{ tenant_id: 'tenant-1', kind: 'gateway', requests: String(3 * 15) }]);
+  });
+
+  it('turns a late event into a correcting delta row for its minute', async () => {
+    const s = service();
+    await s.start();
+    const m = minuteAgo(10);
+    const first = agentGroup('t2-agent', 'v', m, [10, 20, 30], { failures: 1, spend: 300n });
+    s.record([first]);
+    await s.flush();
+    const late = agentGroup('t2-agent', 'v', m, [4000], { spend: 1n });
+    s.record([late]);
+    expect(s.stats().lateGroups).toBe(1);
+    await s.flush();
+
+    const rows = await chRows<{ requests: string; minute: string }>(`SELECT toString(requests) AS requests, toString(minute) AS minute FROM rollup_minute FINAL WHERE entity_id = 't2-agent' ORDER BY requests`);
+    expect(rows).toEqual([
+      { requests: '1', minute: clickhouseDateTime(m) },
+      { requests: '3', minute: clickhouseDateTime(m) },
+    ]);
+    const t = await chTotals('t2-');
+    expect(t).toMatchObject({ requests: '4', successes: '3', failures: '1', spend: '301' });
+    const [h] = await chRows<{ hdrs: string[] }>(`SELECT groupArray(latency_hdr) AS hdrs FROM rollup_minute FINAL WHERE entity_id = 't2-agent'`);
+    const merged = mergeEncodedHistograms(h?.hdrs ?? []);
+    expect(merged.totalCount).toBe(4);
+    expect(merged.getValueAtPercentile(100)).toBeGreaterThanOrEqual(4000);
+  });
+
+  it('keeps spend near the int64 maximum exact, even where a minute sums past 2^64', async () => {
+    const s = service();
+    await s.start();
+    const m = minuteAgo(3);
+    const groups = [
+      agentGroup('t3-agent-a', 'v', m, [1], { spend: INT64_MAX }),
+      agentGroup('t3-agent-a', 'v', m, [2], { spend: INT64_MAX - 7n }),
+      agentGroup('t3-agent-b', 'v', m, [1], { spend: INT64_MAX }),
+      agentGroup('t3-agent-b', 'v', m, [1], { spend: INT64_MAX }),
+      agentGroup('t3-agent-b', 'v', m, [1], { spend: INT64_MAX }),
+    ];
+    s.record(groups);
+    await s.flush();
+    // Each row is an exact UInt64; sum them outside ClickHouse (its sum() wraps past 2^64).
+    const rows = await chRows<{ entity_id: string; spend: string; requests: string }>(
+      `SELECT entity_id, toString(spend_atomic) AS spend, toString(requests) AS requests FROM rollup_minute FINAL WHERE startsWith(entity_id, 't3-')`,
+    );
+    const sum = (e: string): bigint => rows.filter((r) => r.entity_id === e).reduce((n, r) => n + BigInt(r.spend), 0n);
+    expect(sum('t3-agent-a')).toBe(2n * INT64_MAX - 7n);
+    expect(sum('t3-agent-b')).toBe(3n * INT64_MAX);
+    expect(rows.filter((r) => r.entity_id === 't3-agent-b').reduce((n, r) => n + Number(r.requests), 0)).toBe(3);
+    // And the hour row in PostgreSQL holds the same numbers (NUMERIC).
+    const pgRows = await pool.query<{ agent_id: string; spend: string }>(
+      `SELECT agent_id, total_spend_atomic::text AS spend FROM agent_stats_hourly WHERE agent_id LIKE 't3-%' ORDER BY agent_id`,
+    );
+    expect(pgRows.rows).toEqual([
+      { agent_id: 't3-agent-a', spend: (2n * INT64_MAX - 7n).toString() },
+      { agent_id: 't3-agent-b', spend: (3n * INT64_MAX).toString() },
+    ]);
+  });
+
+  it('collapses the copies of a retried insert (same row_id) under FINAL', async () => {
+    const sink = new ClickhouseRollupSink(ch.url, 'default', 10_000);
+    try {
+      expect((await sink.ensureSchema()).ok).toBe(true);
+      const cells = new MinuteCells();
+      cells.add(agentGroup('t4-agent', 'v', minuteAgo(2), [5, 6, 7], { spend: 99n }), Date.now());
+      let n = 0;
+      const rows = cells.seal().flatMap((c) => clickhouseRows(c, () => `t4-${n++}`, 'rx', clickhouseDateTime(Date.now())));
+      expect((await sink.insert(rows)).ok).toBe(true);
+      expect((await sink.insert(rows)).ok).toBe(true); // the retry after a lost response
+      expect(await chTotals('t4-')).toMatchObject({ requests: '3', spend: '99', rows: '1' });
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('survives ClickHouse down at start and during a flush: PostgreSQL goes on, rows arrive later, counts reconcile', async () => {
+    const target = new URL(ch.serverUrl);
+    const proxy = new TcpProxy(target.hostname, Number(target.port));
+    await proxy.up();
+    await proxy.down(); // keeps its port: down at start
+    const s = service({ clickhouseUrl: `${proxy.url}/${ch.database}`, clickhouseStartWaitMs: 500, clickhouseRequestTimeoutMs: 2_000 });
+    const t0 = performance.now();
+    await s.start();
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(s.stats().clickhouseUp).toBe(false);
+
+    const groups = mixedLoad('t5', 100);
+    const half = Math.floor(groups.length / 2);
+    s.record(groups.slice(0, half));
+    const f0 = performance.now();
+    await s.flush();
+    expect(performance.now() - f0).toBeLessThan(1_000); // a down ClickHouse does not hold the flush
+    expect(s.stats().rowsWritten.postgres).toBeGreaterThan(0);
+    expect(s.stats().rowsWritten.clickhouse).toBe(0);
+    const pendingWhileDown = s.stats().pendingRows;
+    expect(pendingWhileDown).toBeGreaterThan(0);
+
+    await proxy.up();
+    expect(await eventually(async () => s.stats().pendingRows === 0, 10_000)).toBe(true);
+    expect(s.stats().clickhouseUp).toBe(true);
+
+    // Down again during a flush, then up.
+    s.record(groups.slice(half));
+    await proxy.down();
+    await s.flush();
+    expect(s.stats().flushFailures.clickhouse).toBeGreaterThanOrEqual(2);
+    await proxy.up();
+    expect(await eventually(async () => s.stats().pendingRows === 0, 10_000)).toBe(true);
+
+    const t = await chTotals('t5-');
+    expect({ requests: t.requests, successes: t.successes, failures: t.failures, spend: t.spend }).toEqual(expectedTotals(groups));
+    expect(s.stats().rowsDropped.clickhouse).toBe(0);
+    const pgTotal = await pool.query<{ n: string }>(
+      `SELECT (SELECT COALESCE(sum(total_requests), 0) FROM agent_stats_hourly WHERE agent_id LIKE 't5-%')
+            + (SELECT COALESCE(sum(total_requests), 0) FROM gateway_stats_hourly WHERE gateway_id LIKE 't5-%') AS n`,
+    );
+    expect(pgTotal.rows[0]?.n).toBe(expectedTotals(groups).requests);
+    await proxy.down();
+  });
+
+  it('bounds what waits for ClickHouse, counting what it drops so that written + dropped = recorded', async () => {
+    const target = new URL(ch.serverUrl);
+    const proxy = new TcpProxy(target.hostname, Number(target.port));
+    await proxy.up();
+    await proxy.down();
+    const s = service({ clickhouseUrl: `${proxy.url}/${ch.database}`, clickhouseStartWaitMs: 200, maxPendingClickhouseRows: 10, clickhouseRequestTimeoutMs: 2_000 });
+    await s.start();
+    const groups: RollupGroup[] = [];
+    for (let f = 0; f < 3; f++) {
+      const batch = Array.from({ length: 8 }, (_, i) => agentGroup(`t6-agent-${f}-${i}`, 'v', minuteAgo(1), latencySample(5, f * 10 + i + 1)));
+      groups.push(...batch);
+      s.record(batch);
+      await s.flush();
+      expect(s.stats().pendingRows).toBeLessThanOrEqual(10);
+    }
+    // Each flush queues one batch of 8 rows; a second batch would pass the bound of 10, so the
+    // oldest whole batch goes: two of the three.
+    const dropped = s.stats().requestsDropped.clickhouse;
+    expect(s.stats().rowsDropped.clickhouse).toBe(16);
+    expect(dropped).toBe(16 * 5);
+    await proxy.up();
+    expect(await eventually(async () => s.stats().pendingRows === 0, 10_000)).toBe(true);
+    const t = await chTotals('t6-');
+    expect(Number(t.requests) + dropped).toBe(groups.reduce((n, g) => n + g.requests, 0));
+    expect(s.stats().rowsWritten.clickhouse + s.stats().rowsDropped.clickhouse).toBe(24);
+    await proxy.down();
+  });
+
+  it('flushes early when the open keys reach their cap, losing nothing', async () => {
+    const s = service({ maxOpenKeys: 50 });
+    await s.start();
+    const groups = Array.from({ length: 180 }, (_, i) => agentGroup(`t7-agent-${i}`, 'v', minuteAgo(1), [i + 1]));
+    for (let i = 0; i < groups.length; i += 30) s.record(groups.slice(i, i + 30));
+    expect(s.stats().earlyFlushes).toBeGreaterThanOrEqual(3);
+    expect(s.stats().openKeys).toBeLessThan(50);
+    await s.flush();
+    expect(await chTotals('t7-')).toMatchObject({ requests: '180', rows: '180' });
+  });
+
+  it('writes what is pending when stopped', async () => {
+    const s = new RollupService(pool, { flushIntervalMs: 60_000, clickhouseUrl: ch.url }, silentLogger());
+    await s.start();
+    s.record([agentGroup('t8-agent', 'v', minuteAgo(1), [1, 2, 3], { spend: 42n })]);
+    await s.stop();
+    expect(await chTotals('t8-')).toMatchObject({ requests: '3', spend: '42' });
+    const r = await pool.query<{ n: string }>(`SELECT total_requests::text AS n FROM agent_stats_hourly WHERE agent_id = 't8-agent'`);
+    expect(r.rows[0]?.n).toBe('3');
+  });
+
+  it('runs without ClickHouse (clickhouseUrl null): PostgreSQL only', async () => {
+    const s = service({ clickhouseUrl: null });
+    await s.start();
+    s.record([agentGroup('t9-agent', 'v', minuteAgo(1), [7])]);
+    await s.flush();
+    expect(s.stats()).toMatchObject({ clickhouseUp: false, rowsWritten: { clickhouse: 0, postgres: 1 }, pendingRows: 0 });
+  });
+
+  it('flushes on its interval without being asked', async () => {
+    const s = service({ flushIntervalMs: 100 });
+    await s.start();
+    s.record([agentGroup('t10-agent', 'v', minuteAgo(0), [7, 8])]);
+    expect(await eventually(async () => (await chTotals('t10-')).requests === '2', 5_000)).toBe(true);
+    expect(s.stats().lastFlushLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(s.stats().lastFlushLagSeconds).toBeLessThan(5);
+  });
+});
+
+// A sanity check of the test's own arithmetic: the load has what the assertions assume.
+describe('mixedLoad', () => {
+  it('has failures, two vendors and gateway groups', () => {
+    const g = mixedLoad('x', 1);
+    expect(g.some((x) => x.failures > 0)).toBe(true);
+    expect(new Set(g.map((x) => x.vendorId)).size).toBe(2);
+    expect(g.some((x) => x.kind === 'gateway')).toBe(true);
+    expect(MINUTE).toBe(60_000);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Shared by the rollup tests: the exact percentile the histograms are compared with, group
+ * builders, a silent logger, and a TCP proxy that can take ClickHouse "down" and "up".
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { pino } from 'pino';
+import type { Logger } from '../../src/logger.js';
+import { precisionBound, type RollupGroup } from '../../src/rollups/index.js';
+
+export const silentLogger = (): Logger => pino({ level: 'silent' });
+
+/**
+ * Nearest-rank percentile (the ⌈p·N⌉-th smallest value), what HDR and PostgreSQL's
+ * percentile_disc compute. The ulp guard mirrors HDR's: 0.99 × 100 must give rank 99, not 100.
+ */
+export function exactPercentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const fp = (p / 100) * sorted.length;
+  const rank = Math.max(1, Math.ceil(fp - Math.abs(fp) * Number.EPSILON));
+  return sorted[Math.min(rank, sorted.length) - 1] as number;
+}
+
+/** True when `reported` is what an HDR histogram may say for `exact`: not below, and above by at most one bucket. */
+export function withinPrecision(reported: number, exact: number): boolean {
+  return reported >= exact && reported - exact <= precisionBound(exact);
+}
+
+export const MINUTE = 60_000;
+export const HOUR = 3_600_000;
+
+/** A group of one agent's rows in one minute, with counts that add up. */
+export function agentGroup(entity: string, vendorId: string, minute: number, latencies: number[], opts: { failures?: number; spend?: bigint } = {}): RollupGroup {
+  const failures = opts.failures ?? 0;
+  return {
+    kind: 'agent',
+    minute,
+    entity,
+    vendorId,
+    tenantId: '',
+    requests: latencies.length,
+    successes: latencies.length - failures,
+    failures,
+    spendAtomic: opts.spend ?? BigInt(latencies.length) * 1000n,
+    latencies,
+  };
+}
+
+export function gatewayGroup(tenantId: string, entity: string, vendorId: string, minute: number, latencies: number[], failures = 0): RollupGroup {
+  return { ...agentGroup(entity, vendorId, minute, latencies, { failures }), kind: 'gateway', tenantId };
+}
+
+/** Deterministic pseudo-random latencies with a long tail (a few past 2048 ms, where buckets widen). */
+export function latencySample(n: number, seed: number): number[] {
+  let x = seed >>> 0 || 1;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const u = x / 2 ** 32;
+    out.push(Math.floor(Math.exp(u * 9.5)));
+  }
+  return out;
+}
+
+/** The current UTC minute, minus `back` minutes. */
+export function minuteAgo(back: number): number {
+  return Math.floor(Date.now() / MINUTE) * MINUTE - back * MINUTE;
+}
+
+/**
+ * A TCP proxy in front of a server. down() closes the listener and every connection, so
+ * clients see ECONNREFUSED; up() listens on the same port again.
+ */
+export class TcpProxy {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    if (this.server !== null) return;
+    const server = createServer((client) => {
+      const upstream = connect(this.targetPort, this.targetHost);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: this.port, host: '127.0.0.1' }, () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no TCP address');
+    this.port = address.port;
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    if (server === null) return;
+    this.server = null;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; returns the last result. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
