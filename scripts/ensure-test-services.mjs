@@ -22,7 +22,7 @@ const TAG = '[ensure-test-services]';
 const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 const POLICY_BACKUP = `${POLICY_RC_D}.machpay-receiver-backup`;
 
-/** What the suite needs: each package and the binaries that prove it is installed. */
+/** What the suite needs: each package and the binaries (or the probe) that prove it is installed. */
 const REQUIREMENTS = [
   {
     pkg: 'clickhouse-server',
@@ -31,6 +31,15 @@ const REQUIREMENTS = [
     // Process names (as in /proc/<pid>/comm, max 15 chars) a started service would have.
     processNames: ['clickhouse-serv', 'clickhouse'],
     service: 'clickhouse-server',
+  },
+  {
+    // The observability tests parse docker-compose.yml and Grafana provisioning with PyYAML.
+    pkg: 'python3-yaml',
+    binaries: [],
+    probe: () => spawnSync('python3', ['-c', 'import yaml'], { stdio: 'ignore' }).status === 0,
+    skipWhen: () => null,
+    processNames: [],
+    service: null,
   },
   {
     pkg: 'prometheus',
@@ -152,6 +161,7 @@ function main() {
     }
     const found = req.binaries.map((b) => [b, findBinary(b)]);
     const absent = found.filter(([, path]) => path === null).map(([b]) => b);
+    if (req.probe && !req.probe()) absent.push(`${req.pkg} (import check)`);
     if (absent.length === 0) {
       console.log(`${TAG} ${req.pkg}: present (${found.map(([, path]) => path).join(', ')})`);
     } else {
@@ -194,6 +204,7 @@ function main() {
   stopNewServices(missing, before);
 
   for (const req of missing) {
+    if (req.probe && !req.probe()) throw new Error(`${req.pkg} was installed but its check still fails`);
     for (const b of req.binaries) {
       const path = findBinary(b);
       if (!path) throw new Error(`${req.pkg} was installed but ${b} is still not found on /usr/bin or PATH`);

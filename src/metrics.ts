@@ -7,6 +7,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client names these gauges *_total, which Prometheus reserves for counters
+  // (promtool check metrics flags them); nodejs_active_handles and friends remain.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   const r = [registry];
   return {
     registry,
@@ -76,7 +81,7 @@ export function createMetrics() {
     }),
     copyPendingRows: new Gauge({ name: 'machpay_copy_pending_rows', help: 'Rows waiting for a COPY transaction.', registers: r }),
     postgresUp: new Gauge({ name: 'machpay_postgres_up', help: '1 while PostgreSQL accepts writes, else 0.', registers: r }),
-    clickhouseUp: new Gauge({ name: 'machpay_clickhouse_up', help: '1 while ClickHouse takes rollups, 0 when not, absent when rollups to ClickHouse are off.', registers: r }),
+    clickhouseUp: new Gauge({ name: 'machpay_clickhouse_up', help: '1 while ClickHouse takes rollups, 0 when not (absent when CLICKHOUSE_URL is unset).', registers: r }),
     spoolAppends: new Counter({
       name: 'machpay_spool_appends_total',
       help: 'Batches offered to the local spool, by outcome (ok, full, error).',
@@ -86,16 +91,28 @@ export function createMetrics() {
     spoolBytes: new Gauge({ name: 'machpay_spool_bytes', help: 'Bytes on disk in the local spool.', registers: r }),
     spoolRecords: new Gauge({ name: 'machpay_spool_records', help: 'Batches in the local spool waiting for PostgreSQL.', registers: r }),
     spoolReplayLag: new Gauge({ name: 'machpay_spool_replay_lag_seconds', help: 'Age of the oldest batch waiting in the spool (0 when empty).', registers: r }),
-    spoolReplayed: new Gauge({ name: 'machpay_spool_replayed_batches', help: 'Spooled batches replayed into PostgreSQL since start.', registers: r }),
-    rollupRows: new Gauge({
-      name: 'machpay_rollup_rows_written',
-      help: 'Rollup rows written since start, by destination (a gauge mirrored from the rollup service).',
+    spoolReplayed: new Counter({ name: 'machpay_spool_replayed_batches_total', help: 'Spooled batches replayed into PostgreSQL.', registers: r }),
+    rollupRows: new Counter({
+      name: 'machpay_rollup_rows_written_total',
+      help: 'Rollup rows written, by destination (clickhouse: rollup_minute; postgres: the hourly tables).',
       labelNames: ['destination'] as const,
       registers: r,
     }),
-    rollupFlushFailures: new Gauge({
-      name: 'machpay_rollup_flush_failures',
-      help: 'Failed rollup flushes since start, by destination.',
+    rollupFlushFailures: new Counter({
+      name: 'machpay_rollup_flush_failures_total',
+      help: 'Failed rollup write attempts (each retried with backoff), by destination.',
+      labelNames: ['destination'] as const,
+      registers: r,
+    }),
+    rollupRowsDropped: new Counter({
+      name: 'machpay_rollup_rows_dropped_total',
+      help: 'Rollup rows given up (outbox bound reached, or a permanent error), by destination.',
+      labelNames: ['destination'] as const,
+      registers: r,
+    }),
+    rollupRequestsDropped: new Counter({
+      name: 'machpay_rollup_requests_dropped_total',
+      help: 'Requests counted in rollup rows that were given up, by destination: what a reconciliation would find missing.',
       labelNames: ['destination'] as const,
       registers: r,
     }),
@@ -106,3 +123,19 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Advances counters that mirror a component's own running totals (read at scrape time):
+ * each call adds what the total grew by since the previous one.
+ */
+export class CounterMirror {
+  private readonly last = new Map<string, number>();
+
+  advance(counter: Counter<string>, total: number, labels: Record<string, string> = {}): void {
+    const key = (counter as unknown as { name: string }).name + JSON.stringify(labels);
+    const delta = total - (this.last.get(key) ?? 0);
+    this.last.set(key, total);
+    // Incrementing by 0 still exports the series, so "no failures" reads 0 rather than absent.
+    counter.inc(labels, Math.max(0, delta));
+  }
+}

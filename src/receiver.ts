@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { CounterMirror, createMetrics, type Metrics } from './metrics.js';
 import { AgentRegistry } from './pipeline/agent-registry.js';
 import { IngestPipeline } from './pipeline/ingest-pipeline.js';
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/process-task.js';
@@ -73,6 +73,8 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
   const pool = createCopyPool(url, config.pgPoolSize + 2, log.child({ component: 'postgres' }));
   const ring = RingBuffer.create(config.ringBytes);
   metrics.ringCapacityBytes.set(ring.capacity);
+  if (config.clickhouseUrl === null) metrics.registry.removeSingleMetric('machpay_clickhouse_up');
+  const mirror = new CounterMirror();
 
   const settings: WorkerSettings = {
     ring: ring.buffer,
@@ -181,15 +183,18 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       metrics.rollupPendingRows.set(r.pendingRows);
       metrics.rollupFlushLag.set(r.lastFlushLagSeconds);
       for (const d of ['clickhouse', 'postgres'] as const) {
-        metrics.rollupRows.labels(d).set(r.rowsWritten[d]);
-        metrics.rollupFlushFailures.labels(d).set(r.flushFailures[d]);
+        const destination = { destination: d };
+        mirror.advance(metrics.rollupRows, r.rowsWritten[d], destination);
+        mirror.advance(metrics.rollupFlushFailures, r.flushFailures[d], destination);
+        mirror.advance(metrics.rollupRowsDropped, r.rowsDropped[d], destination);
+        mirror.advance(metrics.rollupRequestsDropped, r.requestsDropped[d], destination);
       }
       if (spool !== null) {
         const st = spool.stats();
         metrics.spoolBytes.set(st.bytes);
         metrics.spoolRecords.set(st.records);
         metrics.spoolReplayLag.set(st.oldestAppendedAt === null ? 0 : (Date.now() - st.oldestAppendedAt) / 1000);
-        metrics.spoolReplayed.set(replayer?.replayedBatches ?? 0);
+        mirror.advance(metrics.spoolReplayed, replayer?.replayedBatches ?? 0);
       }
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
