@@ -116,6 +116,12 @@ export const SPEC = {
     max: 100_000_000,
     doc: 'Rows waiting for PostgreSQL past which new batches are acknowledged through the spool instead (PostgreSQL too slow).',
   },
+  rollups: {
+    env: 'ROLLUPS',
+    kind: 'bool',
+    default: true,
+    doc: 'Keep per-minute latency rollups (agent_stats_hourly, and ClickHouse when CLICKHOUSE_URL is set). Off: raw rows only.',
+  },
   rollupFlushMs: {
     env: 'ROLLUP_FLUSH_MS',
     kind: 'int',

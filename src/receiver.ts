@@ -73,7 +73,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
   const pool = createCopyPool(url, config.pgPoolSize + 2, log.child({ component: 'postgres' }));
   const ring = RingBuffer.create(config.ringBytes);
   metrics.ringCapacityBytes.set(ring.capacity);
-  if (config.clickhouseUrl === null) metrics.registry.removeSingleMetric('machpay_clickhouse_up');
+  if (config.clickhouseUrl === null || !config.rollups) metrics.registry.removeSingleMetric('machpay_clickhouse_up');
   const mirror = new CounterMirror();
 
   const settings: WorkerSettings = {
@@ -122,16 +122,14 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
 
   // The route and the pipeline answer each other: the route hands requests in, the pipeline
   // hands outcomes back through `route.answer`.
-  const rollups = new RollupService(
-    pool,
-    { flushIntervalMs: config.rollupFlushMs, clickhouseUrl: config.clickhouseUrl },
-    log.child({ component: 'rollups' }),
-  );
-  await rollups.start();
-  const recordInserted = (groups: InsertedGroup[]) => rollups.record(groups);
+  const rollups = config.rollups
+    ? new RollupService(pool, { flushIntervalMs: config.rollupFlushMs, clickhouseUrl: config.clickhouseUrl }, log.child({ component: 'rollups' }))
+    : null;
+  await rollups?.start();
+  const recordInserted = (groups: InsertedGroup[]) => rollups?.record(groups);
 
   let route: IngestRoute | null = null;
-  const sink = new PostgresCopySink(pool);
+  const sink = new PostgresCopySink(pool, rollups !== null);
   const pipeline = new IngestPipeline<Exchange>({
     ring,
     pool: workers,
@@ -178,16 +176,18 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       metrics.workerUtilization.set(workers.utilization);
       metrics.workerThreads.set(workers.threads.length);
       metrics.workerTasksInFlight.set(pipeline.tasksRunning);
-      const r = rollups.stats();
-      if (config.clickhouseUrl !== null) metrics.clickhouseUp.set(r.clickhouseUp ? 1 : 0);
-      metrics.rollupPendingRows.set(r.pendingRows);
-      metrics.rollupFlushLag.set(r.lastFlushLagSeconds);
-      for (const d of ['clickhouse', 'postgres'] as const) {
-        const destination = { destination: d };
-        mirror.advance(metrics.rollupRows, r.rowsWritten[d], destination);
-        mirror.advance(metrics.rollupFlushFailures, r.flushFailures[d], destination);
-        mirror.advance(metrics.rollupRowsDropped, r.rowsDropped[d], destination);
-        mirror.advance(metrics.rollupRequestsDropped, r.requestsDropped[d], destination);
+      if (rollups !== null) {
+        const r = rollups.stats();
+        if (config.clickhouseUrl !== null) metrics.clickhouseUp.set(r.clickhouseUp ? 1 : 0);
+        metrics.rollupPendingRows.set(r.pendingRows);
+        metrics.rollupFlushLag.set(r.lastFlushLagSeconds);
+        for (const d of ['clickhouse', 'postgres'] as const) {
+          const destination = { destination: d };
+          mirror.advance(metrics.rollupRows, r.rowsWritten[d], destination);
+          mirror.advance(metrics.rollupFlushFailures, r.flushFailures[d], destination);
+          mirror.advance(metrics.rollupRowsDropped, r.rowsDropped[d], destination);
+          mirror.advance(metrics.rollupRequestsDropped, r.requestsDropped[d], destination);
+        }
       }
       if (spool !== null) {
         const st = spool.stats();
@@ -234,7 +234,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
       }
       if (!drained) log.warn({ inFlight: pipeline.inFlight }, 'stopping with requests unanswered');
       await replayer?.stop();
-      await rollups.stop();
+      await rollups?.stop();
       await spool?.close();
       health.stop();
       route?.stop();

@@ -110,14 +110,18 @@ export class PostgresCopySink {
   /** Connections that already have their staging tables. */
   private readonly prepared = new WeakSet<pg.PoolClient>();
 
-  constructor(private readonly pool: pg.Pool) {
+  /** `groupInserted`: return the inserted rows grouped for the rollups (else plain inserts). */
+  constructor(
+    private readonly pool: pg.Pool,
+    groupInserted = true,
+  ) {
     const insert = {} as Record<TableName, string>;
     const copy = {} as Record<TableName, string>;
     for (const t of TABLES) {
       const cols = COPY_COLUMNS[t].join(', ');
       copy[t] = `COPY stage_${t} (${cols}) FROM STDIN`;
       const plain = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING`;
-      const r = RETURNING[t];
+      const r = groupInserted ? RETURNING[t] : null;
       insert[t] =
         r === null
           ? `${plain};`
