@@ -81,6 +81,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     maxDecodedBytes: config.maxDecodedBytes,
     maxEvents: config.maxEvents,
     agentKeyCacheSize: config.agentKeyCacheSize,
+    rollups: config.rollups,
   };
   const workers = new Piscina<TaskInput, TaskOutput>({
     filename: WORKER_FILE.href,

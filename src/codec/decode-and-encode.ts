@@ -53,6 +53,7 @@ export function decodeAndEncode(
 ): BodyResult {
   const { interactions, telemetry, gateway } = out;
   const marks = [interactions.mark(), interactions.rows, telemetry.mark(), telemetry.rows, gateway.mark(), gateway.rows] as const;
+  const tallyMark = out.tally?.mark() ?? 0;
   try {
     const decoded = decodeEvents(body, kind, binary, ctx.maxEvents);
     if (!decoded.ok) return decoded;
@@ -75,6 +76,7 @@ export function decodeAndEncode(
     interactions.rollback(marks[0], marks[1]);
     telemetry.rollback(marks[2], marks[3]);
     gateway.rollback(marks[4], marks[5]);
+    out.tally?.rollback(tallyMark);
     return { ok: false, code: 'invalid_body', message: 'The request body could not be decoded.' };
   }
 }

@@ -5,6 +5,7 @@
  * `CREATE TEMP TABLE … (LIKE table)` take the rows as they are.
  */
 import { CopyTextWriter } from './copy-text-writer.js';
+import type { RowTally } from './row-groups.js';
 
 export const COPY_COLUMNS = {
   agent_interactions: [
@@ -60,6 +61,8 @@ export class RowBatch {
   readonly gateway: CopyTextWriter;
   /** Scratch for building one telemetry row's JSONB document before it is copied in as a field. */
   readonly jsonScratch = new CopyTextWriter(4096);
+  /** When set, every accepted interaction and gateway row is also tallied for the rollups. */
+  tally: RowTally | null = null;
 
   constructor(initialBytes = 256 * 1024) {
     this.interactions = new CopyTextWriter(initialBytes);
@@ -77,6 +80,7 @@ export class RowBatch {
   }
 
   reset(): void {
+    this.tally?.reset();
     this.interactions.reset();
     this.telemetry.reset();
     this.gateway.reset();

@@ -52,5 +52,7 @@ export function decodeBatch(record: Uint8Array): CopyBatch {
   }
   if (at !== record.byteLength) throw new Error('spool batch length mismatch');
   batch.newAgents = header.agents;
+  // What a replay inserts is known only from PostgreSQL: the staging path reports it.
+  batch.groups = null;
   return batch;
 }

@@ -308,6 +308,7 @@ const EVENT_TYPE_OF_TABLE = {
 } as const;
 
 function addRows(batch: CopyBatch, out: TaskOutput): number {
+  for (const g of out.groups) batch.groups?.push(g);
   if (out.interactionRows > 0) {
     batch.chunks.agent_interactions.push(out.interactions);
     batch.rows.agent_interactions += out.interactionRows;

@@ -1,5 +1,5 @@
 import { verify } from 'node:crypto';
-import { RowBatch, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext } from '../codec/index.js';
+import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext, type RowGroup } from '../codec/index.js';
 import { errorBody, EVENT_ERROR_CODES, REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
 import { RingBuffer } from '../ring/index.js';
 import { AgentKeyCache } from './agent-key-cache.js';
@@ -11,6 +11,8 @@ export interface WorkerSettings {
   maxDecodedBytes: number;
   maxEvents: number;
   agentKeyCacheSize: number;
+  /** Tally accepted rows into rollup groups (ROLLUPS on). */
+  rollups: boolean;
 }
 
 /** One task: the ring positions of published requests, in arrival order. */
@@ -34,6 +36,8 @@ export interface TaskOutput {
   telemetryRows: number;
   gateway: Uint8Array;
   gatewayRows: number;
+  /** Interaction and gateway rows of this task grouped for the rollups (empty with ROLLUPS off). */
+  groups: RowGroup[];
   /** [endpoint agent | endpoint ingest] x EVENT_OUTCOMES. */
   eventCounts: number[];
 }
@@ -53,6 +57,7 @@ export class TaskProcessor {
     this.ring = RingBuffer.attach(settings.ring);
     this.keys = new AgentKeyCache(settings.agentKeyCacheSize);
     this.ctx.maxEvents = settings.maxEvents;
+    if (settings.rollups) this.rows.tally = new RowTally();
   }
 
   run(task: TaskInput): TaskOutput {
@@ -67,6 +72,7 @@ export class TaskProcessor {
       telemetryRows: 0,
       gateway: EMPTY,
       gatewayRows: 0,
+      groups: [],
       eventCounts: new Array<number>(2 * EVENT_OUTCOMES.length).fill(0),
     };
     this.rows.reset();
@@ -81,6 +87,7 @@ export class TaskProcessor {
     out.telemetryRows = this.rows.telemetry.rows;
     out.gateway = copyOut(this.rows.gateway.bytes());
     out.gatewayRows = this.rows.gateway.rows;
+    if (this.rows.tally !== null) out.groups = this.rows.tally.groups();
     return out;
   }
 

@@ -73,6 +73,9 @@ export function encodeEvent(evt: unknown, opts: EncodeOptions, out: RowBatch): E
     return { code: 'invalid_event', message };
   }
   w.endRow();
+  if (out.tally !== null && type !== EVENT_TYPES.agentTelemetry) {
+    out.tally.record(type === EVENT_TYPES.gatewayRequest ? 'gateway' : 'agent', envelope, opts.tenantId ?? '');
+  }
   return null;
 }
 

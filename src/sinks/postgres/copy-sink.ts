@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { COPY_COLUMNS } from '../../codec/index.js';
+import { COPY_COLUMNS, type RowGroup } from '../../codec/index.js';
 
 /** The tables rows are copied into, in the order each transaction writes them. */
 export const TABLES = ['agent_interactions', 'agent_telemetry', 'gateway_telemetry'] as const;
@@ -53,6 +53,9 @@ export interface CopyBatch {
   rows: Record<TableName, number>;
   /** Agents not yet known to be registered, sorted. */
   newAgents: string[];
+  /** The workers' groups of every interaction and gateway row, or null when unknown (a
+   *  replayed spool batch): then only the staging path can tell what was inserted. */
+  groups: InsertedGroup[] | null;
 }
 
 export function emptyBatch(): CopyBatch {
@@ -60,6 +63,7 @@ export function emptyBatch(): CopyBatch {
     chunks: { agent_interactions: [], agent_telemetry: [], gateway_telemetry: [] },
     rows: { agent_interactions: 0, agent_telemetry: 0, gateway_telemetry: 0 },
     newAgents: [],
+    groups: [],
   };
 }
 
@@ -67,18 +71,7 @@ export function emptyBatch(): CopyBatch {
  * Rows that a transaction actually inserted (duplicates excluded), grouped by UTC minute,
  * entity (agent or gateway) and vendor: what the rollups count, so a retry never counts twice.
  */
-export interface InsertedGroup {
-  kind: 'agent' | 'gateway';
-  minute: number;
-  entity: string;
-  vendorId: string;
-  tenantId: string;
-  requests: number;
-  successes: number;
-  failures: number;
-  spendAtomic: bigint;
-  latencies: number[];
-}
+export type InsertedGroup = RowGroup;
 
 /** Expected outcomes are values: the caller decides what a failure means for its requests. */
 export type WriteOutcome = { ok: true; durationMs: number; inserted: InsertedGroup[] } | { ok: false; kind: FailureKind; error: Error };
@@ -98,15 +91,26 @@ export function classifyPgError(err: unknown): 'retry' | FailureKind {
 }
 
 const MAX_ATTEMPTS = 4;
+/** After a batch met a duplicate, this many batches go straight to staging (retry storms). */
+const STAGING_AFTER_CONFLICT = 8;
 
 /**
- * Writes batches in one transaction each: COPY into per-connection TEMP staging tables, then
- * INSERT … ON CONFLICT DO NOTHING into the real tables, which stores every natural key once,
- * whether the duplicate is already stored or sits in the same batch.
+ * Writes batches in one transaction each, storing every natural key once.
+ *
+ * Duplicates are rare (a producer's retry), so a batch is first COPYed straight into the
+ * real tables, the fastest path PostgreSQL has; its primary keys refuse any duplicate, and
+ * then every row was inserted and the workers' groups are exact. If PostgreSQL reports a
+ * unique violation, the transaction is rolled back and the batch goes the careful way: COPY
+ * into per-connection TEMP staging tables, then INSERT … ON CONFLICT DO NOTHING, which
+ * returns what it inserted, grouped for the rollups.
  */
 export class PostgresCopySink {
   private readonly insertSql: Record<TableName, string>;
   private readonly copySql: Record<TableName, string>;
+  private readonly directCopySql: Record<TableName, string>;
+  private stagingBatchesLeft = 0;
+  /** Batches that met a duplicate on the direct path and were redone through staging. */
+  conflicts = 0;
   /** Connections that already have their staging tables. */
   private readonly prepared = new WeakSet<pg.PoolClient>();
 
@@ -117,9 +121,11 @@ export class PostgresCopySink {
   ) {
     const insert = {} as Record<TableName, string>;
     const copy = {} as Record<TableName, string>;
+    const direct = {} as Record<TableName, string>;
     for (const t of TABLES) {
       const cols = COPY_COLUMNS[t].join(', ');
       copy[t] = `COPY stage_${t} (${cols}) FROM STDIN`;
+      direct[t] = `COPY ${t} (${cols}) FROM STDIN`;
       const plain = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING`;
       const r = groupInserted ? RETURNING[t] : null;
       insert[t] =
@@ -131,6 +137,7 @@ export class PostgresCopySink {
     }
     this.insertSql = insert;
     this.copySql = copy;
+    this.directCopySql = direct;
   }
 
   /** SQL run once on every connection, before its first batch. UTC makes minute and month
@@ -140,12 +147,21 @@ export class PostgresCopySink {
     TABLES.map((t) => `CREATE TEMP TABLE IF NOT EXISTS stage_${t} (LIKE ${t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`).join('\n');
 
   async write(batch: CopyBatch): Promise<WriteOutcome> {
+    let redone = false;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
         const inserted = await this.writeOnce(batch);
         return { ok: true, durationMs: performance.now() - started, inserted };
       } catch (err) {
+        if ((err as { code?: unknown }).code === '23505' && !redone) {
+          // A duplicate on the direct path: redo this batch through staging, at once.
+          redone = true;
+          this.conflicts++;
+          this.stagingBatchesLeft = STAGING_AFTER_CONFLICT;
+          attempt--;
+          continue;
+        }
         const kind = classifyPgError(err);
         if (kind !== 'retry') return { ok: false, kind, error: err as Error };
         if (attempt >= MAX_ATTEMPTS) return { ok: false, kind: 'unavailable', error: err as Error };
@@ -155,6 +171,50 @@ export class PostgresCopySink {
   }
 
   private async writeOnce(batch: CopyBatch): Promise<InsertedGroup[]> {
+    let direct = batch.groups !== null;
+    if (this.stagingBatchesLeft > 0) {
+      this.stagingBatchesLeft--;
+      direct = false;
+    }
+    return direct ? this.writeDirect(batch) : this.writeStaged(batch);
+  }
+
+  private async writeDirect(batch: CopyBatch): Promise<InsertedGroup[]> {
+    return this.inTransaction(async (client) => {
+      for (const t of TABLES) {
+        if (batch.rows[t] > 0) await pipeline(Readable.from(batch.chunks[t]), client.query(copyFrom(this.directCopySql[t])));
+      }
+      await this.registerAgents(client, batch);
+      await client.query('COMMIT');
+      return batch.groups ?? [];
+    });
+  }
+
+  private async writeStaged(batch: CopyBatch): Promise<InsertedGroup[]> {
+    return this.inTransaction(async (client) => {
+      let finish = '';
+      for (const t of TABLES) {
+        if (batch.rows[t] === 0) continue;
+        await pipeline(Readable.from(batch.chunks[t]), client.query(copyFrom(this.copySql[t])));
+        finish += this.insertSql[t];
+      }
+      await this.registerAgents(client, batch);
+      // The inserts and the commit travel as one simple query: one round trip.
+      const results = (await client.query(finish + 'COMMIT')) as unknown as pg.QueryResult | pg.QueryResult[];
+      return toGroups(Array.isArray(results) ? results : [results]);
+    });
+  }
+
+  private async registerAgents(client: pg.PoolClient, batch: CopyBatch): Promise<void> {
+    if (batch.newAgents.length === 0) return;
+    await client.query(
+      'INSERT INTO agents (pubkey, first_seen_at, last_seen_at) SELECT a, now(), now() FROM unnest($1::text[]) AS a ON CONFLICT (pubkey) DO NOTHING',
+      [batch.newAgents],
+    );
+  }
+
+  /** BEGIN, `work` (which commits), or ROLLBACK; a broken connection is not reused. */
+  private async inTransaction(work: (client: pg.PoolClient) => Promise<InsertedGroup[]>): Promise<InsertedGroup[]> {
     const client = await this.pool.connect();
     let broken = false;
     try {
@@ -163,21 +223,7 @@ export class PostgresCopySink {
         this.prepared.add(client);
       }
       await client.query('BEGIN');
-      let finish = '';
-      for (const t of TABLES) {
-        if (batch.rows[t] === 0) continue;
-        await pipeline(Readable.from(batch.chunks[t]), client.query(copyFrom(this.copySql[t])));
-        finish += this.insertSql[t];
-      }
-      if (batch.newAgents.length > 0) {
-        await client.query(
-          'INSERT INTO agents (pubkey, first_seen_at, last_seen_at) SELECT a, now(), now() FROM unnest($1::text[]) AS a ON CONFLICT (pubkey) DO NOTHING',
-          [batch.newAgents],
-        );
-      }
-      // The inserts and the commit travel as one simple query: one round trip.
-      const results = (await client.query(finish + 'COMMIT')) as unknown as pg.QueryResult | pg.QueryResult[];
-      return toGroups(Array.isArray(results) ? results : [results]);
+      return await work(client);
     } catch (err) {
       broken = classifyPgError(err) === 'unavailable';
       if (!broken) await client.query('ROLLBACK').catch(() => undefined);

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { BodyKind, RowBatch, RowTally, decodeAndEncode } from '../../src/codec/index.js';
+
+const agent = 'AgentAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const ctx = { endpoint: 'agent' as const, agentId: agent, tenantId: null, maxEvents: 1000 };
+
+function interaction(nonce: number, vendor: string, latency: unknown, extra: Record<string, unknown> = {}) {
+  return {
+    specversion: '1.0',
+    id: `e-${nonce}`,
+    source: '/agents/a',
+    type: 'com.machpay.agent.interaction.v1',
+    time: '2026-11-21T10:15:42.5Z',
+    data: { agent_id: agent, vendor_id: vendor, nonce, success: nonce % 2 === 0, latency_ms: latency, ...extra },
+  };
+}
+
+describe('row groups for the rollups', () => {
+  it('groups exactly the accepted rows by minute, agent and vendor', () => {
+    const out = new RowBatch();
+    out.tally = new RowTally();
+    const body = JSON.stringify([
+      interaction(1, 'v1', 10, { amount_atomic: '9223372036854775000' }),
+      interaction(2, 'v1', 20, { amount_atomic: 700 }),
+      interaction(3, 'v1', -1), // invalid: not counted
+      interaction(4, 'v2', 5),
+    ]);
+    const r = decodeAndEncode(Buffer.from(body), BodyKind.JsonBatch, null, ctx, out);
+    expect(r).toMatchObject({ ok: true, accepted: 3 });
+    const groups = out.tally.groups().sort((a, b) => a.vendorId.localeCompare(b.vendorId));
+    expect(groups).toEqual([
+      {
+        kind: 'agent',
+        minute: Date.UTC(2026, 10, 21, 10, 15),
+        entity: agent,
+        vendorId: 'v1',
+        tenantId: '',
+        requests: 2,
+        successes: 1,
+        failures: 1,
+        spendAtomic: 9223372036854775700n,
+        latencies: [10, 20],
+      },
+      expect.objectContaining({ vendorId: 'v2', requests: 1, successes: 1, failures: 0, spendAtomic: 0n, latencies: [5] }),
+    ]);
+    expect(out.interactions.rows).toBe(3);
+  });
+
+  it('leaves nothing behind for a body that fails to decode', () => {
+    const out = new RowBatch();
+    out.tally = new RowTally();
+    decodeAndEncode(Buffer.from(JSON.stringify([interaction(1, 'v', 1)])), BodyKind.JsonBatch, null, ctx, out);
+    const before = out.tally.size;
+    const r = decodeAndEncode(Buffer.from('[{"specversion":'), BodyKind.JsonBatch, null, ctx, out);
+    expect(r.ok).toBe(false);
+    expect(out.tally.size).toBe(before);
+    out.reset();
+    expect(out.tally.size).toBe(0);
+  });
+});
