@@ -1,6 +1,6 @@
 import type { Piscina } from 'piscina';
 import { errorBody } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { ThrottledLog, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RingBuffer } from '../ring/index.js';
 import { emptyBatch, TABLES, type CopyBatch, type InsertedGroup, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
@@ -76,10 +76,13 @@ export class IngestPipeline<T extends Ticket> {
   private unanswered = 0;
   private drainWaiters: (() => void)[] = [];
   private readonly eventCounters;
+  /** A failed spool (an fsync error) fails every later append: say so once per interval. */
+  private readonly spoolErrorLog: ThrottledLog;
 
   constructor(private readonly o: PipelineOptions<T>) {
     const endpoints = ['agent', 'ingest'];
     this.eventCounters = endpoints.flatMap((e) => EVENT_OUTCOMES.map((outcome) => o.metrics.events.labels(e, outcome)));
+    this.spoolErrorLog = new ThrottledLog(o.log, 10_000);
   }
 
   get tasksRunning(): number {
@@ -230,7 +233,7 @@ export class IngestPipeline<T extends Ticket> {
     try {
       result = await spool.append(encodeBatch(batch));
     } catch (err) {
-      this.o.log.error({ err: (err as Error).message }, 'spool append failed');
+      this.spoolErrorLog.warn({ err: (err as Error).message, code: (err as { code?: string }).code }, 'spool append failed; the batch gets 503');
       result = 'error';
     }
     const m = this.o.metrics;

@@ -4,8 +4,8 @@
  * numbers). Every header ends with a CRC-32 of the bytes before it, so a header is
  * trusted (and its length field believed) only when that CRC matches.
  *
- * A spool directory holds segment files `<base id, 16 decimal digits>.seg` and one
- * cursor file `acknowledged`.
+ * A spool directory holds segment files `<sequence, 16 decimal digits>.seg` (numbered in
+ * creation order; record ids live in the records) and one cursor file `acknowledged`.
  *
  * Segment file = FILE_HEADER_BYTES header, then records back to back (no padding):
  *
@@ -13,7 +13,7 @@
  *   0       4     FH_MAGIC        "MPSG"
  *   4       2     FH_VERSION      FORMAT_VERSION
  *   6       2     FH_HEADER_SIZE  FILE_HEADER_BYTES (lets a later version grow the header)
- *   8       8     FH_BASE_ID      id of the first record the segment was created for (= file name)
+ *   8       8     FH_SEQUENCE     the segment's sequence number (= its file name)
  *   16      8     FH_CREATED_AT   ms since the epoch, float64 (diagnostics only)
  *   24      4     (reserved, 0)
  *   28      4     FH_CRC          CRC-32 of bytes [0, 28)
@@ -42,7 +42,7 @@ export const FILE_HEADER_BYTES = 32;
 export const FH_MAGIC = 0;
 export const FH_VERSION = 4;
 export const FH_HEADER_SIZE = 6;
-export const FH_BASE_ID = 8;
+export const FH_SEQUENCE = 8;
 export const FH_CREATED_AT = 16;
 export const FH_CRC = 28;
 /** "MPSG" read as a little-endian u32. */
@@ -123,26 +123,26 @@ export function decodeRecordHeader(bytes: Uint8Array): RecordHeader | null {
   return { id, length, appendedAt: v.getFloat64(REC_APPENDED_AT, true), payloadCrc: v.getUint32(REC_PAYLOAD_CRC, true) };
 }
 
-export function encodeFileHeader(baseId: number, createdAt: number): Uint8Array {
+export function encodeFileHeader(sequence: number, createdAt: number): Uint8Array {
   const out = new Uint8Array(FILE_HEADER_BYTES);
   const v = view(out);
   v.setUint32(FH_MAGIC, FILE_MAGIC, true);
   v.setUint16(FH_VERSION, FORMAT_VERSION, true);
   v.setUint16(FH_HEADER_SIZE, FILE_HEADER_BYTES, true);
-  writeId(v, FH_BASE_ID, baseId);
+  writeId(v, FH_SEQUENCE, sequence);
   v.setFloat64(FH_CREATED_AT, createdAt, true);
   v.setUint32(FH_CRC, crc32(out.subarray(0, FH_CRC)), true);
   return out;
 }
 
-/** The base id of a valid file header of this version, else null. */
+/** The sequence number of a valid file header of this version, else null. */
 export function decodeFileHeader(bytes: Uint8Array): number | null {
   if (bytes.byteLength < FILE_HEADER_BYTES) return null;
   const v = view(bytes);
   if (v.getUint32(FH_MAGIC, true) !== FILE_MAGIC) return null;
   if (v.getUint32(FH_CRC, true) !== crc32(bytes.subarray(0, FH_CRC))) return null;
   if (v.getUint16(FH_VERSION, true) !== FORMAT_VERSION || v.getUint16(FH_HEADER_SIZE, true) !== FILE_HEADER_BYTES) return null;
-  return readId(v, FH_BASE_ID);
+  return readId(v, FH_SEQUENCE);
 }
 
 export function encodeCursor(out: Uint8Array, ackedId: number): void {

@@ -12,7 +12,7 @@ import { decodeFileHeader, FILE_HEADER_BYTES, type RecordHeader } from './record
  *
  *  1. The cursor file gives the acknowledged id (0 when absent or unreadable: then every
  *     record still on disk is replayed once more).
- *  2. Segment files are read in base-id order; every record is checked (header CRC, id
+ *  2. Segment files are read in sequence order; every record is checked (header CRC, id
  *     above the previous record's, payload fits in the file, payload CRC).
  *  3. A damaged range followed by a good record is skipped and left in place; damage
  *     with no good record after it (a torn tail) is cut off with ftruncate + fdatasync.
@@ -22,7 +22,10 @@ import { decodeFileHeader, FILE_HEADER_BYTES, type RecordHeader } from './record
  *  5. The last segment stays the one appended to (after its last good record), unless
  *     its file header is damaged: then a fresh segment is created.
  *  6. Ids continue above every id seen and above the acknowledged id, so an id is
- *     never given to two records that could both still be read.
+ *     never given to two records that could both still be read (and the cursor never
+ *     covers a new record).
+ *  7. Every kept segment is fdatasync'ed, so a record read after a restart is on disk
+ *     even if the crash left it only in the page cache.
  *
  * Damage never stops start-up; I/O errors (permissions, a read-only disk) do.
  */
@@ -39,6 +42,8 @@ export interface RecoveredSpool {
   segments: Segment[];
   activeHandle: FileHandle;
   nextId: number;
+  /** Sequence number for the next segment file. */
+  nextSegment: number;
   /** The read position in segments[0] and the record there, when there is one. */
   readOffset: number;
   head: HeadRecord | null;
@@ -66,9 +71,9 @@ async function recoverIn(dir: string, dirHandle: FileHandle, log: Logger, starte
   if (!valid) log.warn({ dir }, 'spool cursor file unreadable: every record still on disk will be replayed');
 
   const names = (await readdir(dir))
-    .map((name) => ({ name, baseId: parseSegmentFileName(name) }))
-    .filter((f): f is { name: string; baseId: number } => f.baseId !== null)
-    .sort((a, b) => a.baseId - b.baseId);
+    .map((name) => ({ name, sequence: parseSegmentFileName(name) }))
+    .filter((f): f is { name: string; sequence: number } => f.sequence !== null)
+    .sort((a, b) => a.sequence - b.sequence);
 
   const scanner = new SegmentScanner();
   let corruptRecords = 0;
@@ -84,7 +89,7 @@ async function recoverIn(dir: string, dirHandle: FileHandle, log: Logger, starte
   let lastId = 0;
   let head: { segment: Segment; offset: number; header: RecordHeader } | null = null;
 
-  for (const { name, baseId } of names) {
+  for (const { name, sequence } of names) {
     const path = join(dir, name);
     const handle = await open(path, 'r+');
     let segment: Segment | null;
@@ -92,7 +97,7 @@ async function recoverIn(dir: string, dirHandle: FileHandle, log: Logger, starte
     try {
       const { size } = await handle.stat();
       const fileHeader = new Uint8Array(FILE_HEADER_BYTES);
-      headerOk = (await readFully(handle, fileHeader, 0)) === FILE_HEADER_BYTES && decodeFileHeader(fileHeader) === baseId;
+      headerOk = (await readFully(handle, fileHeader, 0)) === FILE_HEADER_BYTES && decodeFileHeader(fileHeader) === sequence;
       const seen = { records: 0, unacked: 0, firstOffset: -1, firstUnacked: null as HeadRecord | null };
       const result = await scanner.scan(handle, headerOk ? FILE_HEADER_BYTES : 0, size, lastId, (offset, header) => {
         if (seen.records++ === 0) seen.firstOffset = offset;
@@ -104,7 +109,7 @@ async function recoverIn(dir: string, dirHandle: FileHandle, log: Logger, starte
         segment = null;
         if (size > 0) reportDamage(name, { start: 0, end: size }, 'spool segment with no valid header and no record: removed');
       } else {
-        segment = new Segment(baseId, path, headerOk ? FILE_HEADER_BYTES : seen.firstOffset, result.goodEnd, seen.unacked);
+        segment = new Segment(sequence, path, headerOk ? FILE_HEADER_BYTES : seen.firstOffset, result.goodEnd, seen.unacked);
         for (const range of result.skipped) {
           if (range.start < segment.start) {
             reportDamage(name, range, 'spool segment header damaged: skipped to its first good record');
@@ -116,8 +121,10 @@ async function recoverIn(dir: string, dirHandle: FileHandle, log: Logger, starte
         if (result.tail !== null) {
           reportDamage(name, result.tail, 'spool segment has a torn or damaged tail: truncated after the last good record');
           await handle.truncate(result.goodEnd);
-          await handle.datasync();
         }
+        // After a kill -9 the last batch may still sit unsynced in the page cache: make what
+        // was just verified durable before next() can hand it to anyone (rule 7).
+        await handle.datasync();
         if (head === null && seen.firstUnacked !== null) head = { segment, ...seen.firstUnacked };
       }
     } finally {
@@ -136,16 +143,17 @@ async function recoverIn(dir: string, dirHandle: FileHandle, log: Logger, starte
     else segments.push(segment);
   }
 
-  // Rule 6. Base ids must also keep growing, so that file names keep sorting in append order.
+  // Rule 6. Segment numbers also only grow (above every name seen, removed files included),
+  // so that file names keep sorting in append order.
   const last = kept.at(-1);
   const appendToLast = last !== undefined && last.headerOk;
-  let nextId = Math.max(lastId, ackedId) + 1;
-  if (last !== undefined) nextId = Math.max(nextId, appendToLast ? last.segment.baseId : last.segment.baseId + 1);
+  const nextId = Math.max(lastId, ackedId) + 1;
+  let nextSegment = (names.at(-1)?.sequence ?? 0) + 1;
   let activeHandle: FileHandle;
   if (appendToLast) {
     activeHandle = await open(last.segment.path, 'r+');
   } else {
-    const created = await createSegmentFile(dir, dirHandle, nextId);
+    const created = await createSegmentFile(dir, dirHandle, nextSegment++);
     segments.push(created.segment);
     activeHandle = created.handle;
   }
@@ -173,6 +181,7 @@ async function recoverIn(dir: string, dirHandle: FileHandle, log: Logger, starte
     segments,
     activeHandle,
     nextId,
+    nextSegment,
     readOffset,
     head: head === null ? null : { offset: head.offset, header: head.header },
     corruptRecords,

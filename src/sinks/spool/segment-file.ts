@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { encodeFileHeader, FILE_HEADER_BYTES } from './record-format.js';
 
 /**
- * One segment file and what the spool knows about it. A segment is named after the id it
- * was created for, so listing the directory gives the segments in append order.
+ * One segment file and what the spool knows about it. Segments are numbered in creation
+ * order, so listing the directory gives them in append order.
  */
 export class Segment {
   /** Corrupt regions found by recovery or by a read: start offset -> first offset after. */
@@ -13,7 +13,7 @@ export class Segment {
   readHandle: FileHandle | null = null;
 
   constructor(
-    readonly baseId: number,
+    readonly sequence: number,
     readonly path: string,
     /** Offset of its first record: FILE_HEADER_BYTES, or later when recovery found the file header damaged. */
     readonly start: number,
@@ -37,11 +37,11 @@ export class Segment {
 
 const SEGMENT_NAME = /^(\d{16})\.seg$/;
 
-export function segmentFileName(baseId: number): string {
-  return `${String(baseId).padStart(16, '0')}.seg`;
+export function segmentFileName(sequence: number): string {
+  return `${String(sequence).padStart(16, '0')}.seg`;
 }
 
-/** The base id encoded in a segment file name, or null for any other file. */
+/** The sequence number in a segment file name, or null for any other file. */
 export function parseSegmentFileName(name: string): number | null {
   const match = SEGMENT_NAME.exec(name);
   return match === null ? null : Number(match[1]);
@@ -52,11 +52,11 @@ export function parseSegmentFileName(name: string): number | null {
  * fdatasync'ed, then the directory fsync'ed, so a crash can never leave a record in a file
  * whose directory entry was lost. 'wx+' refuses to reuse a name.
  */
-export async function createSegmentFile(dir: string, dirHandle: FileHandle, baseId: number): Promise<{ segment: Segment; handle: FileHandle }> {
-  const path = join(dir, segmentFileName(baseId));
+export async function createSegmentFile(dir: string, dirHandle: FileHandle, sequence: number): Promise<{ segment: Segment; handle: FileHandle }> {
+  const path = join(dir, segmentFileName(sequence));
   const handle = await open(path, 'wx+');
   try {
-    await writeFully(handle, [encodeFileHeader(baseId, Date.now())], 0);
+    await writeFully(handle, [encodeFileHeader(sequence, Date.now())], 0);
     await handle.datasync();
     await dirHandle.sync();
   } catch (err) {
@@ -65,7 +65,7 @@ export async function createSegmentFile(dir: string, dirHandle: FileHandle, base
     await unlink(path).catch(() => undefined);
     throw err;
   }
-  return { segment: new Segment(baseId, path, FILE_HEADER_BYTES, FILE_HEADER_BYTES, 0), handle };
+  return { segment: new Segment(sequence, path, FILE_HEADER_BYTES, FILE_HEADER_BYTES, 0), handle };
 }
 
 /** writev until every byte is written: libuv already retries short writes, this covers the rest. */

@@ -9,9 +9,9 @@ import { decodeRecordHeader, REC_HEADER_BYTES, RECORD_MAGIC_BYTES, type RecordHe
  *
  * Memory stays bounded whatever the bytes say: a header is believed only when its CRC
  * matches, a length only when the payload fits before `limit` (the file size), and
- * payloads are checked through one fixed chunk buffer, never read whole.
+ * files are read through two fixed 1 MiB windows, payloads never whole.
  */
-export type RecordCheck =
+type RecordCheck =
   | { kind: 'ok'; header: RecordHeader }
   /** No trustworthy header here: wrong magic or CRC, a partial header, or an id out of order. */
   | { kind: 'bad-header' }
@@ -34,28 +34,56 @@ export interface ScanResult {
   tail: ByteRange | null;
 }
 
-const SCAN_CHUNK_BYTES = 1024 * 1024;
+/** Recovery reads files through windows of this size: one read per MiB, not two per record. */
+const WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * A read-ahead window over one file. Recovery walks records front to back, so nearly every
+ * header and payload is already in the window; a position outside it refills it from there.
+ */
+class ReadWindow {
+  private readonly buffer = Buffer.allocUnsafe(WINDOW_BYTES);
+  private handle: FileHandle | null = null;
+  private start = 0;
+  private length = 0;
+
+  /** Forget what was read: the file may have changed (or be another file) since. */
+  reset(handle: FileHandle): void {
+    this.handle = handle;
+    this.length = 0;
+  }
+
+  /** Up to `n` (<= WINDOW_BYTES) bytes at `position`; fewer only at end of file. Valid until the next call. */
+  async view(position: number, n: number): Promise<Buffer> {
+    const offset = position - this.start;
+    if (offset < 0 || offset + n > this.length) {
+      this.start = position;
+      this.length = await readFully(this.handle as FileHandle, this.buffer, position);
+      return this.buffer.subarray(0, Math.min(n, this.length));
+    }
+    return this.buffer.subarray(offset, offset + n);
+  }
+}
 
 export class SegmentScanner {
-  private readonly header = new Uint8Array(REC_HEADER_BYTES);
-  private readonly chunk = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
-  private readonly window = Buffer.allocUnsafe(SCAN_CHUNK_BYTES);
+  private readonly records = new ReadWindow();
+  private readonly search = new ReadWindow();
 
   /** Checks the record at `offset`; its id must be above `afterId` (ids only ever grow). */
-  async check(handle: FileHandle, offset: number, limit: number, afterId: number): Promise<RecordCheck> {
+  private async check(offset: number, limit: number, afterId: number): Promise<RecordCheck> {
     if (offset + REC_HEADER_BYTES > limit) return { kind: 'bad-header' };
-    if ((await readFully(handle, this.header, offset)) < REC_HEADER_BYTES) return { kind: 'bad-header' };
-    const header = decodeRecordHeader(this.header);
+    const headerBytes = await this.records.view(offset, REC_HEADER_BYTES);
+    const header = headerBytes.byteLength === REC_HEADER_BYTES ? decodeRecordHeader(headerBytes) : null;
     if (header === null || header.id <= afterId) return { kind: 'bad-header' };
     const payloadStart = offset + REC_HEADER_BYTES;
     if (header.length > limit - payloadStart) return { kind: 'torn', header };
     let crc = 0;
     for (let at = 0; at < header.length; ) {
-      const want = Math.min(SCAN_CHUNK_BYTES, header.length - at);
-      const got = await readFully(handle, this.chunk.subarray(0, want), payloadStart + at);
-      if (got < want) return { kind: 'torn', header };
-      crc = crc32(this.chunk.subarray(0, got), crc);
-      at += got;
+      const want = Math.min(WINDOW_BYTES, header.length - at);
+      const bytes = await this.records.view(payloadStart + at, want);
+      if (bytes.byteLength < want) return { kind: 'torn', header };
+      crc = crc32(bytes, crc);
+      at += want;
     }
     return crc === header.payloadCrc ? { kind: 'ok', header } : { kind: 'bad-payload', header };
   }
@@ -65,14 +93,16 @@ export class SegmentScanner {
    * and checking each candidate in full; null when none lies before `limit`.
    */
   async findNext(handle: FileHandle, from: number, limit: number, afterId: number): Promise<number | null> {
+    this.records.reset(handle);
+    this.search.reset(handle);
     const magicLength = RECORD_MAGIC_BYTES.byteLength;
     let position = from;
     while (position + REC_HEADER_BYTES <= limit) {
-      const want = Math.min(SCAN_CHUNK_BYTES, limit - position);
-      const got = await readFully(handle, this.window.subarray(0, want), position);
-      const window = this.window.subarray(0, got);
+      const want = Math.min(WINDOW_BYTES, limit - position);
+      const window = await this.search.view(position, want);
+      const got = window.byteLength;
       for (let i = window.indexOf(RECORD_MAGIC_BYTES); i !== -1; i = window.indexOf(RECORD_MAGIC_BYTES, i + 1)) {
-        if ((await this.check(handle, position + i, limit, afterId)).kind === 'ok') return position + i;
+        if ((await this.check(position + i, limit, afterId)).kind === 'ok') return position + i;
       }
       if (got < want || position + got >= limit) return null;
       // Step back so a magic split across two windows is still seen whole.
@@ -94,11 +124,12 @@ export class SegmentScanner {
     afterId: number,
     onRecord: (offset: number, header: RecordHeader) => void,
   ): Promise<ScanResult> {
+    this.records.reset(handle);
     const skipped: ByteRange[] = [];
     let offset = from;
     let lastId = afterId;
     while (offset < limit) {
-      const result = await this.check(handle, offset, limit, lastId);
+      const result = await this.check(offset, limit, lastId);
       if (result.kind === 'ok') {
         onRecord(offset, result.header);
         lastId = result.header.id;
