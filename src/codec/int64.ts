@@ -2,7 +2,7 @@
  * Integer limits of the PostgreSQL columns, and exact int64 parsing. An int64 arrives as a
  * JS number (only when it is a safe integer: anything larger was already rounded by the
  * parser and cannot be trusted), as a decimal string (JSON, after json-body.ts quoted long
- * literals), or as msgpackr's decimal string for MessagePack int 64 / uint 64.
+ * literals), or as a BigInt (MessagePack int 64 / uint 64 beyond 2^53: msgpackr's 'auto').
  */
 
 export const INT16_MIN = -32768;
@@ -26,6 +26,7 @@ const INT64_MIN_DIGITS = '9223372036854775808';
  */
 export function parseInt64(v: unknown): number | string | null {
   if (typeof v === 'number') return Number.isSafeInteger(v) ? v + 0 /* -0 → 0 */ : null;
+  if (typeof v === 'bigint') return v < INT64_MIN || v > INT64_MAX ? null : Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_INT64_TEXT || !DECIMAL.test(v)) return null;
   // Up to 15 digits (and a sign) is always below 2^53: no BigInt needed.
   if (v.length <= 15) return Number(v) + 0;

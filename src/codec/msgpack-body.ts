@@ -8,25 +8,33 @@
  *
  * What remains after the scan is JSON-like: nil, bool, int, float, str, array, map, and
  * bin (a Uint8Array view; field validation refuses it wherever a value is read).
- * Invalid UTF-8 in a str is decoded by msgpackr as U+FFFD, which PostgreSQL stores.
+ * Every str must be valid UTF-8 (msgpackr would quietly put U+FFFD in place of bad bytes,
+ * merging distinct ids), as a JSON body must be.
  */
+import { isUtf8 } from 'node:buffer';
 import { Unpackr } from 'msgpackr';
 
 /** Nesting limit of the whole document; the deepest field we read (telemetry errors) is at depth 6. */
 export const MSGPACK_MAX_DEPTH = 32;
 
 /**
- * int64AsType 'string': int 64 / uint 64 arrive as exact decimal strings (int64.ts range-checks
- * them; uint 64 above int64 max is refused there). useRecords false and mapsAsObjects: maps
+ * int64AsType 'bigint': an int 64 / uint 64 arrives exact as a BigInt; when the scan saw one,
+ * `plainIntegers` turns those within the safe range back into numbers, so an INT field sent
+ * in a 64-bit form (some encoders use it for every integer) reads like any other integer,
+ * and int64 fields keep the rest exact (int64.ts range-checks them). useRecords false and mapsAsObjects: maps
  * become plain objects (msgpackr renames a `__proto__` key to `__proto_`). structuredClone
  * false: belt and braces, the scan already refuses the reference extensions.
  */
-const unpackr = new Unpackr({ int64AsType: 'string', useRecords: false, mapsAsObjects: true, structuredClone: false });
+const unpackr = new Unpackr({ int64AsType: 'bigint', useRecords: false, mapsAsObjects: true, structuredClone: false });
 
 const SCAN_NOT_ARRAY = -1;
 const SCAN_MALFORMED = -2;
 const SCAN_EXTENSION = -3;
 const SCAN_TOO_DEEP = -4;
+const SCAN_BAD_UTF8 = -5;
+
+/** Set by the last scan: whether the document holds an int 64 / uint 64 token. */
+let sawWideInteger = false;
 
 /** Values still to read at each open depth: one slot per depth, reused by every scan of the thread. */
 const remaining = new Float64Array(MSGPACK_MAX_DEPTH + 2);
@@ -43,6 +51,7 @@ export function scanMsgpack(b: Uint8Array): number {
   let pos = 0;
   let depth = 0;
   remaining[0] = 1;
+  sawWideInteger = false;
   while (depth >= 0) {
     if (remaining[depth] === 0) {
       depth--;
@@ -108,6 +117,7 @@ export function scanMsgpack(b: Uint8Array): number {
         case 0xcf:
         case 0xd3:
           skip = 8;
+          sawWideInteger = true;
           break;
         case 0xdc:
         case 0xdd:
@@ -128,6 +138,8 @@ export function scanMsgpack(b: Uint8Array): number {
     }
     if (skip > 0) {
       if (skip > end - pos) return SCAN_MALFORMED;
+      const isStr = (t >= 0xa0 && t <= 0xbf) || t === 0xd9 || t === 0xda || t === 0xdb;
+      if (isStr && !isUtf8(b.subarray(pos, pos + skip))) return SCAN_BAD_UTF8;
       pos += skip;
     }
     if (children > 0) {
@@ -153,7 +165,9 @@ export function parseMsgpackBatch(body: Uint8Array, maxEvents: number): MsgpackP
           ? 'MessagePack extension types are not accepted.'
           : n === SCAN_TOO_DEEP
             ? `The MessagePack body is nested deeper than ${MSGPACK_MAX_DEPTH} levels.`
-            : 'The body is not valid MessagePack.';
+            : n === SCAN_BAD_UTF8
+              ? 'A MessagePack string is not valid UTF-8.'
+              : 'The body is not valid MessagePack.';
     return { ok: false, code: 'invalid_body', message };
   }
   if (n > maxEvents) return tooMany(n, maxEvents);
@@ -164,7 +178,25 @@ export function parseMsgpackBatch(body: Uint8Array, maxEvents: number): MsgpackP
     return { ok: false, code: 'invalid_body', message: 'The body is not valid MessagePack.' };
   }
   if (!Array.isArray(value)) return { ok: false, code: 'invalid_body', message: 'The MessagePack body must be an array of events.' };
+  if (sawWideInteger) plainIntegers(value, 0);
   return { ok: true, events: value };
+}
+
+const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER);
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** In place: BigInts within the safe range become numbers. Depth is bounded by the scan. */
+function plainIntegers(node: unknown, depth: number): void {
+  if (depth > MSGPACK_MAX_DEPTH || node === null || typeof node !== 'object') return;
+  const container = node as Record<string, unknown>;
+  for (const key of Object.keys(container)) {
+    const v = container[key];
+    if (typeof v === 'bigint') {
+      if (v >= SAFE_MIN && v <= SAFE_MAX) container[key] = Number(v);
+    } else if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
+      plainIntegers(v, depth + 1);
+    }
+  }
 }
 
 export function tooMany(n: number, maxEvents: number): { ok: false; code: 'too_many_events'; message: string } {

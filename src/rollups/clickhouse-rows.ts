@@ -1,4 +1,4 @@
-import { encodeHistogram, newLatencyHistogram, nonEmptyBuckets, percentiles } from './latency-histogram.js';
+import { encodeAndDescribe, encodeHistogram, newLatencyHistogram, type LatencyHistogram } from './latency-histogram.js';
 import type { MinuteCell } from './minute-cells.js';
 
 /** One row of schema/clickhouse/001_rollup_minute.sql, as JSONEachRow sends it. */
@@ -49,13 +49,13 @@ export function fitsDateTime(minute: number): boolean {
 }
 
 /**
- * The row(s) of one sealed cell. Normally one; a spend above 2^64 − 1 (three amounts near the
- * int64 maximum in one key and minute) is split over extra rows with no requests, so every
- * row holds an exact UInt64 and the sum over rows is still the cell's spend.
+ * The row(s) of one sealed cell, whose latencies `histogram` holds. Normally one; a spend
+ * above 2^64 − 1 (three amounts near the int64 maximum in one key and minute) is split over
+ * extra rows with no requests, so every row holds an exact UInt64 and the sum over rows is
+ * still the cell's spend.
  */
-export function clickhouseRows(cell: MinuteCell, nextRowId: () => string, receiverId: string, flushedAt: string): ClickhouseRow[] {
-  const p = percentiles(cell.histogram);
-  const buckets = nonEmptyBuckets(cell.histogram);
+export function clickhouseRows(cell: MinuteCell, histogram: LatencyHistogram, nextRowId: () => string, receiverId: string, flushedAt: string): ClickhouseRow[] {
+  const d = encodeAndDescribe(histogram, true);
   const minute = clickhouseDateTime(cell.minute);
   const first: ClickhouseRow = {
     minute,
@@ -69,13 +69,13 @@ export function clickhouseRows(cell: MinuteCell, nextRowId: () => string, receiv
     failures: cell.failures,
     spend_atomic: '0',
     latency_sum_ms: cell.latencySum,
-    latency_p50_ms: p.p50,
-    latency_p90_ms: p.p90,
-    latency_p99_ms: p.p99,
+    latency_p50_ms: d.p50,
+    latency_p90_ms: d.p90,
+    latency_p99_ms: d.p99,
     latency_max_ms: cell.maxLatency,
-    latency_hdr: encodeHistogram(cell.histogram),
-    latency_values: buckets.values,
-    latency_counts: buckets.counts,
+    latency_hdr: d.encoded,
+    latency_values: d.values,
+    latency_counts: d.counts,
     receiver_id: receiverId,
     flushed_at: flushedAt,
   };

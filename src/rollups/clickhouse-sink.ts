@@ -44,11 +44,22 @@ const SCHEMA_CODES = new Set(['60', '81']); // UNKNOWN_TABLE, UNKNOWN_DATABASE
  * a wrong "retry" only delays rows behind the bounded outbox, a wrong "permanent" loses them.
  */
 export function classifyClickhouseError(err: unknown): ClickhouseFailure {
-  if (err instanceof ClickHouseError) {
-    if (SCHEMA_CODES.has(err.code)) return 'schema';
-    if (PERMANENT_CODES.has(err.code)) return 'permanent';
-  }
+  const code = serverErrorCode(err);
+  if (code !== null && SCHEMA_CODES.has(code)) return 'schema';
+  if (code !== null && PERMANENT_CODES.has(code)) return 'permanent';
   return 'retry';
+}
+
+/**
+ * The server's error code. @clickhouse/client parses it into ClickHouseError only from the
+ * current message format (`Code: 60. DB::Exception: …`); 18.16 writes
+ * `Code: 60, e.displayText() = DB::Exception: …`, which reaches us as a plain Error.
+ */
+export function serverErrorCode(err: unknown): string | null {
+  if (err instanceof ClickHouseError) return err.code;
+  if (!(err instanceof Error)) return null;
+  const m = /^Code: (\d+)[.,]/.exec(err.message);
+  return m === null ? null : (m[1] as string);
 }
 
 /** The client's own logger writes plain text to the console; every failure reaches us as an error and is logged (through pino, once per outage) by the writer. */

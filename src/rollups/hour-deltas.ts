@@ -1,9 +1,15 @@
-import type { LatencyHistogram } from './latency-histogram.js';
-import type { MinuteCell } from './minute-cells.js';
+import { newLatencyHistogram, type LatencyHistogram } from './latency-histogram.js';
+import { recordLatencies, type MinuteCell } from './minute-cells.js';
 
 export const HOUR_MS = 3_600_000;
+/**
+ * Past this many raw latencies a tally folds them into a histogram of its own: below it the
+ * raw arrays are smaller than a histogram (8 bytes a value against 8–56 KiB), above it the
+ * histogram is, and it stops growing. Keeps a delta that waits for PostgreSQL bounded.
+ */
+const FOLD_AT = 4096;
 
-/** Counts and histogram of one vendor within one (hour, entity). */
+/** Counts and latencies of one vendor within one (hour, entity). */
 export interface VendorTally {
   requests: number;
   successes: number;
@@ -11,7 +17,10 @@ export interface VendorTally {
   spend: bigint;
   latencySum: number;
   maxLatency: number;
-  histogram: LatencyHistogram;
+  /** Latency arrays not yet in `histogram` (see FOLD_AT). */
+  raw: number[][];
+  rawCount: number;
+  histogram: LatencyHistogram | null;
 }
 
 /** What one flush (or several coalesced ones) adds to one row of agent_stats_hourly / gateway_stats_hourly. */
@@ -21,16 +30,22 @@ export interface HourDelta {
   readonly bucket: number;
   readonly tenantId: string;
   readonly entity: string;
-  /** Per vendor; the row's totals are their sum (kept once, not twice, to halve the histograms held). */
+  /** Per vendor; the row's totals are their sum. */
   readonly vendors: Map<string, VendorTally>;
   /** Oldest openedAt of the cells folded in: the flush lag is measured from it. */
   oldestOpenedAt: number;
 }
 
+/** Records everything a tally holds into `h` (its histogram, then its raw latencies). */
+export function addTallyLatencies(h: LatencyHistogram, t: VendorTally): void {
+  if (t.histogram !== null) h.add(t.histogram);
+  recordLatencies(h, t.raw);
+}
+
 /**
- * Minute cells folded into hour rows, per (kind, hour, tenant, entity) and vendor. Histograms
- * are taken over, not copied: a sealed cell (or a coalesced delta) is never used again, and
- * this saves an 8 KiB allocation per key and flush.
+ * Minute cells folded into hour rows, per (kind, hour, tenant, entity) and vendor. Raw
+ * latency arrays are moved, not copied: a sealed cell (or a coalesced delta) is never used
+ * again.
  */
 export class HourDeltas {
   readonly byKey = new Map<string, HourDelta>();
@@ -39,14 +54,23 @@ export class HourDeltas {
     return this.byKey.size;
   }
 
-  /** Folds a sealed cell in; the cell's histogram now belongs to this object. */
   addCell(cell: MinuteCell): void {
     const bucket = Math.floor(cell.minute / HOUR_MS) * HOUR_MS;
     const delta = this.deltaFor(cell.kind, bucket, cell.tenantId, cell.entity, cell.openedAt);
-    mergeTally(delta.vendors, cell.vendorId, cell);
+    mergeTally(delta.vendors, cell.vendorId, {
+      requests: cell.requests,
+      successes: cell.successes,
+      failures: cell.failures,
+      spend: cell.spend,
+      latencySum: cell.latencySum,
+      maxLatency: cell.maxLatency,
+      raw: cell.latencies,
+      rawCount: cell.requests,
+      histogram: null,
+    });
   }
 
-  /** Folds another delta in (coalescing flushes that were never attempted); takes its histograms over. */
+  /** Folds another delta in (coalescing flushes that were never attempted); takes its contents over. */
   addDelta(other: HourDelta): void {
     const delta = this.deltaFor(other.kind, other.bucket, other.tenantId, other.entity, other.oldestOpenedAt);
     for (const [vendor, tally] of other.vendors) mergeTally(delta.vendors, vendor, tally);
@@ -71,24 +95,38 @@ export class HourDeltas {
 }
 
 function mergeTally(vendors: Map<string, VendorTally>, vendor: string, from: VendorTally): void {
-  const t = vendors.get(vendor);
+  let t = vendors.get(vendor);
   if (t === undefined) {
-    vendors.set(vendor, {
+    t = {
       requests: from.requests,
       successes: from.successes,
       failures: from.failures,
       spend: from.spend,
       latencySum: from.latencySum,
       maxLatency: from.maxLatency,
+      raw: from.raw,
+      rawCount: from.rawCount,
       histogram: from.histogram,
-    });
-    return;
+    };
+    vendors.set(vendor, t);
+  } else {
+    t.requests += from.requests;
+    t.successes += from.successes;
+    t.failures += from.failures;
+    t.spend += from.spend;
+    t.latencySum += from.latencySum;
+    if (from.maxLatency > t.maxLatency) t.maxLatency = from.maxLatency;
+    for (const a of from.raw) t.raw.push(a);
+    t.rawCount += from.rawCount;
+    if (from.histogram !== null) {
+      if (t.histogram === null) t.histogram = from.histogram;
+      else t.histogram.add(from.histogram);
+    }
   }
-  t.requests += from.requests;
-  t.successes += from.successes;
-  t.failures += from.failures;
-  t.spend += from.spend;
-  t.latencySum += from.latencySum;
-  if (from.maxLatency > t.maxLatency) t.maxLatency = from.maxLatency;
-  t.histogram.add(from.histogram);
+  if (t.rawCount > FOLD_AT) {
+    t.histogram ??= newLatencyHistogram();
+    recordLatencies(t.histogram, t.raw);
+    t.raw = [];
+    t.rawCount = 0;
+  }
 }

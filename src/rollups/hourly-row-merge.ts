@@ -1,5 +1,5 @@
-import type { HourDelta, VendorTally } from './hour-deltas.js';
-import { decodeHistogram, encodeHistogram, newMergeHistogram, percentiles, type LatencyHistogram } from './latency-histogram.js';
+import { addTallyLatencies, type HourDelta, type VendorTally } from './hour-deltas.js';
+import { addEncodedHistogram, encodeAndDescribe, newMergeHistogram, type LatencyHistogram } from './latency-histogram.js';
 
 /** One row of agent_stats_hourly / gateway_stats_hourly as read under FOR UPDATE (numbers as text: int64 and numeric stay exact). */
 export interface StoredHourRow {
@@ -54,76 +54,90 @@ export interface MergeProblems {
 /**
  * Stored row + delta → new row, exactly: counts and spend add (BigInt), maxima take the
  * larger, histograms merge bucket by bucket. The row's histogram is its stored one plus every
- * vendor's delta, so no second copy of the delta is needed.
+ * vendor's delta.
+ *
+ * Two scratch histograms are reused from row to row (reset, not reallocated): a flush merges
+ * hundreds of rows with several vendors each, and a fresh 16–112 KiB histogram per vendor
+ * and row was most of the garbage the collector then had to clear.
  */
-export function mergeHourRow(stored: StoredHourRow | undefined, delta: HourDelta, problems: MergeProblems): MergedHourRow {
-  const vendors = parseBreakdown(stored?.vendor_breakdown ?? null);
-  const total = decodeOrEmpty(stored?.latency_histogram ?? null, problems);
-  let requests = toBigInt(stored?.total_requests);
-  let successes = toBigInt(stored?.successful_requests);
-  let failures = toBigInt(stored?.failed_requests);
-  let spend = toBigInt(stored?.total_spend_atomic);
-  let latencySum = toBigInt(stored?.latency_sum_ms);
-  let max = stored?.max_latency_ms ?? null;
+export class HourRowMerger {
+  readonly problems: MergeProblems = { undecodable: 0 };
+  private readonly total = newMergeHistogram();
+  private readonly vendor = newMergeHistogram();
 
-  for (const [vendor, t] of delta.vendors) {
-    requests += BigInt(t.requests);
-    successes += BigInt(t.successes);
-    failures += BigInt(t.failures);
-    spend += t.spend;
-    latencySum += BigInt(t.latencySum);
-    if (max === null || t.maxLatency > max) max = t.maxLatency;
-    total.add(t.histogram);
-    vendors[vendor] = mergeVendor(vendors[vendor], t, problems);
+  merge(stored: StoredHourRow | undefined, delta: HourDelta): MergedHourRow {
+    const vendors = parseBreakdown(stored?.vendor_breakdown ?? null);
+    const total = this.loadInto(this.total, stored?.latency_histogram ?? null);
+    let requests = toBigInt(stored?.total_requests);
+    let successes = toBigInt(stored?.successful_requests);
+    let failures = toBigInt(stored?.failed_requests);
+    let spend = toBigInt(stored?.total_spend_atomic);
+    let latencySum = toBigInt(stored?.latency_sum_ms);
+    let max = stored?.max_latency_ms ?? null;
+
+    for (const [vendor, t] of delta.vendors) {
+      requests += BigInt(t.requests);
+      successes += BigInt(t.successes);
+      failures += BigInt(t.failures);
+      spend += t.spend;
+      latencySum += BigInt(t.latencySum);
+      if (max === null || t.maxLatency > max) max = t.maxLatency;
+      addTallyLatencies(total, t);
+      vendors[vendor] = this.mergeVendor(vendors[vendor], t);
+    }
+    const d = encodeAndDescribe(total, false);
+    const empty = total.totalCount === 0;
+    return {
+      totalRequests: requests.toString(),
+      successfulRequests: successes.toString(),
+      failedRequests: failures.toString(),
+      totalSpendAtomic: spend.toString(),
+      latencySumMs: latencySum.toString(),
+      avgLatencyMs: requests > 0n ? Number(latencySum) / Number(requests) : null,
+      p50: empty ? null : d.p50,
+      p90: empty ? null : d.p90,
+      p99: empty ? null : d.p99,
+      maxLatencyMs: max,
+      latencyHistogram: d.encoded,
+      vendorBreakdown: JSON.stringify(vendors),
+    };
   }
-  const p = percentiles(total);
-  const empty = total.totalCount === 0;
-  return {
-    totalRequests: requests.toString(),
-    successfulRequests: successes.toString(),
-    failedRequests: failures.toString(),
-    totalSpendAtomic: spend.toString(),
-    latencySumMs: latencySum.toString(),
-    avgLatencyMs: requests > 0n ? Number(latencySum) / Number(requests) : null,
-    p50: empty ? null : p.p50,
-    p90: empty ? null : p.p90,
-    p99: empty ? null : p.p99,
-    maxLatencyMs: max,
-    latencyHistogram: encodeHistogram(total),
-    vendorBreakdown: JSON.stringify(vendors),
-  };
-}
 
-function mergeVendor(old: VendorBreakdownEntry | undefined, t: VendorTally, problems: MergeProblems): VendorBreakdownEntry {
-  const h = decodeOrEmpty(old?.latency_histogram ?? null, problems);
-  h.add(t.histogram);
-  const requests = (old?.requests ?? 0) + t.requests;
-  const latencySum = (old?.latency_sum_ms ?? 0) + t.latencySum;
-  const p = percentiles(h);
-  const empty = h.totalCount === 0;
-  const oldMax = old?.max_latency_ms ?? null;
-  return {
-    requests,
-    successes: (old?.successes ?? 0) + t.successes,
-    failures: (old?.failures ?? 0) + t.failures,
-    spend_atomic: (toBigInt(old?.spend_atomic) + t.spend).toString(),
-    latency_sum_ms: latencySum,
-    avg_latency_ms: requests > 0 ? latencySum / requests : null,
-    p50_latency_ms: empty ? null : p.p50,
-    p90_latency_ms: empty ? null : p.p90,
-    p99_latency_ms: empty ? null : p.p99,
-    max_latency_ms: oldMax === null || t.maxLatency > oldMax ? t.maxLatency : oldMax,
-    latency_histogram: encodeHistogram(h),
-  };
-}
+  private mergeVendor(old: VendorBreakdownEntry | undefined, t: VendorTally): VendorBreakdownEntry {
+    const h = this.loadInto(this.vendor, old?.latency_histogram ?? null);
+    addTallyLatencies(h, t);
+    const requests = (old?.requests ?? 0) + t.requests;
+    const latencySum = (old?.latency_sum_ms ?? 0) + t.latencySum;
+    const d = encodeAndDescribe(h, false);
+    const empty = h.totalCount === 0;
+    const oldMax = old?.max_latency_ms ?? null;
+    return {
+      requests,
+      successes: (old?.successes ?? 0) + t.successes,
+      failures: (old?.failures ?? 0) + t.failures,
+      spend_atomic: (toBigInt(old?.spend_atomic) + t.spend).toString(),
+      latency_sum_ms: latencySum,
+      avg_latency_ms: requests > 0 ? latencySum / requests : null,
+      p50_latency_ms: empty ? null : d.p50,
+      p90_latency_ms: empty ? null : d.p90,
+      p99_latency_ms: empty ? null : d.p99,
+      max_latency_ms: oldMax === null || t.maxLatency > oldMax ? t.maxLatency : oldMax,
+      latency_histogram: d.encoded,
+    };
+  }
 
-function decodeOrEmpty(encoded: string | null, problems: MergeProblems): LatencyHistogram {
-  if (encoded === null || encoded === '') return newMergeHistogram();
-  try {
-    return decodeHistogram(encoded);
-  } catch {
-    problems.undecodable++;
-    return newMergeHistogram();
+  /** `scratch`, emptied, holding the stored histogram (or nothing, if there is none or it does not decode). */
+  private loadInto(scratch: LatencyHistogram, encoded: string | null): LatencyHistogram {
+    scratch.reset();
+    if (encoded === null || encoded === '') return scratch;
+    try {
+      addEncodedHistogram(scratch, encoded);
+    } catch {
+      this.problems.undecodable++;
+      // A half-read encoding may have added some counts: start again from nothing.
+      scratch.reset();
+    }
+    return scratch;
   }
 }
 

@@ -6,11 +6,13 @@
 export { RollupService, type RollupMetricsHooks } from './rollup-service.js';
 export type { RollupDestination, RollupGroup, RollupOptions, RollupStats } from './types.js';
 export {
+  addEncodedHistogram,
   decodeHistogram,
   encodeHistogram,
   HIGHEST_LATENCY_MS,
   LOWEST_LATENCY_MS,
   mergeEncodedHistograms,
+  newMergeHistogram,
   percentiles,
   precisionBound,
   SIGNIFICANT_DIGITS,

@@ -1,4 +1,5 @@
-import { decodeFromCompressedBase64, encodeIntoCompressedBase64, Float64Histogram, Int32Histogram, type JsHistogram } from 'hdr-histogram-js';
+import { Float64Histogram, Int32Histogram, type JsHistogram } from 'hdr-histogram-js';
+import { addEncoded, encodeCompressedBase64 } from './hdr-codec.js';
 
 /**
  * The one place that fixes how latencies are bucketed, so every histogram the module writes
@@ -39,22 +40,27 @@ export function newMergeHistogram(): LatencyHistogram {
   return h;
 }
 
-/** HdrHistogram V2 compressed encoding, base64: what every HdrHistogram library reads. */
+/** HdrHistogram V2 compressed encoding, base64 (`HISTF…`): what every HdrHistogram library reads (hdr-codec.ts). */
 export function encodeHistogram(h: LatencyHistogram): string {
-  return encodeIntoCompressedBase64(h);
+  return encodeCompressedBase64(h);
 }
 
 /** Decodes one encoded histogram into a fresh mergeable histogram (throws on bytes that are not one). */
 export function decodeHistogram(encoded: string): LatencyHistogram {
   const out = newMergeHistogram();
-  out.add(decodeFromCompressedBase64(encoded, 64) as LatencyHistogram);
+  addEncoded(out, encoded);
   return out;
+}
+
+/** Adds an encoded histogram's counts into `target`, exactly. */
+export function addEncodedHistogram(target: LatencyHistogram, encoded: string): void {
+  addEncoded(target, encoded);
 }
 
 /** Merges encoded histograms exactly (e.g. the rows of a day): the basis of any p99 over a window. */
 export function mergeEncodedHistograms(encoded: Iterable<string>): LatencyHistogram {
   const out = newMergeHistogram();
-  for (const e of encoded) out.add(decodeFromCompressedBase64(e, 64) as LatencyHistogram);
+  for (const e of encoded) addEncoded(out, e);
   return out;
 }
 
@@ -66,27 +72,99 @@ export interface LatencyPercentiles {
 
 /** 0 for an empty histogram (a spend-only row). */
 export function percentiles(h: LatencyHistogram): LatencyPercentiles {
-  if (h.totalCount === 0) return { p50: 0, p90: 0, p99: 0 };
-  return { p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99) };
+  const d = describe(h);
+  return { p50: d.p50, p90: d.p90, p99: d.p99 };
+}
+
+export interface HistogramDescription extends LatencyPercentiles {
+  /** Upper bound of each non-empty bucket (what HDR reports for a percentile landing in it), ascending. */
+  values: number[];
+  counts: number[];
 }
 
 /**
- * The non-empty buckets as parallel arrays: each bucket's upper bound (what HDR reports for a
- * percentile that lands in it) and its count. The same histogram, in a shape SQL can sum
- * (ClickHouse sumMap) and rank (quantileExactWeighted).
+ * Percentiles and non-empty buckets in one pass over the counts (the library walks them once
+ * per percentile). The buckets are the histogram in a shape SQL can sum (ClickHouse sumMap)
+ * and rank (quantileExactWeighted). Percentiles follow getValueAtPercentile exactly: the
+ * bucket where the running count first reaches max(1, ⌈p/100·N − ulp⌉), reported as its
+ * upper bound.
  */
-export function nonEmptyBuckets(h: LatencyHistogram): { values: number[]; counts: number[] } {
+export function describe(h: LatencyHistogram): HistogramDescription {
   const values: number[] = [];
   const counts: number[] = [];
-  const n = h.countsArrayLength;
-  for (let i = 0; i < n; i++) {
+  const total = h.totalCount;
+  if (total === 0) return { p50: 0, p90: 0, p99: 0, values, counts };
+  const r50 = rank(50, total);
+  const r90 = rank(90, total);
+  const r99 = rank(99, total);
+  let p50 = 0;
+  let p90 = 0;
+  let p99 = 0;
+  let seen = 0;
+  const limit = h.countsArrayIndex(h.maxValue) + 1;
+  for (let i = 0; i < limit; i++) {
     const c = h.getCountAtIndex(i);
-    if (c > 0) {
-      values.push(h.highestEquivalentValue(h.valueFromIndex(i)));
-      counts.push(c);
-    }
+    if (c === 0) continue;
+    const v = h.highestEquivalentValue(h.valueFromIndex(i));
+    values.push(v);
+    counts.push(c);
+    const before = seen;
+    seen += c;
+    if (before < r50 && seen >= r50) p50 = v;
+    if (before < r90 && seen >= r90) p90 = v;
+    if (before < r99 && seen >= r99) p99 = v;
   }
-  return { values, counts };
+  return { p50, p90, p99, values, counts };
+}
+
+export interface EncodedHistogram extends HistogramDescription {
+  /** encodeHistogram(h). */
+  encoded: string;
+}
+
+/**
+ * encodeHistogram and describe in one pass over the counts (every row a flush writes needs
+ * both). `withBuckets` false leaves values and counts empty, for callers that only want the
+ * percentiles.
+ */
+export function encodeAndDescribe(h: LatencyHistogram, withBuckets: boolean): EncodedHistogram {
+  const values: number[] = [];
+  const counts: number[] = [];
+  const total = h.totalCount;
+  const r50 = total === 0 ? 0 : rank(50, total);
+  const r90 = total === 0 ? 0 : rank(90, total);
+  const r99 = total === 0 ? 0 : rank(99, total);
+  let p50 = 0;
+  let p90 = 0;
+  let p99 = 0;
+  let seen = 0;
+  const encoded = encodeCompressedBase64(h, (index, count) => {
+    const before = seen;
+    seen += count;
+    const crosses = (before < r50 && seen >= r50) || (before < r90 && seen >= r90) || (before < r99 && seen >= r99);
+    if (!crosses && !withBuckets) return;
+    const v = h.highestEquivalentValue(h.valueFromIndex(index));
+    if (withBuckets) {
+      values.push(v);
+      counts.push(count);
+    }
+    if (before < r50 && seen >= r50) p50 = v;
+    if (before < r90 && seen >= r90) p90 = v;
+    if (before < r99 && seen >= r99) p99 = v;
+  });
+  return { encoded, p50, p90, p99, values, counts };
+}
+
+/** HDR's count at a percentile (JsHistogram.getValueAtPercentile): the ulp keeps 0.99 × 100 at 99, not 100. */
+function rank(percentile: number, total: number): number {
+  const fp = (percentile / 100) * total;
+  return Math.max(Math.ceil(fp - 2 ** (Math.floor(Math.log2(fp)) - 52)), 1);
+}
+
+/** The non-empty buckets as parallel arrays (see describe). */
+export function nonEmptyBuckets(h: LatencyHistogram): { values: number[]; counts: number[] } {
+  const d = describe(h);
+  return { values: d.values, counts: d.counts };
 }
 
 /**

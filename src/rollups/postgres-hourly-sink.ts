@@ -1,7 +1,8 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type pg from 'pg';
 import { classifyPgError } from '../sinks/postgres/index.js';
 import type { HourDelta } from './hour-deltas.js';
-import { mergeHourRow, type MergeProblems, type StoredHourRow } from './hourly-row-merge.js';
+import { HourRowMerger, type MergeProblems, type StoredHourRow } from './hourly-row-merge.js';
 
 /** How the two hourly tables differ: their key. Everything else is the same SQL. */
 interface HourlyTable {
@@ -62,6 +63,7 @@ function sqlFor(t: HourlyTable): TableSql {
 }
 
 const SQL = new Map<HourlyTable, TableSql>(TABLES.map((t) => [t, sqlFor(t)]));
+const MERGE_SLICE_MS = 5;
 
 export type ApplyResult = 'applied' | 'duplicate';
 
@@ -72,10 +74,14 @@ export type ApplyResult = 'applied' | 'duplicate';
  * and is sent again is recognised and not added twice.
  */
 export class PostgresHourlySink {
-  /** Stored histograms that failed to decode (see MergeProblems). */
-  readonly problems: MergeProblems = { undecodable: 0 };
+  private readonly merger = new HourRowMerger();
 
   constructor(private readonly pool: pg.Pool) {}
+
+  /** Stored histograms that failed to decode (see MergeProblems). */
+  get problems(): MergeProblems {
+    return this.merger.problems;
+  }
 
   /** Throws the driver's error on failure; classify it with classifyPgError. */
   async apply(batchId: string, deltas: readonly HourDelta[]): Promise<ApplyResult> {
@@ -128,8 +134,15 @@ export class PostgresHourlySink {
     for (const row of locked.rows) stored.set(rowKey(row.bucket_ms as string, table.keys.map((k) => row[k] as string)), row);
 
     const values: unknown[][] = Array.from({ length: 12 }, () => []);
+    let sliceStart = performance.now();
     for (const d of deltas) {
-      const m = mergeHourRow(stored.get(rowKey(String(d.bucket), table.keyValues(d))), d, this.problems);
+      // Merging is CPU work on the main thread (≈0.1–1 ms a row): give the event loop a turn
+      // every few ms so HTTP acks do not wait behind a large batch.
+      if (performance.now() - sliceStart > MERGE_SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+      const m = this.merger.merge(stored.get(rowKey(String(d.bucket), table.keyValues(d))), d);
       const row = [
         m.totalRequests,
         m.successfulRequests,

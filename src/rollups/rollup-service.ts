@@ -6,7 +6,8 @@ import { clickhouseDateTime, clickhouseRows, fitsDateTime, type ClickhouseRow } 
 import { ClickhouseRollupSink } from './clickhouse-sink.js';
 import { ClickhouseWriter } from './clickhouse-writer.js';
 import { HourDeltas } from './hour-deltas.js';
-import { MinuteCells, type MinuteCell } from './minute-cells.js';
+import { newLatencyHistogram } from './latency-histogram.js';
+import { MinuteCells, recordLatencies, type MinuteCell } from './minute-cells.js';
 import { PostgresHourlySink } from './postgres-hourly-sink.js';
 import { PostgresHourlyWriter } from './postgres-hourly-writer.js';
 import { SingleFlight } from './single-flight.js';
@@ -50,6 +51,9 @@ export class RollupService {
   private lastSealMinute = Number.NEGATIVE_INFINITY;
   private readonly invalidLog: ThrottledLog;
   private readonly maxOpenKeys: number;
+  private readonly maxPendingLatencies: number;
+  /** One histogram reused for every cell a flush encodes (reset between cells): see MinuteCells. */
+  private readonly scratch = newLatencyHistogram();
   private earlyFlushes = 0;
   private lateGroups = 0;
   private invalidGroups = 0;
@@ -61,6 +65,7 @@ export class RollupService {
     hooks: RollupMetricsHooks = {},
   ) {
     this.maxOpenKeys = options.maxOpenKeys ?? 8192;
+    this.maxPendingLatencies = options.maxPendingLatencies ?? 1_000_000;
     this.receiverId = options.receiverId ?? randomBytes(6).toString('hex');
     this.invalidLog = new ThrottledLog(log, 10_000);
     // A bug, not an outcome: logged, and the writers still send what they have.
@@ -108,14 +113,26 @@ export class RollupService {
       clearTimeout(timer);
       if (!this.clickhouse.up) this.log.warn({ waitedMs: waitMs }, 'ClickHouse not ready at start; rollups for it will wait and retry in the background');
     }
+    const postgresEveryMs = Math.max(this.options.postgresFlushIntervalMs ?? 0, this.options.flushIntervalMs);
+    let lastPostgres = Date.now();
     this.timer = setInterval(() => {
-      void this.flush();
+      this.seal();
+      // ClickHouse takes every flush; PostgreSQL's hour rows when postgresFlushIntervalMs has
+      // passed (their deltas coalesce meanwhile): each write there rewrites every hour row it
+      // touches, histograms and all.
+      const now = Date.now();
+      const withPostgres = now - lastPostgres >= postgresEveryMs - this.options.flushIntervalMs / 2;
+      if (withPostgres) lastPostgres = now;
+      void this.finishFlush(false, withPostgres);
     }, this.options.flushIntervalMs);
     // The interval must not keep a stopping process alive; stop() does the final flush.
     this.timer.unref();
   }
 
-  /** Adds inserted groups to their minute's histograms. Synchronous, memory only. */
+  /**
+   * Adds inserted groups to their minute's keys. Synchronous, memory only; keeps each group's
+   * `latencies` array (not a copy) until the flush records it, so callers must not reuse it.
+   */
   record(groups: readonly RollupGroup[]): void {
     const now = Date.now();
     for (let i = 0; i < groups.length; i++) {
@@ -127,7 +144,7 @@ export class RollupService {
         this.lateGroups++;
       }
     }
-    if (this.cells.size >= this.maxOpenKeys) {
+    if (this.cells.size >= this.maxOpenKeys || this.cells.pendingLatencies >= this.maxPendingLatencies) {
       this.earlyFlushes++;
       void this.flush();
       if (this.sealedKeys > SEALED_BACKLOG_FACTOR * this.maxOpenKeys) this.encodeBacklogNow();
@@ -192,9 +209,9 @@ export class RollupService {
     this.sealedKeys += cells.length;
   }
 
-  private async finishFlush(force: boolean): Promise<void> {
+  private async finishFlush(force: boolean, withPostgres = true): Promise<void> {
     await this.encoder.run();
-    await Promise.all([this.postgres.drain(force), this.clickhouse?.drain(force)]);
+    await Promise.all([withPostgres ? this.postgres.drain(force) : undefined, this.clickhouse?.drain(force)]);
   }
 
   private async encodeLoop(): Promise<void> {
@@ -226,12 +243,15 @@ export class RollupService {
     return { hours: new HourDeltas(), rows: [], rowRequests: 0, oldestOpenedAt: Number.POSITIVE_INFINITY, unwritable: 0, unwritableRequests: 0, flushedAt: clickhouseDateTime(Date.now()) };
   }
 
-  /** One sealed cell → its ClickHouse row(s) (encoded before the histogram is handed on) and its share of an hour delta. */
+  /** One sealed cell → its ClickHouse row(s) and its share of an hour delta (which takes its latencies over). */
   private encodeCell(cell: MinuteCell, out: EncodeOutput): void {
     this.sealedKeys--;
     if (this.clickhouse !== null) {
       if (fitsDateTime(cell.minute)) {
-        for (const row of clickhouseRows(cell, () => this.nextRowId(), this.receiverId, out.flushedAt)) out.rows.push(row);
+        const h = this.scratch;
+        h.reset();
+        recordLatencies(h, cell.latencies);
+        for (const row of clickhouseRows(cell, h, () => this.nextRowId(), this.receiverId, out.flushedAt)) out.rows.push(row);
         out.rowRequests += cell.requests;
         if (cell.openedAt < out.oldestOpenedAt) out.oldestOpenedAt = cell.openedAt;
       } else {

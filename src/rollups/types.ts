@@ -23,19 +23,30 @@ export interface RollupGroup {
   failures: number;
   /** Exact sum of amount_atomic (NULL counts 0); never negative (PROTOCOL.md §5: int64 ≥ 0). */
   spendAtomic: bigint;
-  /** latency_ms of every inserted row of the group. */
+  /** latency_ms of every inserted row of the group. record() keeps this array (no copy) until the next flush: do not change it afterwards. */
   latencies: number[];
 }
 
 export interface RollupOptions {
   /** How often recorded groups are written (PostgreSQL and ClickHouse). */
   flushIntervalMs: number;
+  /**
+   * How often the interval writes hour rows to PostgreSQL; the deltas of the flushes in
+   * between coalesce in memory. Default flushIntervalMs (every flush). Every write rewrites
+   * each hour row it touches (a few KiB of histograms and JSON: WAL and dead tuples), so with
+   * many active keys a longer interval (e.g. 30 s) cuts PostgreSQL's write volume; CPU here
+   * stays about the same (native-bench/rollup-cost.ts --postgres-every). flush() and stop()
+   * always write both.
+   */
+  postgresFlushIntervalMs?: number;
   /** ClickHouse HTTP URL (`http://user:pass@host:8123/database`); null: PostgreSQL only. */
   clickhouseUrl: string | null;
   /** Database when the URL names none; default `default` (the @clickhouse/client convention). */
   clickhouseDatabase?: string;
-  /** Most (minute, entity, vendor) keys held open between flushes; reaching it flushes early. Default 8192 (≈8–14 KiB each). */
+  /** Most (minute, entity, vendor) keys held open between flushes; reaching it flushes early. Default 8192. */
   maxOpenKeys?: number;
+  /** Most latencies held between flushes (8 bytes each); reaching it flushes early. Default 1,000,000. */
+  maxPendingLatencies?: number;
   /** Most rows waiting for ClickHouse (≈1 KiB each); past it the oldest are dropped and counted. Default 100,000. */
   maxPendingClickhouseRows?: number;
   /** Most (hour, entity) rows waiting for PostgreSQL; past it the oldest are dropped and counted. Default 10,000. */
@@ -73,9 +84,9 @@ export interface RollupStats {
   rowsDropped: Record<RollupDestination, number>;
   /** Requests those dropped rows carried: what a reconciliation will find missing. */
   requestsDropped: Record<RollupDestination, number>;
-  /** Keys open now (memory: one histogram each). */
+  /** Keys open now. */
   openKeys: number;
-  /** Flushes started because maxOpenKeys was reached. */
+  /** Flushes started because maxOpenKeys or maxPendingLatencies was reached. */
   earlyFlushes: number;
   /** Groups for a minute that had already been flushed (each becomes a correcting delta row). */
   lateGroups: number;

@@ -47,10 +47,18 @@ describe('parseInt64', () => {
       undefined,
       {},
       [],
-      10n,
+      2n ** 63n,
+      -(2n ** 63n) - 1n,
     ]) {
       expect(parseInt64(v), String(v)).toBeNull();
     }
+  });
+
+  it('takes BigInts (MessagePack int 64 / uint 64) within int64, exactly', () => {
+    expect(parseInt64(10n)).toBe(10);
+    expect(parseInt64(2n ** 53n)).toBe('9007199254740992');
+    expect(parseInt64(2n ** 63n - 1n)).toBe('9223372036854775807');
+    expect(parseInt64(-(2n ** 63n))).toBe('-9223372036854775808');
   });
 
   it('agrees with a BigInt reference on random decimal strings (leading zeros, 15..21 characters)', () => {

@@ -110,7 +110,7 @@ describe('MessagePack bodies', () => {
     expect(runMp([...new Array<number>(100).fill(0x91), 0xc0]).result).toMatchObject({ ok: false, code: 'invalid_body' });
   });
 
-  it('invalid UTF-8 in a str decodes as U+FFFD (documented), never a lone surrogate', () => {
+  it('refuses a str that is not valid UTF-8 (an encoded lone surrogate here), as for JSON', () => {
     // [ {data: {...}} ] is simpler to build by patching a packed string
     const marker = 'VENDORXX';
     const bytes = Buffer.from(packr.pack([interaction({ vendor_id: marker })]));
@@ -118,8 +118,20 @@ describe('MessagePack bodies', () => {
     bytes[at + 6] = 0xed;
     bytes[at + 7] = 0xa0;
     const { result, batch } = runMp(bytes);
-    expect(result).toMatchObject({ accepted: 1 });
-    expect(rowsOf(batch, 'agent_interactions')[0]?.vendor_id).toMatch(/^VENDOR\uFFFD+$/);
+    expect(result).toMatchObject({ ok: false, code: 'invalid_body' });
+    expect(rowsOf(batch, 'agent_interactions')).toEqual([]);
+  });
+
+  it('reads integers sent in their 64-bit forms (int 64 / uint 64) like any other integer', () => {
+    const marker = 'LATENCY-AS-INT64';
+    const bytes = Buffer.from(packr.pack([interaction({ vendor_id: 'v', latency_ms: marker, nonce: 2n ** 62n })]));
+    // Replace the marker string (a0+len header then the bytes) with d3 + int64 5, padded in place.
+    const at = bytes.indexOf(marker) - 1;
+    const int64Five = Buffer.from([0xd3, 0, 0, 0, 0, 0, 0, 0, 5]);
+    const patched = Buffer.concat([bytes.subarray(0, at), int64Five, bytes.subarray(at + 1 + marker.length)]);
+    const { result, batch } = runMp(patched);
+    expect(result).toMatchObject({ ok: true, accepted: 1 });
+    expect(rowsOf(batch, 'agent_interactions')[0]).toMatchObject({ latency_ms: '5', nonce: String(2n ** 62n) });
   });
 
   it('renames a __proto__ key harmlessly (msgpackr) and never pollutes prototypes', () => {

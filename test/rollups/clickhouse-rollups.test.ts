@@ -10,9 +10,11 @@ import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../he
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { migrate } from '../../src/sinks/postgres/migrations.js';
 import { RollupService, mergeEncodedHistograms, type RollupGroup, type RollupOptions } from '../../src/rollups/index.js';
-import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
+import { ClickHouseError } from '@clickhouse/client';
+import { classifyClickhouseError, ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
 import { clickhouseRows, clickhouseDateTime } from '../../src/rollups/clickhouse-rows.js';
-import { MinuteCells } from '../../src/rollups/minute-cells.js';
+import { newLatencyHistogram } from '../../src/rollups/latency-histogram.js';
+import { MinuteCells, recordLatencies } from '../../src/rollups/minute-cells.js';
 import { agentGroup, eventually, exactPercentile, gatewayGroup, latencySample, minuteAgo, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
 
 const INT64_MAX = (1n << 63n) - 1n;
@@ -215,7 +217,11 @@ describe('ClickHouse rollups', () => {
       const cells = new MinuteCells();
       cells.add(agentGroup('t4-agent', 'v', minuteAgo(2), [5, 6, 7], { spend: 99n }), Date.now());
       let n = 0;
-      const rows = cells.seal().flatMap((c) => clickhouseRows(c, () => `t4-${n++}`, 'rx', clickhouseDateTime(Date.now())));
+      const rows = cells.seal().flatMap((c) => {
+        const h = newLatencyHistogram();
+        recordLatencies(h, c.latencies);
+        return clickhouseRows(c, h, () => `t4-${n++}`, 'rx', clickhouseDateTime(Date.now()));
+      });
       expect((await sink.insert(rows)).ok).toBe(true);
       expect((await sink.insert(rows)).ok).toBe(true); // the retry after a lost response
       expect(await chTotals('t4-')).toMatchObject({ requests: '3', spend: '99', rows: '1' });
@@ -308,6 +314,66 @@ describe('ClickHouse rollups', () => {
     expect(await chTotals('t7-')).toMatchObject({ requests: '180', rows: '180' });
   });
 
+  it('flushes early when the latencies held reach their cap', async () => {
+    const s = service({ maxPendingLatencies: 100 });
+    await s.start();
+    const groups = Array.from({ length: 12 }, (_, i) => agentGroup(`t12-agent-${i % 3}`, 'v', minuteAgo(1), latencySample(30, i + 1)));
+    for (const g of groups) s.record([g]);
+    expect(s.stats().earlyFlushes).toBeGreaterThanOrEqual(3);
+    await s.flush();
+    expect(await chTotals('t12-')).toMatchObject({ requests: String(12 * 30) });
+  });
+
+  it('puts the table back when it disappears under a running receiver, and loses nothing', async () => {
+    const s = service();
+    await s.start();
+    s.record([agentGroup('t13-agent', 'v', minuteAgo(1), [1, 2])]);
+    await s.flush();
+    // (Rows other tests of this file wrote go too; each test only reads its own keys.)
+    await ch.client.command({ query: 'DROP TABLE rollup_minute' });
+    s.record([agentGroup('t13-agent', 'v', minuteAgo(1), [3])]);
+    await s.flush(); // fails with UNKNOWN_TABLE: the DDL is applied again, then the rows retried
+    expect(await eventually(async () => s.stats().pendingRows === 0, 10_000)).toBe(true);
+    expect(await chTotals('t13-')).toMatchObject({ requests: '1' });
+    expect(s.stats().flushFailures.clickhouse).toBeGreaterThanOrEqual(1);
+  });
+
+  it('drops and counts rows ClickHouse refuses outright, instead of blocking the rows behind them', async () => {
+    const other = await createTestClickhouseDatabase('rollups_refused');
+    const s = service({ clickhouseUrl: other.url });
+    try {
+      await s.start();
+      // A column the rows cannot fill: every insert now fails with a parse error.
+      await other.client.command({ query: 'ALTER TABLE rollup_minute MODIFY COLUMN receiver_id UInt8' });
+      s.record([agentGroup('t14-agent', 'v', minuteAgo(1), [1, 2, 3])]);
+      await s.flush();
+      expect(s.stats()).toMatchObject({ pendingRows: 0, rowsDropped: { clickhouse: 1 }, requestsDropped: { clickhouse: 3 } });
+      await other.client.command({ query: 'ALTER TABLE rollup_minute MODIFY COLUMN receiver_id String' });
+      s.record([agentGroup('t14-agent', 'v', minuteAgo(1), [4])]);
+      await s.flush();
+      const rs = await other.client.query({ query: `SELECT toString(sum(requests)) AS n FROM rollup_minute FINAL`, format: 'JSONEachRow' });
+      expect(await rs.json()).toEqual([{ n: '1' }]);
+      // PostgreSQL got both.
+      const r = await pool.query<{ n: string }>(`SELECT total_requests::text AS n FROM agent_stats_hourly WHERE agent_id = 't14-agent'`);
+      expect(r.rows[0]?.n).toBe('4');
+    } finally {
+      // Stopped first: its final flush would otherwise create the database again.
+      await s.stop();
+      await other.drop();
+    }
+  });
+
+  it('classifies ClickHouse failures: rows at fault are permanent, a missing table is schema, the rest retry', () => {
+    expect(classifyClickhouseError(new ClickHouseError({ message: 'Cannot parse input', code: '27' }))).toBe('permanent');
+    expect(classifyClickhouseError(new ClickHouseError({ message: 'Table doesn\'t exist', code: '60' }))).toBe('schema');
+    expect(classifyClickhouseError(new ClickHouseError({ message: 'Too many parts', code: '252' }))).toBe('retry');
+    expect(classifyClickhouseError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe('retry');
+    expect(classifyClickhouseError(new Error('Timeout error.'))).toBe('retry');
+    // 18.16's message format, which the client leaves as a plain Error.
+    expect(classifyClickhouseError(new Error("Code: 60, e.displayText() = DB::Exception: Table t.rollup_minute doesn't exist., e.what() = DB::Exception"))).toBe('schema');
+    expect(classifyClickhouseError(new Error('Code: 27, e.displayText() = DB::Exception: Cannot parse input, e.what() = DB::Exception'))).toBe('permanent');
+  });
+
   it('writes what is pending when stopped', async () => {
     const s = new RollupService(pool, { flushIntervalMs: 60_000, clickhouseUrl: ch.url }, silentLogger());
     await s.start();
@@ -324,6 +390,20 @@ describe('ClickHouse rollups', () => {
     s.record([agentGroup('t9-agent', 'v', minuteAgo(1), [7])]);
     await s.flush();
     expect(s.stats()).toMatchObject({ clickhouseUp: false, rowsWritten: { clickhouse: 0, postgres: 1 }, pendingRows: 0 });
+  });
+
+  it('writes PostgreSQL on its own, slower interval when asked to, coalescing the flushes between', async () => {
+    const s = service({ flushIntervalMs: 100, postgresFlushIntervalMs: 4_000 });
+    await s.start();
+    s.record([agentGroup('t11-agent', 'v', minuteAgo(0), [7, 8])]);
+    expect(await eventually(async () => (await chTotals('t11-')).requests === '2', 5_000)).toBe(true);
+    s.record([agentGroup('t11-agent', 'v', minuteAgo(0), [9])]);
+    expect(await eventually(async () => (await chTotals('t11-')).requests === '3', 5_000)).toBe(true);
+    const early = await pool.query(`SELECT total_requests::text AS n FROM agent_stats_hourly WHERE agent_id = 't11-agent'`);
+    expect(early.rows).toEqual([]);
+    const hourly = async (): Promise<string | undefined> =>
+      (await pool.query<{ n: string }>(`SELECT total_requests::text AS n FROM agent_stats_hourly WHERE agent_id = 't11-agent'`)).rows[0]?.n;
+    expect(await eventually(async () => (await hourly()) === '3', 8_000)).toBe(true);
   });
 
   it('flushes on its interval without being asked', async () => {

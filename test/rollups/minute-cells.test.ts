@@ -5,11 +5,18 @@
 import { describe, expect, it } from 'vitest';
 import { clickhouseDateTime, clickhouseRows, fitsDateTime } from '../../src/rollups/clickhouse-rows.js';
 import { HourDeltas } from '../../src/rollups/hour-deltas.js';
-import { decodeHistogram, HIGHEST_LATENCY_MS } from '../../src/rollups/latency-histogram.js';
-import { MinuteCells } from '../../src/rollups/minute-cells.js';
+import { decodeHistogram, HIGHEST_LATENCY_MS, newLatencyHistogram, type LatencyHistogram } from '../../src/rollups/latency-histogram.js';
+import { MinuteCells, recordLatencies, type MinuteCell } from '../../src/rollups/minute-cells.js';
 import { agentGroup, gatewayGroup, HOUR, MINUTE } from './support.js';
 
 const T0 = Date.UTC(2025, 0, 31, 12, 0, 0);
+
+/** The cell's latencies in a histogram, as a flush records them. */
+function histogramOf(cell: MinuteCell): LatencyHistogram {
+  const h = newLatencyHistogram();
+  recordLatencies(h, cell.latencies);
+  return h;
+}
 const INT64_MAX = (1n << 63n) - 1n;
 const UINT64_MAX = (1n << 64n) - 1n;
 
@@ -26,8 +33,8 @@ describe('MinuteCells', () => {
     const sealed = cells.seal();
     expect(cells.size).toBe(0);
     const first = sealed.find((c) => c.kind === 'agent' && c.vendorId === 'v1' && c.minute === T0);
-    expect(first).toMatchObject({ requests: 3, successes: 2, failures: 1, spend: 12n, latencySum: 60, maxLatency: 30, openedAt: 1 });
-    expect(first?.histogram.totalCount).toBe(3);
+    expect(first).toMatchObject({ requests: 3, successes: 2, failures: 1, spend: 12n, latencySum: 60, maxLatency: 30, openedAt: 1, latencies: [[10, 20], [30]] });
+    expect(histogramOf(first!).totalCount).toBe(3);
   });
 
   it('refuses groups whose numbers do not add up, leaving no partial trace', () => {
@@ -47,7 +54,7 @@ describe('MinuteCells', () => {
     expect(cells.clamped).toBe(1);
     expect(cell?.maxLatency).toBe(2_000_000_000);
     expect(cell?.latencySum).toBe(2_000_000_005);
-    expect(cell?.histogram.maxValue).toBeLessThanOrEqual(HIGHEST_LATENCY_MS + HIGHEST_LATENCY_MS / 1024);
+    expect(histogramOf(cell!).maxValue).toBeLessThanOrEqual(HIGHEST_LATENCY_MS + HIGHEST_LATENCY_MS / 1024);
   });
 });
 
@@ -60,7 +67,7 @@ describe('ClickHouse rows', () => {
     cells.add(agentGroup('a', 'v', T0, [1], { spend: INT64_MAX }), 0);
     cells.add(agentGroup('a', 'v', T0, [2], { spend: INT64_MAX - 1n }), 0);
     const [cell] = cells.seal();
-    const rows = clickhouseRows(cell!, nextId, 'rx', clickhouseDateTime(T0));
+    const rows = clickhouseRows(cell!, histogramOf(cell!), nextId, 'rx', clickhouseDateTime(T0));
     expect(rows).toHaveLength(1);
     expect(rows[0]?.spend_atomic).toBe((2n * INT64_MAX - 1n).toString());
   });
@@ -69,7 +76,7 @@ describe('ClickHouse rows', () => {
     const cells = new MinuteCells();
     for (let i = 0; i < 5; i++) cells.add(agentGroup('a', 'v', T0, [i], { spend: INT64_MAX }), 0);
     const [cell] = cells.seal();
-    const rows = clickhouseRows(cell!, nextId, 'rx', clickhouseDateTime(T0));
+    const rows = clickhouseRows(cell!, histogramOf(cell!), nextId, 'rx', clickhouseDateTime(T0));
     expect(rows.length).toBe(3);
     expect(rows.reduce((s, r) => s + BigInt(r.spend_atomic), 0n)).toBe(5n * INT64_MAX);
     for (const r of rows) expect(BigInt(r.spend_atomic)).toBeLessThanOrEqual(UINT64_MAX);
@@ -82,7 +89,7 @@ describe('ClickHouse rows', () => {
     const cells = new MinuteCells();
     cells.add(agentGroup('a', 'v', T0 + 5 * MINUTE, [10, 10, 20, 5000], { failures: 1 }), 0);
     const [cell] = cells.seal();
-    const [row] = clickhouseRows(cell!, nextId, 'rx', '2025-01-31 12:06:00');
+    const [row] = clickhouseRows(cell!, histogramOf(cell!), nextId, 'rx', '2025-01-31 12:06:00');
     expect(row).toMatchObject({
       minute: '2025-01-31 12:05:00',
       kind: 'agent',
@@ -121,9 +128,24 @@ describe('HourDeltas', () => {
     const [first, second] = hours.sorted();
     expect(first?.bucket).toBe(T0);
     expect(first?.oldestOpenedAt).toBe(5);
-    expect(first?.vendors.get('v1')).toMatchObject({ requests: 3, latencySum: 6, maxLatency: 3 });
-    expect(first?.vendors.get('v1')?.histogram.totalCount).toBe(3);
+    expect(first?.vendors.get('v1')).toMatchObject({ requests: 3, latencySum: 6, maxLatency: 3, rawCount: 3, histogram: null });
     expect(first?.vendors.get('v2')?.requests).toBe(1);
     expect(second?.bucket).toBe(T0 + HOUR);
+  });
+
+  it('folds raw latencies into a histogram once a tally holds many, so a waiting delta stays bounded', () => {
+    const hours = new HourDeltas();
+    for (let flush = 0; flush < 6; flush++) {
+      const cells = new MinuteCells();
+      cells.add(agentGroup('a', 'v', T0 + flush * MINUTE, Array.from({ length: 1000 }, (_, i) => i + flush)), 0);
+      const more = new HourDeltas();
+      for (const c of cells.seal()) more.addCell(c);
+      for (const d of more.byKey.values()) hours.addDelta(d);
+    }
+    const t = hours.sorted()[0]?.vendors.get('v');
+    expect(t?.requests).toBe(6000);
+    expect((t?.histogram?.totalCount ?? 0) + (t?.rawCount ?? 0)).toBe(6000);
+    expect(t?.histogram).not.toBeNull();
+    expect(t?.rawCount).toBeLessThanOrEqual(4096);
   });
 });
