@@ -3,7 +3,7 @@ import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttribut
 import { errorBody, EVENT_ERROR_CODES, REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
 import { RingBuffer } from '../ring/index.js';
 import { AgentKeyCache } from './agent-key-cache.js';
-import { Endpoint, readRecord, type RecordView } from './request-record.js';
+import { ATTRIBUTE_NAMES, Endpoint, readRecord, type RecordView } from './request-record.js';
 
 /** What a worker is told once, at start-up (Piscina workerData). */
 export interface WorkerSettings {
@@ -102,6 +102,11 @@ export class TaskProcessor {
       body = inflated.body;
     }
 
+    const attributeProblem = record.attributes === null ? null : nonAsciiAttribute(record.attributes);
+    if (attributeProblem !== null) {
+      return refuse(out, i, 'no_valid_events', 'The event was not valid.', [{ index: 0, id: null, code: 'invalid_event', message: attributeProblem }]);
+    }
+
     this.ctx.endpoint = isAgent ? 'agent' : 'ingest';
     this.ctx.agentId = isAgent ? record.agentId : null;
     this.ctx.tenantId = isAgent ? null : record.tenantId;
@@ -149,6 +154,20 @@ function refuse(
   out.statuses[i] = REQUEST_ERRORS[code].status;
   out.codes[i] = code;
   out.bodies[i] = errorBody(code, message, rejected);
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Binary-mode attributes travel in HTTP headers, which must be printable ASCII (CloudEvents'
+ * HTTP binding percent-encodes anything else). The HTTP layer reads other bytes as Latin-1
+ * and drops any at the end of a value, so such a value cannot be stored faithfully.
+ */
+function nonAsciiAttribute(a: string[]): string | null {
+  for (let k = 0; k < a.length; k++) {
+    if (!PRINTABLE_ASCII.test(a[k] as string)) return `${ATTRIBUTE_NAMES[k] as string}: the ce-${ATTRIBUTE_NAMES[k] as string} header must be printable ASCII (percent-encode other characters)`;
+  }
+  return null;
 }
 
 function binaryAttributes(a: string[] | null): BinaryAttributes | null {

@@ -117,6 +117,24 @@ describe('accepted bodies (§2)', () => {
     expect((await interactions(agent.agentId)).map((r) => r.nonce)).toEqual(['11']);
   });
 
+  it('refuses binary-mode attributes that are not printable ASCII (headers cannot carry them faithfully)', async () => {
+    const agent = newAgent();
+    const ev = interactionEvent(agent.agentId, { data: { nonce: 12 } });
+    const body = new TextEncoder().encode(JSON.stringify(ev.data));
+    const headers = sign(agent, body, {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': 'caf\u00e9-1',
+      'ce-source': String(ev.source),
+      'ce-type': String(ev.type),
+      'ce-time': String(ev.time),
+    });
+    const res = await postEvents(rx.url, '/v1/agent', body, headers);
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ error: { code: 'no_valid_events' }, rejected: [{ index: 0, code: 'invalid_event', message: expect.stringContaining('ce-id') }] });
+    expect(await interactions(agent.agentId)).toHaveLength(0);
+  });
+
   it('accepts gzip, with the signature over the compressed bytes', async () => {
     const agent = newAgent();
     const events = [interactionEvent(agent.agentId, { data: { nonce: 5 } })];
