@@ -94,8 +94,9 @@ export class IngestRoute {
 
     const lengthHeader = req.getHeader('content-length');
     if (!CONTENT_LENGTH.test(lengthHeader)) {
-      const chunked = req.getHeader('transfer-encoding') !== '';
-      return this.refuseNow(ex, chunked ? 'body_too_large' : 'invalid_body', 'A Content-Length header is required.', true);
+      // The body is reserved in the ring at its full size up front, and the HTTP layer does
+      // not deliver chunked request bodies at all: both need a Content-Length.
+      return this.refuseNow(ex, 'invalid_body', 'A Content-Length header is required (chunked request bodies are not supported).', true);
     }
     ex.bodyBytes = Number(lengthHeader);
     if (ex.bodyBytes > c.maxBodyBytes) {
