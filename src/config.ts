@@ -74,7 +74,22 @@ export const SPEC = {
     max: 10_000_000,
     doc: 'Imported Ed25519 public keys each worker keeps (LRU).',
   },
-  pgPoolSize: { env: 'PG_POOL_SIZE', kind: 'int', default: 3, min: 1, max: 64, doc: 'PostgreSQL connections used for COPY batches.' },
+  pgPoolSize: {
+    env: 'PG_POOL_SIZE',
+    kind: 'int',
+    default: 3,
+    min: 1,
+    max: 64,
+    doc: 'Most COPY transactions at once (one more runs only while PARALLEL_COPY_ROWS rows wait).',
+  },
+  parallelCopyRows: {
+    env: 'PARALLEL_COPY_ROWS',
+    kind: 'int',
+    default: 2_000,
+    min: 1,
+    max: 10_000_000,
+    doc: 'Rows waiting before a COPY transaction starts beside one in flight; below it, rows wait and join the next batch (fewer, larger commits).',
+  },
   copyBatchRows: {
     env: 'COPY_BATCH_ROWS',
     kind: 'int',

@@ -124,7 +124,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
   // The route and the pipeline answer each other: the route hands requests in, the pipeline
   // hands outcomes back through `route.answer`.
   const rollups = config.rollups
-    ? new RollupService(pool, { flushIntervalMs: config.rollupFlushMs, clickhouseUrl: config.clickhouseUrl }, log.child({ component: 'rollups' }))
+    ? new RollupService(pool, { flushIntervalMs: config.rollupFlushMs, clickhouseUrl: config.clickhouseUrl, clickhouseSpoolDir: join(config.dataDir, 'rollup-spool') }, log.child({ component: 'rollups' }))
     : null;
   await rollups?.start();
   const recordInserted = (groups: InsertedGroup[]) => rollups?.record(groups);
@@ -150,6 +150,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     maxTasksInFlight: config.workers * 2,
     copyBatchRows: config.copyBatchRows,
     copyConcurrency: config.pgPoolSize,
+    parallelCopyRows: config.parallelCopyRows,
   });
   if (spool !== null) {
     replayer = new SpoolReplayer(spool, sink, () => health.isUp, recordInserted, (err) => health.markDown(err), log.child({ component: 'spool' }));

@@ -44,6 +44,8 @@ export interface PipelineOptions<T extends Ticket> {
   maxTasksInFlight: number;
   copyBatchRows: number;
   copyConcurrency: number;
+  /** Waiting rows needed before another COPY runs beside one already in flight. */
+  parallelCopyRows: number;
 }
 
 /** Rows of one worker task and the requests they belong to. */
@@ -180,7 +182,11 @@ export class IngestPipeline<T extends Ticket> {
     const spool = this.o.spool;
     while (this.pending.length > 0) {
       const up = this.o.isSinkUp();
-      if (up && !this.spillAll && this.copiesInFlight < this.o.copyConcurrency) {
+      // One transaction at a time while batches are small: rows arriving meanwhile join the
+      // next batch, so each commit carries more. A second one only when enough rows wait.
+      const copySlot =
+        this.copiesInFlight === 0 || (this.copiesInFlight < this.o.copyConcurrency && this.pendingRows >= this.o.parallelCopyRows);
+      if (up && !this.spillAll && copySlot) {
         const { units, batch } = this.takeBatch();
         this.copiesInFlight++;
         void this.o.sink.write(batch).then((outcome) => {

@@ -47,6 +47,7 @@ beforeAll(async () => {
     maxTasksInFlight: 1,
     copyBatchRows: 1000,
     copyConcurrency: 1,
+    parallelCopyRows: 1,
   });
 });
 
