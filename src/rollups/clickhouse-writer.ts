@@ -1,15 +1,12 @@
 import { ThrottledLog, type Logger } from '../logger.js';
+import type { Spool, SpoolRecord } from '../sinks/spool/index.js';
 import type { ClickhouseRow } from './clickhouse-rows.js';
 import type { ClickhouseRollupSink } from './clickhouse-sink.js';
+import { decodeSpooledBatch, encodeSpooledBatch, type SpooledBatch } from './clickhouse-spool-record.js';
 import { RetrySchedule } from './retry-schedule.js';
 import { SingleFlight } from './single-flight.js';
 
-interface QueuedBatch {
-  rows: ClickhouseRow[];
-  requests: number;
-  /** Date.now() when the oldest key of the batch opened. */
-  oldestOpenedAt: number;
-}
+type QueuedBatch = SpooledBatch;
 
 export interface ClickhouseWriterOptions {
   maxPendingRows: number;
@@ -30,6 +27,12 @@ const BACKOFF_BASE_MS = 250;
  * requests they carried) and logged once per interval. Rows of an INSERT in flight are not
  * dropped under it. A retried INSERT sends the same row_ids, so copies of rows that did land
  * before a timeout collapse in the ReplacingMergeTree.
+ *
+ * Durable (with attachSpool): each enqueued batch is appended to the spool (one record,
+ * fdatasync'ed) before it is sent, and sent from there, oldest first, one INSERT per record;
+ * a record is acknowledged only once ClickHouse confirmed its INSERT. Records left by an
+ * earlier process go first. A batch the spool cannot take (full, or failing) waits in the
+ * bounded memory queue instead, as without a spool, and is sent after the spool is empty.
  */
 export class ClickhouseWriter {
   private queue: QueuedBatch[] = [];
@@ -43,6 +46,16 @@ export class ClickhouseWriter {
   private readonly dropLog: ThrottledLog;
   private stopped = false;
   private downLogged = false;
+  private spool: Spool | null = null;
+  /** Batches waiting for their spool append, in enqueue order. */
+  private toSpool: QueuedBatch[] = [];
+  private toSpoolRows = 0;
+  /** Rows this process appended to the spool and ClickHouse has not confirmed. */
+  private spooledRows = 0;
+  /** Records an earlier process left, not yet acknowledged; they are the oldest, so acknowledged first. */
+  private recoveredRecords = 0;
+  private readonly persist: SingleFlight;
+  private readonly spoolLog: ThrottledLog;
 
   up = false;
   rowsWritten = 0;
@@ -62,18 +75,36 @@ export class ClickhouseWriter {
       () => this.drainPass(),
       (err) => this.log.error({ err: (err as Error).message }, 'rollup writer failed unexpectedly'),
     );
+    this.persist = new SingleFlight(
+      () => this.persistPass(),
+      (err) => this.log.error({ err: (err as Error).message }, 'rollup spool append failed unexpectedly'),
+    );
     this.dropLog = new ThrottledLog(log, 10_000);
+    this.spoolLog = new ThrottledLog(log, 10_000);
   }
 
+  /** Rows not yet confirmed by ClickHouse. A record left by an earlier process counts as one row (its rows are only known once read). */
   get pendingRows(): number {
-    return this.queuedRows + this.inFlightRows;
+    return this.queuedRows + this.inFlightRows + this.toSpoolRows + this.spooledRows + this.recoveredRecords;
   }
 
+  /** Makes the outbox durable; call before the first enqueue() and drain(). */
+  attachSpool(spool: Spool): void {
+    this.spool = spool;
+    this.recoveredRecords = spool.stats().records;
+  }
+
+  /** Memory only: with a spool, the append runs in the background (persistPass). */
   enqueue(rows: ClickhouseRow[], requests: number, oldestOpenedAt: number): void {
     if (rows.length === 0) return;
-    this.queue.push({ rows, requests, oldestOpenedAt });
-    this.queuedRows += rows.length;
-    this.enforceBound();
+    const batch = { rows, requests, oldestOpenedAt };
+    if (this.spool === null) {
+      this.queueInMemory(batch);
+      return;
+    }
+    this.toSpool.push(batch);
+    this.toSpoolRows += rows.length;
+    void this.persist.run();
   }
 
   /** Rows that can never be written (e.g. a minute ClickHouse's DateTime cannot hold): counted as dropped. */
@@ -98,8 +129,54 @@ export class ClickhouseWriter {
     this.schedule.cancel();
   }
 
+  /** After stop(): finishes the appends under way and closes the spool (what it holds is sent by the next process). */
+  async close(): Promise<void> {
+    const spool = this.spool;
+    if (spool === null) return;
+    await this.persist.run();
+    await spool.close().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'closing the rollup spool failed'));
+  }
+
+  /**
+   * Appends every batch waiting for the spool, in order (the spool group-commits them: one
+   * fdatasync for all). 'full' or a failure: the batch waits in memory instead.
+   */
+  private async persistPass(): Promise<void> {
+    const spool = this.spool;
+    if (spool === null || this.toSpool.length === 0) return;
+    const batches = this.toSpool;
+    this.toSpool = [];
+    const payloads: Buffer[] = [];
+    for (const b of batches) payloads.push(await encodeSpooledBatch(b));
+    // Called in order, synchronously: record ids, and so the send order, follow the batches.
+    const appended = payloads.map((p) => spool.append(p).catch((err: unknown) => err as Error));
+    let durable = 0;
+    for (const [i, b] of batches.entries()) {
+      const result = await appended[i];
+      this.toSpoolRows -= b.rows.length;
+      if (result === 'ok') {
+        this.spooledRows += b.rows.length;
+        durable++;
+        continue;
+      }
+      const why = result === 'full' ? 'rollup spool full' : `rollup spool append failed: ${result?.message ?? 'unknown'}`;
+      this.spoolLog.warn({ rows: b.rows.length, bytes: spool.stats().bytes }, `${why}; rows wait in memory (bounded) instead`);
+      this.queueInMemory(b);
+    }
+    // The drain pass awaits this one; only a pass that made something durable asks for another.
+    if (durable > 0) void this.drain();
+  }
+
+  private queueInMemory(batch: QueuedBatch): void {
+    this.queue.push(batch);
+    this.queuedRows += batch.rows.length;
+    this.enforceBound();
+  }
+
   /** One pass over the outbox; returns at once during a backoff (the timer will call again) unless forced. */
   private async drainPass(): Promise<void> {
+    // Durable before sent; this also makes flush() resolve only once the rows are on disk.
+    await this.persist.run();
     const force = this.forceNext;
     this.forceNext = false;
     if (!force && (this.stopped || this.schedule.waiting)) return;
@@ -114,6 +191,7 @@ export class ClickhouseWriter {
       this.schemaReady = true;
       this.markUp();
     }
+    if (this.spool !== null && !(await this.sendSpooled(this.spool))) return;
     while (this.queue.length > 0) {
       const taken = this.take();
       const rows = taken.length === 1 ? (taken[0] as QueuedBatch).rows : taken.flatMap((b) => b.rows);
@@ -122,13 +200,9 @@ export class ClickhouseWriter {
       const r = await this.sink.insert(rows);
       this.inFlightRows = 0;
       if (r.ok) {
-        this.rowsWritten += rows.length;
         let oldest = Infinity;
         for (const b of taken) if (b.oldestOpenedAt < oldest) oldest = b.oldestOpenedAt;
-        this.lastLagSeconds = Math.max(0, (Date.now() - oldest) / 1000);
-        this.options.onWrite?.(rows.length, (performance.now() - started) / 1000);
-        this.schedule.succeeded();
-        this.markUp();
+        this.wrote(rows.length, oldest, started);
         continue;
       }
       this.failures++;
@@ -148,6 +222,65 @@ export class ClickhouseWriter {
       this.fail(r.error, 'ClickHouse rollup insert failed', false);
       return;
     }
+  }
+
+  /**
+   * Sends the spool's records oldest first, one INSERT each, acknowledging each once
+   * ClickHouse confirmed it. True when the spool is empty; false when a retryable failure
+   * set the backoff (the same record is sent again: its row_ids collapse under FINAL).
+   */
+  private async sendSpooled(spool: Spool): Promise<boolean> {
+    for (;;) {
+      let record: SpoolRecord | null;
+      try {
+        record = await spool.next();
+      } catch (err) {
+        if (!this.stopped) this.fail(err as Error, 'reading the rollup spool failed', true);
+        return false;
+      }
+      if (record === null) return true;
+      let batch: QueuedBatch | null = null;
+      try {
+        batch = await decodeSpooledBatch(record.payload);
+      } catch (err) {
+        // Its CRC matched, so this is not damage: a record of another format or a bug. Keeping it would block the spool.
+        this.log.error({ err: (err as Error).message, id: record.id, bytes: record.payload.byteLength }, 'unreadable rollup spool record; dropped');
+      }
+      if (batch !== null) {
+        const started = performance.now();
+        const r = await this.sink.insert(batch.rows);
+        if (r.ok) {
+          this.wrote(batch.rows.length, batch.oldestOpenedAt, started);
+        } else {
+          this.failures++;
+          if (r.kind !== 'permanent') {
+            if (r.kind === 'schema') this.schemaReady = false;
+            this.fail(r.error, 'ClickHouse rollup insert failed', false);
+            return false;
+          }
+          this.rowsDropped += batch.rows.length;
+          this.requestsDropped += batch.requests;
+          this.log.error({ rows: batch.rows.length, requests: batch.requests, err: r.error.message }, 'ClickHouse refused rollup rows; dropped');
+        }
+      }
+      try {
+        await spool.acknowledge(record.id);
+      } catch (err) {
+        // Sent again at the next pass (or start); its copies collapse under FINAL.
+        if (!this.stopped) this.fail(err as Error, 'acknowledging a rollup spool record failed', true);
+        return false;
+      }
+      if (this.recoveredRecords > 0) this.recoveredRecords--;
+      else if (batch !== null) this.spooledRows -= batch.rows.length;
+    }
+  }
+
+  private wrote(rows: number, oldestOpenedAt: number, started: number): void {
+    this.rowsWritten += rows;
+    this.lastLagSeconds = Math.max(0, (Date.now() - oldestOpenedAt) / 1000);
+    this.options.onWrite?.(rows, (performance.now() - started) / 1000);
+    this.schedule.succeeded();
+    this.markUp();
   }
 
   /** Whole queued batches from the front, up to batchRows rows (at least one batch). */

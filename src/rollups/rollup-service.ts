@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
+import { Spool } from '../sinks/spool/index.js';
 import { clickhouseDateTime, clickhouseRows, fitsDateTime, type ClickhouseRow } from './clickhouse-rows.js';
 import { ClickhouseRollupSink } from './clickhouse-sink.js';
 import { ClickhouseWriter } from './clickhouse-writer.js';
@@ -23,6 +24,9 @@ const MINUTE_MS = 60_000;
 const ENCODE_SLICE_MS = 5;
 /** Sealed keys beyond this many times maxOpenKeys are encoded inside record(): the event loop itself becomes the back-pressure. */
 const SEALED_BACKLOG_FACTOR = 4;
+const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
+/** Segments are reclaimed whole once acknowledged: small enough that a drained outage gives its disk back soon. */
+const MAX_SPOOL_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Per-minute latency rollups: HDR histograms per (minute, agent, vendor) and
@@ -45,6 +49,7 @@ export class RollupService {
   private readonly postgresSink: PostgresHourlySink;
   private readonly clickhouse: ClickhouseWriter | null = null;
   private readonly clickhouseSink: ClickhouseRollupSink | null = null;
+  private clickhouseSpool: Spool | null = null;
   private readonly receiverId: string;
   private rowSeq = 0;
   /** Start of the UTC minute in which the last flush sealed: groups older than it are late. */
@@ -101,12 +106,27 @@ export class RollupService {
   }
 
   /**
-   * Applies the ClickHouse DDL (when configured), waiting for it at most clickhouseStartWaitMs;
-   * if ClickHouse is down it is retried in the background and rows wait in the outbox. Then
+   * Opens the ClickHouse spool (when configured: what an earlier process left in it is sent
+   * first), applies the ClickHouse DDL, waiting for it at most clickhouseStartWaitMs; if
+   * ClickHouse is down it is retried in the background and rows wait in the outbox. Then
    * starts the flush interval.
    */
   async start(): Promise<void> {
     if (this.clickhouse !== null) {
+      const dir = this.options.clickhouseSpoolDir;
+      if (dir !== undefined) {
+        const maxBytes = this.options.clickhouseSpoolMaxBytes ?? DEFAULT_SPOOL_MAX_BYTES;
+        const segmentBytes = Math.max(1024, Math.min(MAX_SPOOL_SEGMENT_BYTES, Math.floor(maxBytes / 4)));
+        try {
+          this.clickhouseSpool = await Spool.open({ dir, maxBytes, segmentBytes }, this.log.child({ component: 'rollup-spool' }));
+          this.clickhouse.attachSpool(this.clickhouseSpool);
+          const left = this.clickhouseSpool.stats().records;
+          if (left > 0) this.log.info({ records: left, dir }, 'rollup batches left in the ClickHouse spool by an earlier run; sending them first');
+        } catch (err) {
+          // Rollups are secondary: an unusable spool directory must not stop ingest.
+          this.log.error({ err: (err as Error).message, dir }, 'could not open the ClickHouse rollup spool; its rows wait in memory only');
+        }
+      }
       const waitMs = this.options.clickhouseStartWaitMs ?? 3_000;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.clickhouse.drain(), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
@@ -172,8 +192,10 @@ export class RollupService {
       clearTimeout(timer);
       this.postgres.stop();
       this.clickhouse?.stop();
+      await this.clickhouse?.close();
       const left = this.stats().pendingRows;
-      if (!finished || left > 0) this.log.warn({ pendingRows: left, finished }, 'rollups stopped with rows unwritten');
+      const spooled = this.clickhouseSpool?.stats().records ?? 0;
+      if (!finished || left > 0) this.log.warn({ pendingRows: left, finished, spooledBatches: spooled }, spooled > 0 ? 'rollups stopped with rows unwritten (spooled batches are sent at the next start)' : 'rollups stopped with rows unwritten');
       await this.clickhouseSink?.close();
     })();
     return this.stopping;
@@ -198,6 +220,7 @@ export class RollupService {
       clampedLatencies: this.cells.clamped,
       undecodableHistograms: this.postgresSink.problems.undecodable,
       clickhouseVersion: this.clickhouseSink?.version ?? null,
+      clickhouseSpool: this.clickhouseSpool === null ? null : { bytes: this.clickhouseSpool.stats().bytes, records: this.clickhouseSpool.stats().records },
     };
   }
 

@@ -47,7 +47,15 @@ export interface RollupOptions {
   maxOpenKeys?: number;
   /** Most latencies held between flushes (8 bytes each); reaching it flushes early. Default 1,000,000. */
   maxPendingLatencies?: number;
-  /** Most rows waiting for ClickHouse (≈1 KiB each); past it the oldest are dropped and counted. Default 100,000. */
+  /**
+   * Directory of a durable ClickHouse outbox (the receiver's spool format): each flush's rows
+   * are appended, fdatasync'ed, before they are sent, and acknowledged once ClickHouse
+   * confirmed them, so an outage survives a restart. Unset: the memory outbox only.
+   */
+  clickhouseSpoolDir?: string;
+  /** Bound on that spool's bytes on disk; past it, batches wait in the memory outbox (maxPendingClickhouseRows). Default 256 MiB. */
+  clickhouseSpoolMaxBytes?: number;
+  /** Most rows waiting for ClickHouse in memory (≈1 KiB each); past it the oldest are dropped and counted. Default 100,000. */
   maxPendingClickhouseRows?: number;
   /** Most (hour, entity) rows waiting for PostgreSQL; past it the oldest are dropped and counted. Default 10,000. */
   maxPendingPostgresRows?: number;
@@ -98,4 +106,6 @@ export interface RollupStats {
   undecodableHistograms: number;
   /** ClickHouse server version once known, e.g. "18.16.1". */
   clickhouseVersion: string | null;
+  /** The durable ClickHouse outbox (clickhouseSpoolDir): bytes on disk and batches not yet confirmed; null without one. */
+  clickhouseSpool: { bytes: number; records: number } | null;
 }

@@ -4,8 +4,10 @@
  * int64 maximum, retried inserts, and ClickHouse going down (at start, during a flush) and
  * coming back with every count reconciled and memory bounded.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { migrate } from '../../src/sinks/postgres/migrations.js';
@@ -15,6 +17,8 @@ import { classifyClickhouseError, ClickhouseRollupSink } from '../../src/rollups
 import { clickhouseRows, clickhouseDateTime } from '../../src/rollups/clickhouse-rows.js';
 import { newLatencyHistogram } from '../../src/rollups/latency-histogram.js';
 import { MinuteCells, recordLatencies } from '../../src/rollups/minute-cells.js';
+import { encodeSpooledBatch } from '../../src/rollups/clickhouse-spool-record.js';
+import { Spool } from '../../src/sinks/spool/index.js';
 import { agentGroup, eventually, exactPercentile, gatewayGroup, latencySample, minuteAgo, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
 
 const INT64_MAX = (1n << 63n) - 1n;
@@ -300,6 +304,98 @@ describe('ClickHouse rollups', () => {
     const t = await chTotals('t6-');
     expect(Number(t.requests) + dropped).toBe(groups.reduce((n, g) => n + g.requests, 0));
     expect(s.stats().rowsWritten.clickhouse + s.stats().rowsDropped.clickhouse).toBe(24);
+    await proxy.down();
+  });
+
+  it('keeps rows built while ClickHouse is down in its spool across a restart, and sends them exactly once when it returns', async () => {
+    const target = new URL(ch.serverUrl);
+    const proxy = new TcpProxy(target.hostname, Number(target.port));
+    await proxy.up();
+    await proxy.down();
+    const dir = await mkdtemp(join(inject('testRunDir'), 'rollup-spool-')) // removed with the run directory;
+    const opts: Partial<RollupOptions> = { clickhouseUrl: `${proxy.url}/${ch.database}`, clickhouseStartWaitMs: 300, clickhouseRequestTimeoutMs: 2_000, clickhouseSpoolDir: dir };
+    const first = service(opts);
+    await first.start();
+    const groups = mixedLoad('t15', 300);
+    const half = Math.floor(groups.length / 2);
+    first.record(groups.slice(0, half));
+    await first.flush();
+    expect(first.stats().clickhouseSpool).toMatchObject({ records: 1 });
+    first.record(groups.slice(half));
+    await first.stop(); // the final flush spools the rest
+    expect(first.stats().clickhouseSpool).toMatchObject({ records: 2 });
+    expect(first.stats().rowsDropped.clickhouse).toBe(0);
+
+    // A new process on the same spool, ClickHouse still down, then back.
+    const second = service(opts);
+    await second.start();
+    expect(second.stats().clickhouseSpool).toMatchObject({ records: 2 });
+    expect(second.stats().pendingRows).toBeGreaterThan(0);
+    await proxy.up();
+    expect(await eventually(async () => second.stats().pendingRows === 0, 15_000)).toBe(true);
+    expect(second.stats().clickhouseSpool).toMatchObject({ records: 0 });
+    const t = await chTotals('t15-');
+    expect({ requests: t.requests, successes: t.successes, failures: t.failures, spend: t.spend }).toEqual(expectedTotals(groups));
+    expect(Number(t.rows)).toBe(second.stats().rowsWritten.clickhouse);
+    const [ids] = await chRows<{ n: string; distinct: string }>(`SELECT toString(count()) AS n, toString(uniqExact(row_id)) AS distinct FROM rollup_minute FINAL WHERE startsWith(entity_id, 't15-')`);
+    expect(ids?.n).toBe(ids?.distinct);
+    await proxy.down();
+  });
+
+  it('replays a spooled batch whose INSERT landed but was never acknowledged, and it collapses under FINAL', async () => {
+    const dir = await mkdtemp(join(inject('testRunDir'), 'rollup-spool-')) // removed with the run directory;
+    const cells = new MinuteCells();
+    for (const g of mixedLoad('t16', 400)) cells.add(g, Date.now());
+    let n = 0;
+    const rows = cells.seal().flatMap((c) => {
+      const h = newLatencyHistogram();
+      recordLatencies(h, c.latencies);
+      return clickhouseRows(c, h, () => `t16-${n++}`, 'rx', clickhouseDateTime(Date.now()));
+    });
+    const requests = rows.reduce((sum, r) => sum + r.requests, 0);
+    // A crash between ClickHouse's reply and the acknowledgement: in the spool and in the table.
+    const spool = await Spool.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 << 18 }, silentLogger());
+    expect(await spool.append(await encodeSpooledBatch({ rows, requests, oldestOpenedAt: Date.now() }))).toBe('ok');
+    await spool.close();
+    const sink = new ClickhouseRollupSink(ch.url, 'default', 10_000);
+    try {
+      expect((await sink.ensureSchema()).ok).toBe(true);
+      expect((await sink.insert(rows)).ok).toBe(true);
+    } finally {
+      await sink.close();
+    }
+    const s = service({ clickhouseSpoolDir: dir });
+    await s.start();
+    expect(await eventually(async () => s.stats().clickhouseSpool?.records === 0, 10_000)).toBe(true);
+    expect(s.stats().rowsWritten.clickhouse).toBe(rows.length); // sent again
+    expect(await chTotals('t16-')).toMatchObject({ requests: String(requests), rows: String(rows.length) });
+  });
+
+  it('falls back to the bounded memory outbox when the spool is full, losing nothing it has room for', async () => {
+    const target = new URL(ch.serverUrl);
+    const proxy = new TcpProxy(target.hostname, Number(target.port));
+    await proxy.up();
+    await proxy.down();
+    const dir = await mkdtemp(join(inject('testRunDir'), 'rollup-spool-')) // removed with the run directory;
+    const maxBytes = 16 * 1024;
+    const s = service({ clickhouseUrl: `${proxy.url}/${ch.database}`, clickhouseStartWaitMs: 200, clickhouseRequestTimeoutMs: 2_000, clickhouseSpoolDir: dir, clickhouseSpoolMaxBytes: maxBytes });
+    await s.start();
+    const groups: RollupGroup[] = [];
+    for (let f = 0; f < 6; f++) {
+      const batch = Array.from({ length: 8 }, (_, i) => agentGroup(`t17-agent-${f}-${i}`, 'v', minuteAgo(1), latencySample(5, f * 10 + i + 1)));
+      groups.push(...batch);
+      s.record(batch);
+      await s.flush();
+      expect(s.stats().clickhouseSpool?.bytes).toBeLessThanOrEqual(maxBytes);
+    }
+    const spooled = s.stats().clickhouseSpool?.records ?? 0;
+    expect(spooled).toBeGreaterThan(0);
+    expect(spooled).toBeLessThan(6); // the rest wait in memory
+    expect(s.stats().pendingRows).toBe(6 * 8);
+    await proxy.up();
+    expect(await eventually(async () => s.stats().pendingRows === 0, 10_000)).toBe(true);
+    expect(await chTotals('t17-')).toMatchObject({ requests: String(6 * 8 * 5), rows: String(6 * 8) });
+    expect(s.stats().rowsDropped.clickhouse).toBe(0);
     await proxy.down();
   });
 
