@@ -7,14 +7,20 @@ import type { Envelope } from './events/envelope.js';
  */
 export interface RowGroup {
   kind: 'agent' | 'gateway';
+  /** Epoch ms of the UTC minute start of the rows' `time`. */
   minute: number;
+  /** agent_id (kind agent) or gateway_id (kind gateway). */
   entity: string;
   vendorId: string;
+  /** '' for agents; the API key's tenant for gateways. */
   tenantId: string;
   requests: number;
+  /** agent: success = true; gateway: status_code < 400. */
   successes: number;
   failures: number;
+  /** Exact sum of amount_atomic (NULL counts 0). */
   spendAtomic: bigint;
+  /** latency_ms of every row of the group. */
   latencies: number[];
 }
 

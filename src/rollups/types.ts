@@ -3,29 +3,16 @@
  * service is configured (RollupOptions) and what it reports (RollupStats).
  */
 
+import type { RowGroup } from '../codec/index.js';
+
 /**
  * Rows one committed COPY transaction actually inserted (duplicates excluded), grouped by
- * UTC minute, entity and vendor. Built by PostgreSQL itself (INSERT … RETURNING), so a
- * retried or duplicated event is never counted twice.
+ * UTC minute, entity and vendor (the codec's RowGroup): tallied by the workers when every
+ * row of the batch was inserted, else returned by PostgreSQL (INSERT … RETURNING), so a
+ * retried or duplicated event is never counted twice. record() keeps `latencies` (no copy)
+ * until the next flush: do not change it afterwards.
  */
-export interface RollupGroup {
-  kind: 'agent' | 'gateway';
-  /** Epoch ms of the UTC minute start of the rows' `time`. */
-  minute: number;
-  /** agent_id (kind agent) or gateway_id (kind gateway). */
-  entity: string;
-  vendorId: string;
-  /** '' for agents; the API key's tenant for gateways. */
-  tenantId: string;
-  requests: number;
-  /** agent: success = true; gateway: status_code < 400. */
-  successes: number;
-  failures: number;
-  /** Exact sum of amount_atomic (NULL counts 0); never negative (PROTOCOL.md §5: int64 ≥ 0). */
-  spendAtomic: bigint;
-  /** latency_ms of every inserted row of the group. record() keeps this array (no copy) until the next flush: do not change it afterwards. */
-  latencies: number[];
-}
+export type RollupGroup = RowGroup;
 
 export interface RollupOptions {
   /** How often recorded groups are written (PostgreSQL and ClickHouse). */

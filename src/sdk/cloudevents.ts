@@ -1,14 +1,9 @@
 import nacl from 'tweetnacl';
+import type { EventType } from '../codec/event-types.js';
 import { MachPayConfigError } from './errors.js';
 
-/** The event types of PROTOCOL.md §5. */
-export const EVENT_TYPES = {
-  agentInteraction: 'com.machpay.agent.interaction.v1',
-  agentTelemetry: 'com.machpay.agent.telemetry.v1',
-  gatewayRequest: 'com.machpay.gateway.request.v1',
-} as const;
-
-export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+/** The event types of PROTOCOL.md §5: one dependency-free module shared with the receiver. */
+export { EVENT_TYPES, type EventType } from '../codec/event-types.js';
 
 /** An int64 as the chosen body encoding writes it (see batch-encoding.ts). */
 export type WireInt64 = number | string | bigint;

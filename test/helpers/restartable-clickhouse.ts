@@ -1,11 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, openSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startClickhouse } from '../setup/clickhouse-server.js';
+import { findClickhouse, ping, serverUser, startClickhouse } from '../setup/clickhouse-server.js';
 import { stopChild, stopOnProcessExit } from '../setup/service.js';
-import { getOnce } from './http-get.js';
 import { tailFile } from './log-tail.js';
 
 /**
@@ -25,43 +24,6 @@ export interface RestartableClickhouse {
 }
 
 const READY_TIMEOUT_MS = 30_000;
-
-function findBinary(): { file: string; args: string[] } {
-  for (const [file, args] of [
-    ['/usr/sbin/clickhouse-server', []],
-    ['/usr/bin/clickhouse-server', []],
-    ['/usr/bin/clickhouse', ['server']],
-  ] as const) {
-    try {
-      accessSync(file, constants.X_OK);
-      return { file, args: [...args] };
-    } catch {
-      // not here
-    }
-  }
-  throw new Error('clickhouse-server not found (see test/setup/clickhouse-server.ts)');
-}
-
-/** As test/setup/clickhouse-server.ts: as root, the server runs as the `clickhouse` user that owns its data. */
-function serverUser(): { uid: number; gid: number } | null {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'clickhouse'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'clickhouse'], { encoding: 'utf8' }).trim());
-    return Number.isInteger(uid) && Number.isInteger(gid) ? { uid, gid } : null;
-  } catch {
-    return null;
-  }
-}
-
-async function pings(url: string): Promise<boolean> {
-  try {
-    const res = await getOnce(`${url}/ping`, 1_000);
-    return res.status === 200 && res.body.trim() === 'Ok.';
-  } catch {
-    return false;
-  }
-}
 
 /** The directory startClickhouse used under `runDir`: the one whose config names the server's HTTP port. */
 async function serverDir(runDir: string, url: string): Promise<string> {
@@ -90,7 +52,7 @@ export async function startRestartableClickhouse(parentDir: string): Promise<Res
     else process.env.TEST_KEEP_SERVICE_DATA = keep;
   }
 
-  const binary = findBinary();
+  const binary = findClickhouse();
   const user = serverUser();
   let child: ChildProcess | null = null;
   let forgetExitHook: () => void = () => undefined;
@@ -110,7 +72,7 @@ export async function startRestartableClickhouse(parentDir: string): Promise<Res
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     });
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (!(await pings(url))) {
+    while (!(await ping(url))) {
       if (c.exitCode !== null || c.signalCode !== null || Date.now() > deadline) {
         const tail = await tailFile(join(dir, 'log', 'server.err.log'), 20);
         await stop();

@@ -6,8 +6,8 @@ import { SDK_ERROR_CODES, SDK_VERSION } from '../../src/sdk/index.js';
 const sdkDir = fileURLToPath(new URL('../../src/sdk/', import.meta.url));
 
 describe('the SDK stands on its own', () => {
-  it('imports only its own files, the base58 codec, tweetnacl, msgpackr, and node: modules behind dynamic imports', async () => {
-    const allowedStatic = /^(\.\/[a-z0-9-]+\.js|\.\.\/codec\/base58\.js|tweetnacl|msgpackr)$/;
+  it('imports only its own files, the dependency-free base58 and event-types codec modules, tweetnacl, msgpackr, and node: modules behind dynamic imports', async () => {
+    const allowedStatic = /^(\.\/[a-z0-9-]+\.js|\.\.\/codec\/(base58|event-types)\.js|tweetnacl|msgpackr)$/;
     const allowedDynamic = new Set(['node:zlib', 'node:fs/promises']);
     for (const file of await readdir(sdkDir)) {
       if (!file.endsWith('.ts')) continue;

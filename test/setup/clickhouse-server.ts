@@ -15,7 +15,7 @@ const READY_TIMEOUT_MS = 30_000;
  * scripts/ensure-test-services.mjs), or the single `clickhouse` binary of upstream packages,
  * which takes `server` as its first argument.
  */
-function findClickhouse(): { file: string; args: string[] } {
+export function findClickhouse(): { file: string; args: string[] } {
   const dirs = ['/usr/bin', '/usr/sbin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
   for (const [name, args] of [
     ['clickhouse-server', []],
@@ -41,7 +41,7 @@ function findClickhouse(): { file: string; args: string[] } {
  * directory belongs to another user, and a root-owned server is not what production runs.
  * As root, run it as the `clickhouse` system user the Debian package creates (if present).
  */
-function serverUser(): { uid: number; gid: number } | null {
+export function serverUser(): { uid: number; gid: number } | null {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
   try {
     const uid = Number(execFileSync('id', ['-u', 'clickhouse'], { encoding: 'utf8' }).trim());
@@ -134,7 +134,7 @@ async function chownTree(path: string, uid: number, gid: number): Promise<void> 
 }
 
 /** GET /ping → "Ok.". Without keep-alive: on SIGTERM ClickHouse waits for open HTTP connections, and pooled idle sockets of this process made teardown take seconds. */
-async function ping(url: string): Promise<boolean> {
+export async function ping(url: string): Promise<boolean> {
   try {
     const res = await getOnce(`${url}/ping`, 1_000);
     return res.status === 200 && res.body.trim() === 'Ok.';
