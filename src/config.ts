@@ -90,6 +90,14 @@ export const SPEC = {
     max: 10_000_000,
     doc: 'Rows waiting before a COPY transaction starts beside one in flight; below it, rows wait and join the next batch (fewer, larger commits).',
   },
+  parallelCopyAfterMs: {
+    env: 'PARALLEL_COPY_AFTER_MS',
+    kind: 'int',
+    default: 5,
+    min: 0,
+    max: 60_000,
+    doc: 'How long a COPY transaction may run before another starts beside it whatever the batch size, so that one slow commit does not delay every request behind it.',
+  },
   copyBatchRows: {
     env: 'COPY_BATCH_ROWS',
     kind: 'int',

@@ -151,6 +151,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     copyBatchRows: config.copyBatchRows,
     copyConcurrency: config.pgPoolSize,
     parallelCopyRows: config.parallelCopyRows,
+    parallelCopyAfterMs: config.parallelCopyAfterMs,
   });
   if (spool !== null) {
     replayer = new SpoolReplayer(spool, sink, () => health.isUp, recordInserted, (err) => health.markDown(err), log.child({ component: 'spool' }));

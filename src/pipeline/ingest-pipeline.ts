@@ -46,6 +46,8 @@ export interface PipelineOptions<T extends Ticket> {
   copyConcurrency: number;
   /** Waiting rows needed before another COPY runs beside one already in flight. */
   parallelCopyRows: number;
+  /** …or how long the latest COPY may run before another starts anyway (a slow fsync must not hold everyone). */
+  parallelCopyAfterMs: number;
 }
 
 /** Rows of one worker task and the requests they belong to. */
@@ -73,6 +75,8 @@ export class IngestPipeline<T extends Ticket> {
   private pendingRows = 0;
   private copiesInFlight = 0;
   private spoolWritesInFlight = 0;
+  private lastCopyStartedAt = 0;
+  private copyTimer: NodeJS.Timeout | null = null;
   /** Set at shutdown when PostgreSQL ran out of time: everything still waiting goes to the spool. */
   private spillAll = false;
   private unanswered = 0;
@@ -183,12 +187,18 @@ export class IngestPipeline<T extends Ticket> {
     while (this.pending.length > 0) {
       const up = this.o.isSinkUp();
       // One transaction at a time while batches are small: rows arriving meanwhile join the
-      // next batch, so each commit carries more. A second one only when enough rows wait.
-      const copySlot =
-        this.copiesInFlight === 0 || (this.copiesInFlight < this.o.copyConcurrency && this.pendingRows >= this.o.parallelCopyRows);
+      // next batch, so each commit carries more. Another one runs beside it when enough rows
+      // wait, or when the latest has taken long enough to be stuck on a slow commit.
+      let copySlot = this.copiesInFlight === 0;
+      if (!copySlot && this.copiesInFlight < this.o.copyConcurrency) {
+        const waited = performance.now() - this.lastCopyStartedAt;
+        copySlot = this.pendingRows >= this.o.parallelCopyRows || waited >= this.o.parallelCopyAfterMs;
+        if (!copySlot && up) this.flushLater(this.o.parallelCopyAfterMs - waited);
+      }
       if (up && !this.spillAll && copySlot) {
         const { units, batch } = this.takeBatch();
         this.copiesInFlight++;
+        this.lastCopyStartedAt = performance.now();
         void this.o.sink.write(batch).then((outcome) => {
           this.copiesInFlight--;
           this.settle(units, batch, outcome);
@@ -208,6 +218,15 @@ export class IngestPipeline<T extends Ticket> {
         return;
       }
     }
+  }
+
+  /** One timer, however many flushes are waiting on the same in-flight COPY. */
+  private flushLater(ms: number): void {
+    if (this.copyTimer !== null) return;
+    this.copyTimer = setTimeout(() => {
+      this.copyTimer = null;
+      this.flush();
+    }, Math.max(1, Math.ceil(ms)));
   }
 
   /** Moves everything still waiting to the spool (shutdown past its deadline). */

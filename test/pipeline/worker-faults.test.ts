@@ -48,6 +48,7 @@ beforeAll(async () => {
     copyBatchRows: 1000,
     copyConcurrency: 1,
     parallelCopyRows: 1,
+    parallelCopyAfterMs: 5,
   });
 });
 
