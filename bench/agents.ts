@@ -1,0 +1,74 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { base58Encode } from '../src/codec/base58.js';
+
+/** One simulated agent: an Ed25519 key pair and the counters that keep its events unique. */
+export interface Agent {
+  /** base58 of the raw public key: X-MachPay-Agent and data.agent_id. */
+  readonly id: string;
+  readonly privateKey: KeyObject;
+  /** Next interaction nonce (unique per agent, PROTOCOL.md §5). */
+  nonce: number;
+  /** Next telemetry period (its period_end is the row's time, unique per agent). */
+  period: number;
+}
+
+/** Fresh agents for one scenario, so its rows can be counted by agent. */
+export class AgentSet {
+  readonly agents: Agent[];
+  private next = 0;
+
+  constructor(count: number) {
+    this.agents = Array.from({ length: count }, () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      // SPKI DER of an Ed25519 key is a 12-byte header followed by the 32 raw bytes.
+      const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+      return { id: base58Encode(raw), privateKey, nonce: 0, period: 0 };
+    });
+  }
+
+  /** Round robin: consecutive requests come from different agents. */
+  take(): Agent {
+    const a = this.agents[this.next] as Agent;
+    this.next = (this.next + 1) % this.agents.length;
+    return a;
+  }
+
+  ids(): string[] {
+    return this.agents.map((a) => a.id);
+  }
+}
+
+export const AGENT_PATH = '/v1/agent';
+
+/** `machpay-v1\n{ts}\n{path}\n` (PROTOCOL.md §3): ASCII, so its length in bytes is its string length. */
+export function signingPrefix(timestamp: string, path: string): string {
+  return `machpay-v1\n${timestamp}\n${path}\n`;
+}
+
+/**
+ * Signs a text body: the prefix and the body are encoded into one buffer, signed, and the
+ * body is a view of that same buffer (one allocation and one UTF-8 encoding per request).
+ */
+export function signText(agent: Agent, bodyText: string, timestamp: string): { body: Buffer; signature: string } {
+  const prefix = signingPrefix(timestamp, AGENT_PATH);
+  const signed = Buffer.from(prefix + bodyText, 'utf8');
+  return { body: signed.subarray(prefix.length), signature: sign(null, signed, agent.privateKey).toString('base64') };
+}
+
+/** Signs a binary body (MessagePack, gzip) exactly as it will be transmitted. */
+export function signBytes(agent: Agent, body: Uint8Array, timestamp: string): { body: Buffer; signature: string } {
+  const prefix = signingPrefix(timestamp, AGENT_PATH);
+  const signed = Buffer.allocUnsafe(prefix.length + body.byteLength);
+  signed.write(prefix, 0, 'latin1');
+  signed.set(body, prefix.length);
+  return { body: signed.subarray(prefix.length), signature: sign(null, signed, agent.privateKey).toString('base64') };
+}
+
+export function agentHeaders(agent: Agent, timestamp: string, signature: string, contentType: string): Record<string, string> {
+  return {
+    'content-type': contentType,
+    'x-machpay-agent': agent.id,
+    'x-machpay-timestamp': timestamp,
+    'x-machpay-signature': signature,
+  };
+}

@@ -1,0 +1,135 @@
+import { parseArgs } from 'node:util';
+import { tasksetAvailable, type PinMode } from './affinity.js';
+
+export const SCENARIOS = ['target', 'max', 'per-packet-signed', 'mix'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  quick: boolean;
+  scenarios: ScenarioName[];
+  /** `target` duration in seconds. */
+  durationS: number;
+  /** max / per-packet-signed: seconds per ramp step and of the hold at the best level. */
+  stepS: number;
+  holdS: number;
+  /** HTTP-ceiling runs (bare uWS) at the receiver's level. */
+  ceilingS: number;
+  mixS: number;
+  targetRate: number;
+  /** Placement of the main runs; `compare` repeats max and per-packet-signed in the other one. */
+  pin: PinMode;
+  compare: boolean;
+  peer: boolean;
+  peerPoolSize: number;
+  copyRowsPerStream: number;
+  /** Extra environment for the receiver (WORKERS, PG_POOL_SIZE, COPY_BATCH_ROWS, …). */
+  receiverEnv: Record<string, string>;
+  resultsDir: string | null;
+  save: boolean;
+  reportOnly: boolean;
+  verbose: boolean;
+  /** Debugging only: the figures then have no ceilings beside them. */
+  skipCeilings: boolean;
+  warmUpS: number;
+}
+
+export const USAGE = `npm run bench -- [options]      (or: node dist/bench/run.js [options])
+
+Runs the benchmark scenarios against the receiver, the peer and the ceilings, all in one
+PostgreSQL started for the run, and writes bench/results/<time>.json, latest.json and
+report.md (with SVG charts). See bench/README.md.
+
+  --quick                   every scenario ~10 s (whole run ~4 min instead of ~15)
+  --scenarios=a,b           any of ${SCENARIOS.join(', ')} (default: all)
+  --duration=S              target scenario seconds (default 60; 10 with --quick)
+  --hold=S                  seconds held at the best level in max / per-packet-signed (default 20; 10 quick)
+  --step=S                  seconds per ramp step (default 4; 2 quick)
+  --rate=N                  target scenario packets/s (default 1000)
+  --pin=split|none          split: load generator on CPU 0, servers and PostgreSQL on the rest
+                            (default when taskset exists); none: no pinning
+  --compare / --no-compare  also run max and per-packet-signed in the other placement
+                            (default: on for full runs, off with --quick)
+  --no-peer                 skip the peer receiver
+  --workers=N --pg-pool-size=N --copy-batch-rows=N
+                            passed to the receiver as WORKERS, PG_POOL_SIZE, COPY_BATCH_ROWS
+  --receiver-env=KEY=VALUE  any other receiver setting (repeatable)
+  --results-dir=DIR         default bench/results
+  --no-save                 do not write results or the report
+  --report-only             re-render report.md from latest.json and the run before it
+  --verbose                 print every ramp step even when stderr is not a terminal
+  --skip-ceilings           debugging only: no native ceilings (figures lose their ratios)
+  --help
+`;
+
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      duration: { type: 'string' },
+      hold: { type: 'string' },
+      step: { type: 'string' },
+      rate: { type: 'string' },
+      pin: { type: 'string' },
+      compare: { type: 'boolean' },
+      'no-compare': { type: 'boolean' },
+      'no-peer': { type: 'boolean', default: false },
+      workers: { type: 'string' },
+      'pg-pool-size': { type: 'string' },
+      'copy-batch-rows': { type: 'string' },
+      'receiver-env': { type: 'string', multiple: true },
+      'results-dir': { type: 'string' },
+      'no-save': { type: 'boolean', default: false },
+      'report-only': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      'skip-ceilings': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const quick = values.quick;
+  const int = (name: string, raw: string | undefined, fallback: number, min: number): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const scenarios = (values.scenarios ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${JSON.stringify(s)} (known: ${SCENARIOS.join(', ')})`);
+  const pin = values.pin ?? (tasksetAvailable() ? 'split' : 'none');
+  if (pin !== 'split' && pin !== 'none') throw new Error(`--pin must be split or none, got ${JSON.stringify(pin)}`);
+  if (pin === 'split' && !tasksetAvailable()) throw new Error('--pin=split needs taskset (util-linux), which is not available');
+  const receiverEnv: Record<string, string> = {};
+  if (values.workers !== undefined) receiverEnv.WORKERS = String(int('workers', values.workers, 1, 1));
+  if (values['pg-pool-size'] !== undefined) receiverEnv.PG_POOL_SIZE = String(int('pg-pool-size', values['pg-pool-size'], 1, 1));
+  if (values['copy-batch-rows'] !== undefined) receiverEnv.COPY_BATCH_ROWS = String(int('copy-batch-rows', values['copy-batch-rows'], 1, 1));
+  for (const kv of values['receiver-env'] ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--receiver-env needs KEY=VALUE, got ${JSON.stringify(kv)}`);
+    receiverEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return {
+    quick,
+    scenarios: scenarios as ScenarioName[],
+    durationS: int('duration', values.duration, quick ? 10 : 60, 1),
+    stepS: int('step', values.step, quick ? 2 : 4, 1),
+    holdS: int('hold', values.hold, quick ? 10 : 20, 1),
+    ceilingS: quick ? 5 : 10,
+    mixS: quick ? 10 : 30,
+    targetRate: int('rate', values.rate, 1000, 1),
+    pin,
+    compare: values['no-compare'] === true ? false : (values.compare ?? !quick) && tasksetAvailable(),
+    peer: !values['no-peer'],
+    peerPoolSize: 4,
+    copyRowsPerStream: quick ? 100_000 : 300_000,
+    receiverEnv,
+    resultsDir: values['results-dir'] ?? null,
+    save: !values['no-save'],
+    reportOnly: values['report-only'],
+    verbose: values.verbose,
+    skipCeilings: values['skip-ceilings'],
+    warmUpS: quick ? 2 : 3,
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * What one run of the suite records (bench/results/<timestamp>.json, and latest.json), and
+ * how the previous run is found for comparison.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CopyCeiling, VerifyCeiling } from '../native-bench/index.js';
+import type { PinMode } from './affinity.js';
+import type { LoadResult } from './load.js';
+import type { CpuSplit } from './proc-sampler.js';
+import type { StepSummary } from './ramp.js';
+import type { AuditResult } from './row-audit.js';
+import type { VisibilityResult } from './visibility-probe.js';
+
+export const SCHEMA_VERSION = 1;
+
+/** One number of the report, with what bounds it and the goal it is held to. */
+export interface Figure {
+  id: string;
+  scenario: string;
+  label: string;
+  value: number;
+  unit: string;
+  better: 'higher' | 'lower';
+  /** Ceilings (throughput: value ÷ ceiling ≤ 1) or floors (latency: value ÷ floor ≥ 1), measured in this run. */
+  bounds: { label: string; value: number; ratio: number }[];
+  goals: { text: string; met: boolean }[];
+  previous: number | null;
+}
+
+export interface ServerRun {
+  ramp: StepSummary[];
+  level: number;
+  hold: LoadResult;
+  /** Rows of the scenario's agents that reached PostgreSQL during the hold (counted in the database). */
+  storedDuringHold: { rows: number; seconds: number; perS: number } | null;
+  /** Batches the receiver acknowledged through its local spool during the hold, and still spooled after it. */
+  spool: { appendsDuringHold: number; recordsAfterHold: number } | null;
+  /** The sustained figure: acknowledged per second, but no more than reached PostgreSQL per second. */
+  sustainedPerS: number;
+  rss: { maxMiB: number; medianMiB: number; samples: number } | null;
+  cpu: CpuSplit | null;
+  top: string;
+  audit: AuditResult | null;
+}
+
+export interface ThroughputScenario {
+  placement: PinMode;
+  eventsPerRequest: number;
+  receiver: ServerRun;
+  peer: ServerRun | null;
+  httpCeiling: LoadResult | null;
+  /** Requests signed before the holds and replayed (per-packet-signed), and how many had to be built live. */
+  presigned: { requests: number; liveBuilt: Record<string, number>; signSeconds: number } | null;
+}
+
+export interface TargetRun {
+  load: LoadResult;
+  visibility: VisibilityResult | null;
+  audit: AuditResult | null;
+}
+
+export interface TargetScenario {
+  placement: PinMode;
+  ratePerS: number;
+  connections: number;
+  receiver: TargetRun;
+  peer: TargetRun | null;
+  httpCeiling: TargetRun | null;
+}
+
+export interface MixScenario {
+  placement: PinMode;
+  connections: number;
+  receiver: { load: LoadResult; audit: AuditResult | null };
+  httpCeiling: LoadResult | null;
+}
+
+/** native-bench/results/codec-decode.json as codec-decode.ts writes it. */
+export interface CodecDecodeFile {
+  date: string;
+  bodyBytes: { json: number; msgpack: number };
+  results: Record<string, { eventsPerSec: number; usPerRequest: number }>;
+}
+
+/** native-bench/results/ring-handoff.json as ring-handoff.ts writes it. */
+export interface RingHandoffFile {
+  date: string;
+  count: number;
+  size: number;
+  batch: number;
+  results: Record<string, { opsPerSec: number; mbPerSec: number }>;
+}
+
+export interface PlacementCeilings {
+  copy: CopyCeiling | null;
+  verifySingle: VerifyCeiling | null;
+}
+
+export interface RunRecord {
+  schema: number;
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+  wallSeconds: number;
+  quick: boolean;
+  options: Record<string, unknown>;
+  machine: {
+    cpus: number;
+    model: string;
+    node: string;
+    loadAvgStart: number[];
+    loadAvgEnd: number[];
+    taskset: boolean;
+    git: string;
+  };
+  postgres: Record<string, string>;
+  receiver: { workers: number; env: Record<string, string> };
+  ceilings: {
+    codec: CodecDecodeFile | null;
+    ring: RingHandoffFile | null;
+    byPlacement: Partial<Record<PinMode, PlacementCeilings>>;
+  };
+  scenarios: {
+    target?: TargetScenario;
+    max?: Partial<Record<PinMode, ThroughputScenario>>;
+    perPacketSigned?: Partial<Record<PinMode, ThroughputScenario>>;
+    mix?: MixScenario;
+  };
+  figures: Figure[];
+  problems: string[];
+}
+
+/** The newest earlier run of the same kind (quick or full), else the newest of any kind. */
+export function findPrevious(dir: string, quick: boolean, excludeId?: string): RunRecord | null {
+  if (!existsSync(dir)) return null;
+  const files = readdirSync(dir)
+    .filter((f) => /^\d{8}T\d{6}Z?\.json$/.test(f) && f !== `${excludeId}.json`)
+    .sort()
+    .reverse();
+  let fallback: RunRecord | null = null;
+  for (const f of files) {
+    const rec = readRecord(join(dir, f));
+    if (rec === null) continue;
+    if (rec.quick === quick) return rec;
+    fallback ??= rec;
+  }
+  return fallback;
+}
+
+export function readRecord(path: string): RunRecord | null {
+  try {
+    const rec = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
+    return rec.schema === SCHEMA_VERSION ? rec : null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveRecord(dir: string, rec: RunRecord): string {
+  mkdirSync(dir, { recursive: true });
+  const text = JSON.stringify(rec, null, 1) + '\n';
+  const file = join(dir, `${rec.id}.json`);
+  writeFileSync(file, text);
+  writeFileSync(join(dir, 'latest.json'), text);
+  return file;
+}
+
+/** 20260131T120000Z: sortable, and a valid file name everywhere. */
+export function runId(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}

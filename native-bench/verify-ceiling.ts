@@ -1,0 +1,157 @@
+/**
+ * The signature ceiling: Ed25519 verifications per second of a message the size of a signed
+ * request, measured
+ *   - with node:crypto (OpenSSL) and a cached KeyObject, in N worker threads at once (the
+ *     receiver's worker count): the ceiling of per-packet-signed;
+ *   - the same with the key imported for every verify (why the receiver caches keys);
+ *   - with tweetnacl (pure JS): why it is not on the hot path;
+ *   - with `openssl speed ed25519` (C, no Node in between), when the openssl CLI exists.
+ *
+ *   node dist/native-bench/verify-ceiling.js [--threads=1] [--ms=2000] [--message-bytes=700] [--json]
+ *
+ * Run it pinned to the CPUs the receiver gets (the bench does) so the figure is for the same cores.
+ */
+import { execFile } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import nacl from 'tweetnacl';
+
+export interface VerifyCeiling {
+  messageBytes: number;
+  threads: number;
+  /** node:crypto, cached KeyObject: all threads together, and per thread. */
+  nodeCachedPerSec: number;
+  nodeCachedPerThreadPerSec: number;
+  /** node:crypto, key imported (SPKI DER) for every verify, one thread. */
+  nodeImportEachPerSec: number;
+  tweetnaclPerSec: number;
+  /** openssl speed ed25519 verify/s (one core, 64-byte messages), null when the CLI is missing. */
+  opensslPerSec: number | null;
+}
+
+interface WorkerJob {
+  spki: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+  ms: number;
+}
+
+function verifyLoop(job: WorkerJob): number {
+  const key = createPublicKey({ key: Buffer.from(job.spki), format: 'der', type: 'spki' });
+  const message = Buffer.from(job.message);
+  const signature = Buffer.from(job.signature);
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < job.ms) {
+    for (let i = 0; i < 20; i++) if (!verify(null, message, key, signature)) throw new Error('signature did not verify');
+    n += 20;
+    now = performance.now();
+  }
+  return (n * 1000) / (now - start);
+}
+
+function importEachLoop(job: WorkerJob): number {
+  const spki = Buffer.from(job.spki);
+  const message = Buffer.from(job.message);
+  const signature = Buffer.from(job.signature);
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < job.ms) {
+    const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    if (!verify(null, message, key, signature)) throw new Error('signature did not verify');
+    n++;
+    now = performance.now();
+  }
+  return (n * 1000) / (now - start);
+}
+
+function tweetnaclLoop(job: WorkerJob, raw: Uint8Array, ms: number): number {
+  let n = 0;
+  const start = performance.now();
+  let now = start;
+  // At ~20 ms per verify, at least a few are needed for a rate.
+  while (now - start < ms || n < 5) {
+    if (!nacl.sign.detached.verify(job.message, job.signature, raw)) throw new Error('tweetnacl: signature did not verify');
+    n++;
+    now = performance.now();
+  }
+  return (n * 1000) / (now - start);
+}
+
+function opensslSpeed(seconds: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    execFile('openssl', ['speed', '-seconds', String(seconds), 'ed25519'], { timeout: (seconds * 4 + 10) * 1000 }, (err, stdout) => {
+      if (err !== null) return resolve(null);
+      // "253 bits EdDSA (Ed25519)   0.0000s   0.0001s  27200.0   9869.6": the last column is verify/s.
+      const line = String(stdout)
+        .split('\n')
+        .find((l) => /EdDSA \(Ed25519\)/.test(l));
+      const v = line === undefined ? NaN : Number(line.trim().split(/\s+/).pop());
+      resolve(Number.isFinite(v) ? v : null);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      threads: { type: 'string', default: '1' },
+      ms: { type: 'string', default: '2000' },
+      'message-bytes': { type: 'string', default: '700' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const threads = Math.max(1, Number(values.threads));
+  const ms = Math.max(100, Number(values.ms));
+  const messageBytes = Math.max(1, Number(values['message-bytes']));
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  const message = randomBytes(messageBytes);
+  const job: WorkerJob = { spki, message, signature: sign(null, message, privateKey), ms };
+
+  // All worker threads verify at the same time, as the receiver's workers would.
+  const rates = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const w = new Worker(new URL(import.meta.url), { workerData: job });
+          w.once('message', (r: number) => resolve(r));
+          w.once('error', reject);
+        }),
+    ),
+  );
+  const total = rates.reduce((a, b) => a + b, 0);
+  const importEach = importEachLoop({ ...job, ms: Math.min(ms, 1000) });
+  const tweetnacl = tweetnaclLoop(job, spki.subarray(12), Math.min(ms, 1000));
+  const openssl = await opensslSpeed(Math.max(1, Math.round(ms / 1000)));
+
+  const result: VerifyCeiling = {
+    messageBytes,
+    threads,
+    nodeCachedPerSec: Math.round(total),
+    nodeCachedPerThreadPerSec: Math.round(total / threads),
+    nodeImportEachPerSec: Math.round(importEach),
+    tweetnaclPerSec: Math.round(tweetnacl * 10) / 10,
+    opensslPerSec: openssl === null ? null : Math.round(openssl),
+  };
+  if (values.json) {
+    process.stdout.write(JSON.stringify(result) + '\n');
+    return;
+  }
+  console.log(`Ed25519 verify, ${messageBytes}-byte message`);
+  console.log(`  node:crypto, cached KeyObject, ${threads} thread(s): ${result.nodeCachedPerSec.toLocaleString('en-US')}/s (${result.nodeCachedPerThreadPerSec.toLocaleString('en-US')}/s per thread)`);
+  console.log(`  node:crypto, key imported every time:     ${result.nodeImportEachPerSec.toLocaleString('en-US')}/s`);
+  console.log(`  tweetnacl:                                ${result.tweetnaclPerSec}/s`);
+  console.log(`  openssl speed (C):                        ${result.opensslPerSec === null ? 'n/a' : result.opensslPerSec.toLocaleString('en-US')}/s`);
+}
+
+if (isMainThread) {
+  await main();
+} else {
+  parentPort?.postMessage(verifyLoop(workerData as WorkerJob));
+}
