@@ -12,6 +12,8 @@ export interface BenchOptions {
   /** max / per-packet-signed: seconds per ramp step and of the hold at the best level. */
   stepS: number;
   holdS: number;
+  /** Holds per server in max / per-packet-signed, alternating receiver and peer; the median counts. */
+  repeats: number;
   /** HTTP-ceiling runs (bare uWS) at the receiver's level. */
   ceilingS: number;
   mixS: number;
@@ -42,7 +44,8 @@ report.md (with SVG charts). See bench/README.md.
   --quick                   every scenario ~10 s (whole run ~4 min instead of ~15)
   --scenarios=a,b           any of ${SCENARIOS.join(', ')} (default: all)
   --duration=S              target scenario seconds (default 60; 10 with --quick)
-  --hold=S                  seconds held at the best level in max / per-packet-signed (default 20; 10 quick)
+  --hold=S                  seconds per hold at the best level in max / per-packet-signed (default 12; 10 quick)
+  --repeats=N               holds per server, receiver and peer alternating; the median counts (default 3; 1 quick)
   --step=S                  seconds per ramp step (default 4; 2 quick)
   --rate=N                  target scenario packets/s (default 1000)
   --pin=split|none          split: load generator on CPU 0, servers and PostgreSQL on the rest
@@ -69,6 +72,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       scenarios: { type: 'string' },
       duration: { type: 'string' },
       hold: { type: 'string' },
+      repeats: { type: 'string' },
       step: { type: 'string' },
       rate: { type: 'string' },
       pin: { type: 'string' },
@@ -115,7 +119,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     scenarios: scenarios as ScenarioName[],
     durationS: int('duration', values.duration, quick ? 10 : 60, 1),
     stepS: int('step', values.step, quick ? 2 : 4, 1),
-    holdS: int('hold', values.hold, quick ? 10 : 20, 1),
+    holdS: int('hold', values.hold, quick ? 10 : 12, 1),
+    repeats: int('repeats', values.repeats, quick ? 1 : 3, 1),
     ceilingS: quick ? 5 : 10,
     mixS: quick ? 10 : 30,
     targetRate: int('rate', values.rate, 1000, 1),

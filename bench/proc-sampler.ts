@@ -224,7 +224,7 @@ export function treeCpuSeconds(pid: number): number {
   return ticks / ticksPerSecond();
 }
 
-/** VmRSS of a process, sampled on a timer. */
+/** VmRSS of a process, sampled on a timer while it is under load. */
 export class RssSampler {
   private readonly samples: number[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -234,7 +234,9 @@ export class RssSampler {
     private readonly intervalMs = 250,
   ) {}
 
+  /** Starts or resumes sampling (samples accumulate over every start…stop). */
   start(): void {
+    if (this.timer !== null) return;
     this.sample();
     this.timer = setInterval(() => this.sample(), this.intervalMs);
   }
@@ -244,10 +246,17 @@ export class RssSampler {
     if (m !== null) this.samples.push(Number(m[1]) / 1024);
   }
 
+  /** Pauses sampling (with a last sample) and returns the figures so far. */
   stop(): { maxMiB: number; medianMiB: number; samples: number } {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    this.sample();
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+      this.sample();
+    }
+    return this.stats();
+  }
+
+  stats(): { maxMiB: number; medianMiB: number; samples: number } {
     return { maxMiB: round(Math.max(0, ...this.samples), 1), medianMiB: round(median(this.samples), 1), samples: this.samples.length };
   }
 }

@@ -1,12 +1,12 @@
 /**
- * Finds the highest rate a target sustains with zero errors: closed-loop steps of growing
- * connection counts until the rate stops growing for two steps (or errors appear), then a hold of at least
- * 10 s at the best level. The hold is the reported figure; if it shows errors, the next lower
- * level is held instead (once).
+ * Finds the connection count at which a target reaches its highest rate with zero errors:
+ * closed-loop steps of growing connection counts until the rate stops growing for two steps
+ * in a row (one alone may be noise on a shared machine) or errors appear. The level is then
+ * held (hold.ts) for the reported figure.
  */
-import { runLoad, type LoadResult, type LoadSpec } from './load.js';
-import type { RequestSource } from './request-bodies.js';
+import { runLoad, type LoadResult } from './load.js';
 import type { Progress } from './progress.js';
+import type { RequestSource } from './request-bodies.js';
 
 export interface StepSummary {
   connections: number;
@@ -17,9 +17,10 @@ export interface StepSummary {
 
 export interface RampResult {
   steps: StepSummary[];
+  /** The best error-free level, and its rate. */
   level: number;
-  hold: LoadResult;
-  /** Every load run against the target (steps and holds), for the row audit. */
+  rate: number;
+  /** The load runs, for the row audit. */
   runs: LoadResult[];
 }
 
@@ -28,56 +29,44 @@ export interface RampSpec {
   url: string;
   levels: readonly number[];
   stepS: number;
-  holdS: number;
-  /** Builds requests during the steps. */
-  stepSource: RequestSource;
-  /** Builds (or replays) requests during the hold; called once the level is known. */
-  holdSource: (level: number, stepRate: number) => RequestSource;
+  source: RequestSource;
   trustResponses: boolean;
   progress: Progress;
-  /** Around the hold (resource sampling). */
-  beforeHold?: () => Promise<void> | void;
-  afterHold?: () => Promise<void> | void;
 }
 
 /** A step must beat the best so far by this much to count as growth. */
 const GROWTH = 1.05;
 
-export async function rampToMax(spec: RampSpec): Promise<RampResult> {
+export async function rampUp(spec: RampSpec): Promise<RampResult> {
   const steps: StepSummary[] = [];
   const runs: LoadResult[] = [];
   let best: StepSummary | null = null;
   let flat = 0;
   for (const connections of spec.levels) {
-    const r = await runLoad(base(spec, connections, spec.stepS, spec.stepSource, `${spec.label} step c=${connections}`));
+    const r = await runLoad({
+      label: `${spec.label} step c=${connections}`,
+      url: spec.url,
+      connections,
+      durationS: spec.stepS,
+      source: spec.source,
+      trustResponses: spec.trustResponses,
+      progress: spec.progress,
+    });
     runs.push(r);
     const s: StepSummary = { connections, eventsPerS: r.eventsPerS, errors: r.errors, p99Ms: r.latencyMs.p99 };
     steps.push(s);
     if (s.errors > 0) break;
     const grew = best === null || s.eventsPerS >= best.eventsPerS * GROWTH;
     if (best === null || s.eventsPerS > best.eventsPerS) best = s;
-    // Two steps in a row without growth: the plateau (one alone may be noise on a shared machine).
     flat = grew ? 0 : flat + 1;
     if (flat === 2) break;
   }
-  const candidates = steps.filter((s) => s.errors === 0);
-  const chosen = best ?? candidates[0] ?? (steps[0] as StepSummary);
-  let level = chosen.connections;
-
-  let hold: LoadResult | null = null;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    await spec.beforeHold?.();
-    hold = await runLoad(base(spec, level, spec.holdS, spec.holdSource(level, chosen.eventsPerS), `${spec.label} hold c=${level}`));
-    await spec.afterHold?.();
-    runs.push(hold);
-    if (hold.errors === 0) break;
-    const lower = [...spec.levels].reverse().find((c) => c < level);
-    if (lower === undefined) break;
-    level = lower;
-  }
-  return { steps, level, hold: hold as LoadResult, runs };
+  // Errors at the very first level: hold it anyway, the hold reports the errors.
+  const chosen = best ?? (steps[0] as StepSummary);
+  return { steps, level: chosen.connections, rate: chosen.eventsPerS, runs };
 }
 
-function base(spec: RampSpec, connections: number, durationS: number, source: RequestSource, label: string): LoadSpec {
-  return { label, url: spec.url, connections, durationS, source, trustResponses: spec.trustResponses, progress: spec.progress };
+/** The next lower level of the ramp, for a hold that showed errors. */
+export function lowerLevel(levels: readonly number[], level: number): number | null {
+  return [...levels].reverse().find((c) => c < level) ?? null;
 }

@@ -28,17 +28,33 @@ export interface Figure {
   previous: number | null;
 }
 
+/** One hold of a server, in short (the median hold is kept in full). */
+export interface HoldSummary {
+  connections: number;
+  eventsPerS: number;
+  storedPerS: number | null;
+  sustainedPerS: number;
+  errors: number;
+  p99Ms: number;
+  spoolAppends: number | null;
+  cpu: CpuSplit;
+}
+
 export interface ServerRun {
   ramp: StepSummary[];
   level: number;
+  /** Every hold, in the order run (receiver and peer holds alternate). */
+  holds: HoldSummary[];
+  /** The median hold (by sustained rate; the lower middle one for an even count), in full. */
   hold: LoadResult;
-  /** Rows of the scenario's agents that reached PostgreSQL during the hold (counted in the database). */
+  /** Rows of the scenario's agents that reached PostgreSQL during the median hold. */
   storedDuringHold: { rows: number; seconds: number; perS: number } | null;
-  /** Batches the receiver acknowledged through its local spool during the hold, and still spooled after it. */
+  /** Batches the receiver acknowledged through its local spool during the median hold, and still spooled after it. */
   spool: { appendsDuringHold: number; recordsAfterHold: number } | null;
-  /** The sustained figure: acknowledged per second, but no more than reached PostgreSQL per second. */
+  /** The figure: the median hold's acknowledged per second, but no more than reached PostgreSQL per second. */
   sustainedPerS: number;
   rss: { maxMiB: number; medianMiB: number; samples: number } | null;
+  /** CPU split of the median hold. */
   cpu: CpuSplit | null;
   top: string;
   audit: AuditResult | null;

@@ -86,7 +86,8 @@ function collectProblems(rec: RunRecord): void {
     for (const [mode, s] of Object.entries(byMode ?? {}) as [PinMode, ThroughputScenario][]) {
       check(`${name} [${mode}] receiver rows`, s.receiver.audit);
       check(`${name} [${mode}] peer rows`, s.peer?.audit);
-      if (s.receiver.hold.errors > 0) rec.problems.push(`${name} [${mode}]: the receiver's hold had ${s.receiver.hold.errors} errors: ${s.receiver.hold.errorSamples.join(' | ')}`);
+      const errors = s.receiver.holds.reduce((a, h) => a + h.errors, 0);
+      if (errors > 0) rec.problems.push(`${name} [${mode}]: the receiver's holds had ${errors} errors: ${s.receiver.hold.errorSamples.join(' | ')}`);
     }
   }
   check('mix rows', rec.scenarios.mix?.receiver.audit);

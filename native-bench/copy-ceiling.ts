@@ -105,10 +105,15 @@ export async function measureCopyCeiling(opts: {
         rows += n;
         bytesPerRow = text.length / n;
       }
+      // Let backends of earlier connections finish exiting first (see below).
+      if (opts.postgresCpuSeconds !== undefined) await new Promise((r) => setTimeout(r, 300));
       const cpuBefore = opts.postgresCpuSeconds?.() ?? null;
       const start = performance.now();
       await Promise.all(files.map((f) => psqlCopy(opts.psql, opts.databaseUrl, f)));
       const seconds = (performance.now() - start) / 1000;
+      // psql has exited, but its backend may still be exiting: once the postmaster has reaped
+      // it, its CPU time is counted in the postmaster's children time instead of being missed.
+      if (cpuBefore !== null) await new Promise((r) => setTimeout(r, 300));
       const cpu = cpuBefore === null ? null : (opts.postgresCpuSeconds?.() ?? cpuBefore) - cpuBefore;
       runs.push({
         streams,

@@ -103,8 +103,8 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       md.push(`## ${title} [${mode}]`, '');
       md.push(
         key === 'max'
-          ? 'Batches of 100 interaction events per signed request, closed loop; connections ramped until the rate stopped growing, then held at the best level.'
-          : `One event per signed request, closed loop, ramped then held. Requests for the holds were signed beforehand (${s.presigned === null ? 'n/a' : `${fmtInt(s.presigned.requests)} in ${s.presigned.signSeconds} s; built live past the end: ${Object.entries(s.presigned.liveBuilt).map(([k, v]) => `${k} ${v}`).join(', ')}`}) so the load generator's core goes to sending.`,
+          ? 'Batches of 100 interaction events per signed request, closed loop; each server ramped until its rate stopped growing, then held at its best level, receiver and peer holds alternating; the median hold counts.'
+          : `One event per signed request, closed loop, ramped then held (receiver and peer alternating; the median hold counts). Requests for the holds were signed beforehand (${s.presigned === null ? 'n/a' : `${fmtInt(s.presigned.requests)} in ${s.presigned.signSeconds} s; built live past the end: ${Object.entries(s.presigned.liveBuilt).map(([k, v]) => `${k} ${v}`).join(', ')}`}) so the load generator's core goes to sending.`,
         '',
       );
       const prevHold = previous?.scenarios[key]?.[mode]?.receiver.hold.perSecond;
@@ -121,19 +121,19 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
         ...(key === 'perPacketSigned' && verify !== undefined ? [{ label: 'verify ceiling', value: verify, color: COLORS.verify }] : []),
         ...(key === 'max' ? [{ label: 'goal', value: 40_000, color: COLORS.goal }] : []),
       ];
-      chart(`${title}-${mode}-throughput.svg`, lineChart({ title: `${title} [${mode}]: packets/s acknowledged per second of the hold`, yLabel: 'packets/s', xLabel: 'second of the hold', series, hLines }), `${title} throughput over time`);
+      chart(`${title}-${mode}-throughput.svg`, lineChart({ title: `${title} [${mode}]: packets/s acknowledged per second of the median hold`, yLabel: 'packets/s', xLabel: 'second of the hold', series, hLines }), `${title} throughput over time`);
       md.push(
-        '| server | level | acknowledged/s (median of seconds) | into PostgreSQL/s | via spool (batches) | p50 ms | p99 ms | errors | RSS max / median MiB | rows (catch-up) | ramp (connections: packets/s) |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|',
+        '| server | level | holds: sustained/s (in order) | median hold: acknowledged/s (median second) | into PostgreSQL/s | via spool (batches) | p50 ms | p99 ms | errors (all holds) | RSS max / median MiB | rows (catch-up) | ramp (connections: packets/s) |',
+        '|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|',
       );
       for (const [name, r] of [['receiver', s.receiver], ['peer', s.peer]] as const) {
         if (r === null) continue;
         md.push(
-          `| ${name} | ${r.level} | ${fmtInt(r.hold.eventsPerS)} (${fmtInt(r.hold.perSecondMedian)}) | ${r.storedDuringHold === null ? '–' : fmtInt(r.storedDuringHold.perS)} | ${r.spool === null ? '–' : r.spool.appendsDuringHold} | ${r.hold.latencyMs.p50} | ${r.hold.latencyMs.p99} | ${r.hold.errors} | ${r.rss === null ? '–' : `${r.rss.maxMiB} / ${r.rss.medianMiB}`} | ${auditText(r.audit)}${r.audit === null ? '' : ` (${r.audit.catchUpS} s)`} | ${r.ramp.map((st) => `${st.connections}: ${fmtInt(st.eventsPerS)}${st.errors > 0 ? ` (${st.errors} err)` : ''}`).join(', ')} |`,
+          `| ${name} | ${r.level} | ${r.holds.map((h) => fmtInt(h.sustainedPerS)).join(', ')} | ${fmtInt(r.hold.eventsPerS)} (${fmtInt(r.hold.perSecondMedian)}) | ${r.storedDuringHold === null ? '–' : fmtInt(r.storedDuringHold.perS)} | ${r.spool === null ? '–' : r.spool.appendsDuringHold} | ${r.hold.latencyMs.p50} | ${r.hold.latencyMs.p99} | ${r.holds.reduce((a, h) => a + h.errors, 0)} | ${r.rss === null ? '–' : `${r.rss.maxMiB} / ${r.rss.medianMiB}`} | ${auditText(r.audit)}${r.audit === null ? '' : ` (${r.audit.catchUpS} s)`} | ${r.ramp.map((st) => `${st.connections}: ${fmtInt(st.eventsPerS)}${st.errors > 0 ? ` (${st.errors} err)` : ''}`).join(', ')} |`,
         );
       }
-      if (s.httpCeiling !== null) md.push(`| bare uWS | ${s.httpCeiling.connections} | ${fmtInt(s.httpCeiling.eventsPerS)} (${fmtInt(s.httpCeiling.perSecondMedian)}) | – | – | ${s.httpCeiling.latencyMs.p50} | ${s.httpCeiling.latencyMs.p99} | ${s.httpCeiling.errors} | – | – | – |`);
-      md.push('', '**Where the CPU went during each hold** (cores; 1.00 = one core busy):', '');
+      if (s.httpCeiling !== null) md.push(`| bare uWS | ${s.httpCeiling.connections} | – | ${fmtInt(s.httpCeiling.eventsPerS)} (${fmtInt(s.httpCeiling.perSecondMedian)}) | – | – | ${s.httpCeiling.latencyMs.p50} | ${s.httpCeiling.latencyMs.p99} | ${s.httpCeiling.errors} | – | – | – |`);
+      md.push('', '**Where the CPU went during the median hold** (cores; 1.00 = one core busy):', '');
       md.push('| server | load generator | server main thread | server other threads (top) | PostgreSQL (by role) | other sessions | machine busy |', '|---|---:|---:|---|---|---:|---:|');
       for (const [name, r] of [['receiver', s.receiver], ['peer', s.peer]] as const) if (r?.cpu !== null && r?.cpu !== undefined) md.push(cpuRow(name, r.cpu));
       md.push('', 'Time spent runnable but **waiting for a CPU** (thread-seconds per second, from schedstat): what held each side back.', '');
