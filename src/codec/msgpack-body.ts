@@ -139,7 +139,7 @@ export function scanMsgpack(b: Uint8Array): number {
     if (skip > 0) {
       if (skip > end - pos) return SCAN_MALFORMED;
       const isStr = (t >= 0xa0 && t <= 0xbf) || t === 0xd9 || t === 0xda || t === 0xdb;
-      if (isStr && !isUtf8(b.subarray(pos, pos + skip))) return SCAN_BAD_UTF8;
+      if (isStr && !isAsciiOrUtf8(b, pos, pos + skip)) return SCAN_BAD_UTF8;
       pos += skip;
     }
     if (children > 0) {
@@ -151,6 +151,17 @@ export function scanMsgpack(b: Uint8Array): number {
   }
   if (pos !== end) return SCAN_MALFORMED; // trailing bytes after the document
   return topLength;
+}
+
+/**
+ * Most strings are ASCII: a byte loop settles those without a native call or a subarray
+ * per string; only a string with a byte >= 0x80 is handed to isUtf8.
+ */
+function isAsciiOrUtf8(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    if ((b[i] as number) >= 0x80) return isUtf8(b.subarray(from, to));
+  }
+  return true;
 }
 
 export type MsgpackParseResult = { ok: true; events: unknown[] } | { ok: false; code: 'invalid_body' | 'too_many_events'; message: string };
