@@ -35,10 +35,6 @@ export interface EventRejection {
   message: string;
 }
 
-export function statusOf(code: RequestErrorCode): number {
-  return REQUEST_ERRORS[code].status;
-}
-
 /** The one error body shape of PROTOCOL.md §6. */
 export function errorBody(code: RequestErrorCode, message?: string, rejected?: readonly EventRejection[]): string {
   const error: { code: string; message: string } = { code, message: message ?? REQUEST_ERRORS[code].message };

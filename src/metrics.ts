@@ -69,7 +69,7 @@ export function createMetrics() {
     }),
     copyBatches: new Counter({
       name: 'machpay_copy_batches_total',
-      help: 'COPY transactions, by outcome.',
+      help: 'COPY transactions, by outcome (committed, committed_after_duplicate: redone through staging, unavailable, permanent).',
       labelNames: ['outcome'] as const,
       registers: r,
     }),

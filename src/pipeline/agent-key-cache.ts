@@ -25,7 +25,4 @@ export class AgentKeyCache {
     return key;
   }
 
-  get size(): number {
-    return this.keys.size;
-  }
 }

@@ -291,7 +291,7 @@ export class IngestPipeline<T extends Ticket> {
   private settle(units: CommitUnit<T>[], batch: CopyBatch, outcome: WriteOutcome): void {
     const m = this.o.metrics;
     if (outcome.ok) {
-      m.copyBatches.labels('committed').inc();
+      m.copyBatches.labels(outcome.deduplicated ? 'committed_after_duplicate' : 'committed').inc();
       m.copyDuration.observe(outcome.durationMs / 1000);
       for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);
       this.o.agents.registered(batch.newAgents);

@@ -1,5 +1,5 @@
 import { newLatencyHistogram, type LatencyHistogram } from './latency-histogram.js';
-import { recordLatencies, type MinuteCell } from './minute-cells.js';
+import { recordLatencies, type MinuteCell, type RollupCounts } from './minute-cells.js';
 
 export const HOUR_MS = 3_600_000;
 /**
@@ -10,13 +10,7 @@ export const HOUR_MS = 3_600_000;
 const FOLD_AT = 4096;
 
 /** Counts and latencies of one vendor within one (hour, entity). */
-export interface VendorTally {
-  requests: number;
-  successes: number;
-  failures: number;
-  spend: bigint;
-  latencySum: number;
-  maxLatency: number;
+export interface VendorTally extends RollupCounts {
   /** Latency arrays not yet in `histogram` (see FOLD_AT). */
   raw: number[][];
   rawCount: number;

@@ -1,13 +1,8 @@
 import { HIGHEST_LATENCY_MS, type LatencyHistogram } from './latency-histogram.js';
 import type { RollupGroup } from './types.js';
 
-/** What one (kind, minute, tenant, entity, vendor) key accumulated since the last flush. */
-export interface MinuteCell {
-  readonly kind: 'agent' | 'gateway';
-  readonly minute: number;
-  readonly tenantId: string;
-  readonly entity: string;
-  readonly vendorId: string;
+/** The counts every rollup record carries, per minute cell and per vendor of an hour. */
+export interface RollupCounts {
   requests: number;
   successes: number;
   failures: number;
@@ -16,6 +11,15 @@ export interface MinuteCell {
   latencySum: number;
   /** Exact largest latency (histograms clamp at HIGHEST_LATENCY_MS). */
   maxLatency: number;
+}
+
+/** What one (kind, minute, tenant, entity, vendor) key accumulated since the last flush. */
+export interface MinuteCell extends RollupCounts {
+  readonly kind: 'agent' | 'gateway';
+  readonly minute: number;
+  readonly tenantId: string;
+  readonly entity: string;
+  readonly vendorId: string;
   /** The groups' latency arrays, recorded into a histogram when the cell is flushed. */
   readonly latencies: number[][];
   /** Date.now() when the key opened: the flush lag is measured from the oldest of these. */

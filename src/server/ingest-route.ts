@@ -65,6 +65,7 @@ export class IngestRoute {
 
   constructor(private readonly d: IngestRouteDeps) {
     this.windowMs = d.config.timestampWindowSeconds * 1000;
+    this.ackLatency = { [Endpoint.Agent]: d.metrics.ackLatency.labels('agent'), [Endpoint.Ingest]: d.metrics.ackLatency.labels('ingest') };
     // One coarse timer for every request instead of a timer per request.
     this.sweeper = setInterval(() => this.closeSlowBodies(), Math.min(1000, d.config.bodyTimeoutMs));
     this.sweeper.unref();
@@ -254,10 +255,18 @@ export class IngestRoute {
     if (!ex.aborted) sendError(ex.res, code, message, ex.retryAfter > 0 ? ex.retryAfter : this.d.config.retryAfterSeconds, close);
   }
 
+  /** Label children bound once per (endpoint, status): no label lookup or string per request. */
+  private readonly requestCounters = new Map<number, { inc(): void }>();
+  private readonly ackLatency: Record<EndpointCode, { observe(seconds: number): void }>;
+
   private count(ex: Exchange, status: number): void {
-    const m = this.d.metrics;
-    const name = ENDPOINT_NAMES[ex.endpoint];
-    m.requests.labels(name, String(status)).inc();
-    m.ackLatency.labels(name).observe((performance.now() - ex.startedAt) / 1000);
+    const key = ex.endpoint * 1000 + status;
+    let counter = this.requestCounters.get(key);
+    if (counter === undefined) {
+      counter = this.d.metrics.requests.labels(ENDPOINT_NAMES[ex.endpoint], String(status));
+      this.requestCounters.set(key, counter);
+    }
+    counter.inc();
+    this.ackLatency[ex.endpoint].observe((performance.now() - ex.startedAt) / 1000);
   }
 }

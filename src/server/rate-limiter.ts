@@ -13,10 +13,6 @@ export class RateLimiter {
     private readonly maxIdentities = 200_000,
   ) {}
 
-  get enabled(): boolean {
-    return this.ratePerSecond > 0;
-  }
-
   /** Takes a token for `id`; false when its bucket is empty. */
   take(id: string, nowMs: number): boolean {
     if (this.ratePerSecond <= 0) return true;

@@ -74,7 +74,10 @@ export function emptyBatch(): CopyBatch {
 export type InsertedGroup = RowGroup;
 
 /** Expected outcomes are values: the caller decides what a failure means for its requests. */
-export type WriteOutcome = { ok: true; durationMs: number; inserted: InsertedGroup[] } | { ok: false; kind: FailureKind; error: Error };
+export type WriteOutcome =
+  /** `deduplicated`: the direct COPY met a duplicate key and the batch went through staging. */
+  | { ok: true; durationMs: number; inserted: InsertedGroup[]; deduplicated: boolean }
+  | { ok: false; kind: FailureKind; error: Error };
 export type FailureKind = 'unavailable' | 'permanent';
 
 /** The one place that decides which PostgreSQL failures are worth retrying, and how. */
@@ -109,8 +112,6 @@ export class PostgresCopySink {
   private readonly copySql: Record<TableName, string>;
   private readonly directCopySql: Record<TableName, string>;
   private stagingBatchesLeft = 0;
-  /** Batches that met a duplicate on the direct path and were redone through staging. */
-  conflicts = 0;
   /** Connections that already have their staging tables. */
   private readonly prepared = new WeakSet<pg.PoolClient>();
 
@@ -152,12 +153,11 @@ export class PostgresCopySink {
       const started = performance.now();
       try {
         const inserted = await this.writeOnce(batch);
-        return { ok: true, durationMs: performance.now() - started, inserted };
+        return { ok: true, durationMs: performance.now() - started, inserted, deduplicated: redone };
       } catch (err) {
         if ((err as { code?: unknown }).code === '23505' && !redone) {
           // A duplicate on the direct path: redo this batch through staging, at once.
           redone = true;
-          this.conflicts++;
           this.stagingBatchesLeft = STAGING_AFTER_CONFLICT;
           attempt--;
           continue;

@@ -1,7 +1,7 @@
 export { migrate, SCHEMA_DIR } from './migrations.js';
-export { ensureMonthlyPartitions, partitionName, MONTHLY_TABLES } from './partitions.js';
+export { ensureMonthlyPartitions } from './partitions.js';
 export { createCopyPool, withClient } from './pool.js';
-export { PostgresCopySink, classifyPgError, emptyBatch, jitteredBackoff, TABLES } from './copy-sink.js';
+export { PostgresCopySink, classifyPgError, emptyBatch, TABLES } from './copy-sink.js';
 export type { CopyBatch, InsertedGroup, TableName, WriteOutcome, FailureKind } from './copy-sink.js';
 export { openEmbeddedPostgres } from './embedded.js';
 export type { EmbeddedDatabase } from './embedded.js';
