@@ -4,7 +4,7 @@
  * value. Ids are stable so that runs compare.
  */
 import type { PinMode } from './affinity.js';
-import type { Figure, RunRecord, ServerRun, ThroughputScenario } from './results.js';
+import type { Figure, RunRecord, ServerRun, TargetScenario, ThroughputScenario } from './results.js';
 
 interface Bound {
   label: string;
@@ -32,46 +32,9 @@ export function buildFigures(rec: RunRecord, previous: RunRecord | null): Figure
   const codecJson = rec.ceilings.codec?.results.json?.eventsPerSec;
   const codecBound = codecJson === undefined ? null : codecJson * Math.min(rec.receiver.workers, rec.machine.cpus);
 
-  // ---- target
-  const t = rec.scenarios.target;
-  if (t !== undefined) {
-    const floor = t.httpCeiling?.load.latencyMs;
-    const r = t.receiver.load;
-    const vis = t.receiver.visibility;
-    add({ id: 'target.receiver.rate', scenario: 'target', label: `receiver: packets/s acknowledged of ${t.ratePerS} offered`, value: r.eventsPerS, unit: 'packets/s', better: 'higher', bounds: [{ label: 'offered', value: t.ratePerS }] });
-    add({ id: 'target.receiver.ack_p50', scenario: 'target', label: 'receiver: ack latency p50', value: r.latencyMs.p50, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p50', value: floor?.p50 }] });
-    add({
-      id: 'target.receiver.ack_p99',
-      scenario: 'target',
-      label: 'receiver: ack latency p99',
-      value: r.latencyMs.p99,
-      unit: 'ms',
-      better: 'lower',
-      bounds: [{ label: 'bare uWS p99', value: floor?.p99 }],
-      goals: [{ text: 'p99 ≤ 20 ms', met: r.latencyMs.p99 <= 20 }],
-    });
-    add({ id: 'target.receiver.ack_p999', scenario: 'target', label: 'receiver: ack latency p99.9', value: r.latencyMs.p999, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99.9', value: floor?.p999 }] });
-    add({ id: 'target.receiver.errors', scenario: 'target', label: 'receiver: errors', value: r.errors, unit: 'count', better: 'lower', goals: [{ text: 'zero errors', met: r.errors === 0 }] });
-    if (vis !== null) {
-      add({
-        id: 'target.receiver.visibility_p99',
-        scenario: 'target',
-        label: `receiver: ack → row visible p99 (${vis.sampled} samples, ${vis.visibleOnFirstPoll} on the first poll)`,
-        value: vis.visibilityMs.p99,
-        unit: 'ms',
-        better: 'lower',
-        bounds: [{ label: 'probe SELECT p99', value: vis.queryRttMs.p99 }],
-        goals: [{ text: 'p99 ≤ 250 ms, none missing', met: vis.visibilityMs.p99 <= 250 && vis.missing === 0 }],
-      });
-    }
-    if (t.peer !== null) {
-      add({ id: 'target.peer.ack_p99', scenario: 'target', label: 'peer: ack latency p99', value: t.peer.load.latencyMs.p99, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99', value: floor?.p99 }] });
-      if (t.peer.visibility !== null) {
-        add({ id: 'target.peer.visibility_p99', scenario: 'target', label: 'peer: ack → row visible p99', value: t.peer.visibility.visibilityMs.p99, unit: 'ms', better: 'lower', bounds: [{ label: 'probe SELECT p99', value: t.peer.visibility.queryRttMs.p99 }] });
-      }
-    }
-    if (floor !== undefined) add({ id: 'target.http_ceiling.ack_p99', scenario: 'target', label: 'bare uWS (floor): ack latency p99', value: floor.p99, unit: 'ms', better: 'lower' });
-  }
+  // ---- target: the goals in its own placement, the other placement for comparison
+  if (rec.scenarios.target !== undefined) addTarget(add, rec.scenarios.target, true);
+  if (rec.scenarios.targetCompare !== undefined) addTarget(add, rec.scenarios.targetCompare, false);
 
   // ---- max and per-packet-signed, per placement
   for (const [mode, s] of Object.entries(rec.scenarios.max ?? {}) as [PinMode, ThroughputScenario][]) {
@@ -253,4 +216,46 @@ function ackedFigure(id: string, scenario: string, run: ServerRun): NewFigure {
 
 function round3(v: number): number {
   return Math.round(v * 1000) / 1000;
+}
+
+/** The figures of one target run; `withGoals` for the run in the target placement. */
+function addTarget(add: (f: NewFigure) => void, t: TargetScenario, withGoals: boolean): void {
+  const p = `target.${t.placement}`;
+  const scenario = `target [${t.placement}]`;
+  const floor = t.httpCeiling?.load.latencyMs;
+  const r = t.receiver.load;
+  const vis = t.receiver.visibility;
+  add({ id: `${p}.receiver.rate`, scenario, label: `receiver: packets/s acknowledged of ${t.ratePerS} offered`, value: r.eventsPerS, unit: 'packets/s', better: 'higher', bounds: [{ label: 'offered', value: t.ratePerS }] });
+  add({ id: `${p}.receiver.ack_p50`, scenario, label: 'receiver: ack latency p50', value: r.latencyMs.p50, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p50', value: floor?.p50 }] });
+  add({
+    id: `${p}.receiver.ack_p99`,
+    scenario,
+    label: 'receiver: ack latency p99',
+    value: r.latencyMs.p99,
+    unit: 'ms',
+    better: 'lower',
+    bounds: [{ label: 'bare uWS p99', value: floor?.p99 }],
+    goals: withGoals ? [{ text: 'p99 ≤ 20 ms', met: r.latencyMs.p99 <= 20 }] : [],
+  });
+  add({ id: `${p}.receiver.ack_p999`, scenario, label: 'receiver: ack latency p99.9', value: r.latencyMs.p999, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99.9', value: floor?.p999 }] });
+  add({ id: `${p}.receiver.errors`, scenario, label: 'receiver: errors', value: r.errors, unit: 'count', better: 'lower', goals: withGoals ? [{ text: 'zero errors', met: r.errors === 0 }] : [] });
+  if (vis !== null) {
+    add({
+      id: `${p}.receiver.visibility_p99`,
+      scenario,
+      label: `receiver: ack → row visible p99 (${vis.sampled} samples, ${vis.visibleOnFirstPoll} on the first poll)`,
+      value: vis.visibilityMs.p99,
+      unit: 'ms',
+      better: 'lower',
+      bounds: [{ label: 'probe SELECT p99', value: vis.queryRttMs.p99 }],
+      goals: withGoals ? [{ text: 'p99 ≤ 250 ms, none missing', met: vis.visibilityMs.p99 <= 250 && vis.missing === 0 }] : [],
+    });
+  }
+  if (t.peer !== null) {
+    add({ id: `${p}.peer.ack_p99`, scenario, label: 'peer: ack latency p99', value: t.peer.load.latencyMs.p99, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99', value: floor?.p99 }] });
+    if (t.peer.visibility !== null) {
+      add({ id: `${p}.peer.visibility_p99`, scenario, label: 'peer: ack → row visible p99', value: t.peer.visibility.visibilityMs.p99, unit: 'ms', better: 'lower', bounds: [{ label: 'probe SELECT p99', value: t.peer.visibility.queryRttMs.p99 }] });
+    }
+  }
+  if (floor !== undefined) add({ id: `${p}.http_ceiling.ack_p99`, scenario, label: 'bare uWS (floor): ack latency p99', value: floor.p99, unit: 'ms', better: 'lower' });
 }

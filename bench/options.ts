@@ -20,6 +20,8 @@ export interface BenchOptions {
   targetRate: number;
   /** Placement of the main runs; `compare` repeats max and per-packet-signed in the other one. */
   pin: PinMode;
+  /** Placement of the target scenario (its goal figure); `compare` repeats it in the other one. */
+  targetPin: PinMode;
   compare: boolean;
   peer: boolean;
   peerPoolSize: number;
@@ -50,7 +52,10 @@ report.md (with SVG charts). See bench/README.md.
   --rate=N                  target scenario packets/s (default 1000)
   --pin=split|none          split: load generator on CPU 0, servers and PostgreSQL on the rest
                             (default when taskset exists); none: no pinning
-  --compare / --no-compare  also run max and per-packet-signed in the other placement
+  --target-pin=none|split   placement of the target scenario (default none: its fixed load
+                            leaves the load generator little to take, and one core shared by
+                            server and PostgreSQL turns its p99 into that core's scheduling)
+  --compare / --no-compare  also run target, max and per-packet-signed in the other placement
                             (default: on for full runs, off with --quick)
   --no-peer                 skip the peer receiver
   --workers=N --pg-pool-size=N --copy-batch-rows=N
@@ -76,6 +81,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       step: { type: 'string' },
       rate: { type: 'string' },
       pin: { type: 'string' },
+      'target-pin': { type: 'string' },
       compare: { type: 'boolean' },
       'no-compare': { type: 'boolean' },
       'no-peer': { type: 'boolean', default: false },
@@ -105,6 +111,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const pin = values.pin ?? (tasksetAvailable() ? 'split' : 'none');
   if (pin !== 'split' && pin !== 'none') throw new Error(`--pin must be split or none, got ${JSON.stringify(pin)}`);
   if (pin === 'split' && !tasksetAvailable()) throw new Error('--pin=split needs taskset (util-linux), which is not available');
+  const targetPin = values['target-pin'] ?? 'none';
+  if (targetPin !== 'split' && targetPin !== 'none') throw new Error(`--target-pin must be split or none, got ${JSON.stringify(targetPin)}`);
+  if (targetPin === 'split' && !tasksetAvailable()) throw new Error('--target-pin=split needs taskset (util-linux), which is not available');
   const receiverEnv: Record<string, string> = {};
   if (values.workers !== undefined) receiverEnv.WORKERS = String(int('workers', values.workers, 1, 1));
   if (values['pg-pool-size'] !== undefined) receiverEnv.PG_POOL_SIZE = String(int('pg-pool-size', values['pg-pool-size'], 1, 1));
@@ -125,6 +134,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     mixS: quick ? 10 : 30,
     targetRate: int('rate', values.rate, 1000, 1),
     pin,
+    targetPin,
     compare: values['no-compare'] === true ? false : (values.compare ?? !quick) && tasksetAvailable(),
     peer: !values['no-peer'],
     peerPoolSize: 4,

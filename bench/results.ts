@@ -138,7 +138,10 @@ export interface RunRecord {
     byPlacement: Partial<Record<PinMode, PlacementCeilings>>;
   };
   scenarios: {
+    /** In the target placement (`--target-pin`): the goal figures. */
     target?: TargetScenario;
+    /** The same in the other placement (`--compare`). */
+    targetCompare?: TargetScenario;
     max?: Partial<Record<PinMode, ThroughputScenario>>;
     perPacketSigned?: Partial<Record<PinMode, ThroughputScenario>>;
     mix?: MixScenario;

@@ -76,11 +76,11 @@ function collectProblems(rec: RunRecord): void {
   const check = (name: string, audit: { ok: boolean; problems: string[] } | null | undefined) => {
     if (audit !== null && audit !== undefined && !audit.ok) rec.problems.push(`${name}: ${audit.problems.join('; ')}`);
   };
-  const t = rec.scenarios.target;
-  if (t !== undefined) {
-    check('target receiver rows', t.receiver.audit);
-    check('target peer rows', t.peer?.audit);
-    if ((t.receiver.visibility?.missing ?? 0) > 0) rec.problems.push(`target: ${t.receiver.visibility?.missing} acknowledged events were not visible within 10 s`);
+  for (const t of [rec.scenarios.target, rec.scenarios.targetCompare]) {
+    if (t === undefined) continue;
+    check(`target [${t.placement}] receiver rows`, t.receiver.audit);
+    check(`target [${t.placement}] peer rows`, t.peer?.audit);
+    if ((t.receiver.visibility?.missing ?? 0) > 0) rec.problems.push(`target [${t.placement}]: ${t.receiver.visibility?.missing} acknowledged events were not visible within 10 s`);
   }
   for (const [name, byMode] of [['max', rec.scenarios.max], ['per-packet-signed', rec.scenarios.perPacketSigned]] as const) {
     for (const [mode, s] of Object.entries(byMode ?? {}) as [PinMode, ThroughputScenario][]) {
@@ -161,7 +161,7 @@ async function run(opts: BenchOptions): Promise<number> {
     figures: [],
     problems: [],
   };
-  console.log(`machpay-receiver bench ${rec.id}${opts.quick ? ' (quick)' : ''}: scenarios ${opts.scenarios.join(', ')}; placement ${opts.pin}${opts.compare ? ' (+ the other for max and per-packet-signed)' : ''}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(`machpay-receiver bench ${rec.id}${opts.quick ? ' (quick)' : ''}: scenarios ${opts.scenarios.join(', ')}; placement ${opts.pin}${opts.compare ? ' (+ the other for max and per-packet-signed)' : ''}, target ${opts.targetPin}${opts.compare ? ' (+ the other)' : ''}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 
   try {
     progress.phase('starting PostgreSQL');
@@ -203,8 +203,13 @@ async function run(opts: BenchOptions): Promise<number> {
 
     if (opts.scenarios.includes('target')) {
       ctx.say('\ntarget');
-      const t = await attempt(rec, 'target', () => runTargetScenario(ctx));
+      const t = await attempt(rec, `target [${opts.targetPin}]`, () => runTargetScenario(ctx, opts.targetPin));
       if (t !== null) rec.scenarios.target = t;
+      if (opts.compare) {
+        const other = opts.targetPin === 'split' ? 'none' : 'split';
+        const c = await attempt(rec, `target [${other}]`, () => runTargetScenario(ctx, other));
+        if (c !== null) rec.scenarios.targetCompare = c;
+      }
       checkAlive(rec, [receiver, peer, httpCeiling], 'target');
     }
     for (const [name, kind, key] of [

@@ -56,11 +56,11 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
   }
   md.push('');
 
-  const t = rec.scenarios.target;
-  if (t !== undefined) {
-    md.push('## target', '');
+  for (const t of [rec.scenarios.target, rec.scenarios.targetCompare]) {
+    if (t === undefined) continue;
+    md.push(`## target [${t.placement}]`, '');
     md.push(`${t.ratePerS} single-event signed requests/s on an even schedule over ${t.connections} connections; latency from each request's scheduled send time to its parsed answer.`, '');
-    const pt = previous?.scenarios.target;
+    const pt = [previous?.scenarios.target, previous?.scenarios.targetCompare].find((p) => p?.placement === t.placement);
     const series = [
       { name: 'receiver', values: pcts(t.receiver.load.latencyMs), color: COLORS.receiver },
       ...(t.peer === null ? [] : [{ name: 'peer', values: pcts(t.peer.load.latencyMs), color: COLORS.peer }]),
@@ -68,7 +68,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       ...(pt === undefined ? [] : [{ name: `receiver, previous run`, values: pcts(pt.receiver.load.latencyMs), color: COLORS.previous }]),
     ];
     chart(
-      'target-latency.svg',
+      `target-${t.placement}-latency.svg`,
       barChart({
         title: `Ack latency at ${t.ratePerS} packets/s (ms)`,
         yLabel: 'ms',
@@ -84,7 +84,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       ...(t.peer?.visibility === null || t.peer === null ? [] : [{ name: 'peer: ack → visible', values: visPcts(t.peer.visibility.visibilityMs), color: COLORS.peer }]),
       ...(t.receiver.visibility === null ? [] : [{ name: 'probe SELECT alone (floor)', values: visPcts(t.receiver.visibility.queryRttMs), color: COLORS.http }]),
     ];
-    if (vis.length > 0) chart('target-visibility.svg', barChart({ title: 'From the 202 to the row answering a SELECT (ms); goal p99 ≤ 250 ms', yLabel: 'ms', groups: ['p50', 'p90', 'p99', 'max'], series: vis }), 'visibility percentiles');
+    if (vis.length > 0) chart(`target-${t.placement}-visibility.svg`, barChart({ title: 'From the 202 to the row answering a SELECT (ms); goal p99 ≤ 250 ms', yLabel: 'ms', groups: ['p50', 'p90', 'p99', 'max'], series: vis }), 'visibility percentiles');
     md.push('| server | packets/s | p50 | p90 | p99 | p99.9 | max | errors | visible p99 | first-poll hits | rows |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const [name, r] of [['receiver', t.receiver], ['peer', t.peer], ['bare uWS', t.httpCeiling]] as const) {
       if (r === null) continue;
@@ -93,7 +93,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       md.push(`| ${name} | ${fmtInt(r.load.eventsPerS)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.p999} | ${l.max} | ${r.load.errors} | ${v === null ? '–' : v.visibilityMs.p99} | ${v === null ? '–' : `${v.visibleOnFirstPoll}/${v.sampled}`} | ${auditText(r.audit)} |`);
     }
     md.push('');
-    chart('target-throughput.svg', lineChart({ title: 'target: packets/s acknowledged per second', yLabel: 'packets/s', xLabel: 'second', series: [{ name: 'receiver', values: t.receiver.load.perSecond, color: COLORS.receiver }, ...(t.peer === null ? [] : [{ name: 'peer', values: t.peer.load.perSecond, color: COLORS.peer }])] }), 'target throughput over time');
+    chart(`target-${t.placement}-throughput.svg`, lineChart({ title: `target [${t.placement}]: packets/s acknowledged per second`, yLabel: 'packets/s', xLabel: 'second', series: [{ name: 'receiver', values: t.receiver.load.perSecond, color: COLORS.receiver }, ...(t.peer === null ? [] : [{ name: 'peer', values: t.peer.load.perSecond, color: COLORS.peer }])] }), 'target throughput over time');
   }
 
   for (const [key, title] of [['max', 'max'], ['perPacketSigned', 'per-packet-signed']] as const) {
@@ -240,6 +240,8 @@ function placementText(rec: RunRecord): string {
   const modes = new Set<string>();
   for (const byMode of [rec.scenarios.max, rec.scenarios.perPacketSigned]) for (const m of Object.keys(byMode ?? {})) modes.add(m);
   const text = (m: string) => (m === 'split' ? 'split (load generator on CPU 0, servers and PostgreSQL on CPU 1+)' : 'none (unpinned)');
-  return modes.size === 0 ? text(String(rec.options.pin)) : [...modes].map(text).join('; ');
+  const throughput = modes.size === 0 ? text(String(rec.options.pin)) : [...modes].map(text).join('; ');
+  const target = [rec.scenarios.target, rec.scenarios.targetCompare].flatMap((t) => (t === undefined ? [] : [t.placement]));
+  return target.length === 0 ? throughput : `${throughput}; target: ${target.join(' (goals), ')}${target.length > 1 ? '' : ' (goals)'}`;
 }
 

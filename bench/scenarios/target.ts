@@ -5,6 +5,7 @@
  * connection. The bare uWS endpoint under the same schedule gives the latency floor of the
  * HTTP path and the load generator; the probe's own query round trip is the visibility floor.
  */
+import type { PinMode } from '../affinity.js';
 import { AgentSet } from '../agents.js';
 import type { BenchContext } from '../bench-context.js';
 import { runLoad } from '../load.js';
@@ -24,9 +25,9 @@ const CONNECTIONS = 128;
 /** One 202 in this many is followed by a visibility probe (100 probes/s at 1000 packets/s). */
 const PROBE_EVERY = 10;
 
-export async function runTargetScenario(ctx: BenchContext): Promise<TargetScenario> {
+export async function runTargetScenario(ctx: BenchContext, mode: PinMode): Promise<TargetScenario> {
   const o = ctx.opts;
-  const placement = ctx.place(o.pin);
+  const placement = ctx.place(mode);
   const agents = new AgentSet(64);
   const source = singleSource(agents);
 
@@ -50,7 +51,7 @@ export async function runTargetScenario(ctx: BenchContext): Promise<TargetScenar
     const rows = audit === null ? '' : audit.ok ? ', rows ok' : `, ROWS: ${audit.problems.join('; ')}`;
     const late = load.sendLatenessMs === null || load.sendLatenessMs.p99 < 5 ? '' : `; sends late against the schedule: p99 ${load.sendLatenessMs.p99} ms`;
     ctx.say(
-      `  target ${target.name}: ${fmtInt(load.eventsPerS)} ev/s, ack p50 ${load.latencyMs.p50} / p99 ${load.latencyMs.p99} / p99.9 ${load.latencyMs.p999} ms, errors ${load.errors}${vis}${rows}${late}`,
+      `  target ${target.name} [${placement.mode}]: ${fmtInt(load.eventsPerS)} ev/s, ack p50 ${load.latencyMs.p50} / p99 ${load.latencyMs.p99} / p99.9 ${load.latencyMs.p999} ms, errors ${load.errors}${vis}${rows}${late}`,
     );
     return { load, visibility, audit };
   };

@@ -9,7 +9,7 @@ export { decodeEvents, type BinaryAttributes, type DecodeEventsResult } from './
 export { decodeAndEncode, type BodyResult, type EventContext } from './decode-and-encode.js';
 export { CopyTextWriter } from './copy-text-writer.js';
 export { COPY_COLUMNS, RowBatch } from './row-batch.js';
-export { RowTally, type RowGroup } from './row-groups.js';
+export { RowTally, NO_GROUPS, unpackGroups, type PackedGroups, type RowGroup } from './row-groups.js';
 export { ENDPOINT_EVENT_TYPES, EVENT_TYPES, type Endpoint, type EventType } from './event-types.js';
 export { MSGPACK_MAX_DEPTH } from './msgpack-body.js';
 export { MAX_ERROR_MESSAGE_LENGTH } from './events/interaction.js';

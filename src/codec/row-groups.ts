@@ -68,28 +68,115 @@ export class RowTally {
     this.amounts.push(d.amount_atomic);
   }
 
-  groups(): RowGroup[] {
-    const byKey = new Map<string, RowGroup>();
-    for (let i = 0; i < this.kinds.length; i++) {
+  /**
+   * The rows grouped, in the form a worker posts back: a few typed arrays and one string,
+   * not an object per group (structured cloning walks objects field by field). Groups come
+   * in order of their first row, each group's latencies in row order.
+   */
+  pack(): PackedGroups {
+    const n = this.kinds.length;
+    if (n === 0) return NO_GROUPS;
+    const index = new Map<string, number>();
+    const rowGroup = new Uint32Array(n);
+    const nums: number[] = [];
+    const names: string[] = [];
+    const spends: (number | bigint)[] = [];
+    for (let i = 0; i < n; i++) {
       const kind = this.kinds[i] as 'agent' | 'gateway';
       const minute = this.minutes[i] as number;
       const entity = this.entities[i] as string;
       const vendorId = this.vendors[i] as string;
       const tenantId = this.tenants[i] as string;
-      const key = `${kind}\u0000${minute}\u0000${entity}\u0000${vendorId}\u0000${tenantId}`;
-      let g = byKey.get(key);
+      const key = `${kind}${SEP}${minute}${SEP}${entity}${SEP}${vendorId}${SEP}${tenantId}`;
+      let g = index.get(key);
       if (g === undefined) {
-        g = { kind, minute, entity, vendorId, tenantId, requests: 0, successes: 0, failures: 0, spendAtomic: 0n, latencies: [] };
-        byKey.set(key, g);
+        g = index.size;
+        index.set(key, g);
+        nums.push(minute, 0, 0);
+        names.push(kind, entity, vendorId, tenantId);
+        spends.push(0);
       }
-      g.requests++;
-      if (this.successes[i] === true) g.successes++;
-      else g.failures++;
-      g.latencies.push(this.latencies[i] as number);
-      const amount = this.amounts[i];
+      rowGroup[i] = g;
+      const o = g * NUMS_PER_GROUP;
+      (nums[o + 1] as number)++;
+      if (this.successes[i] === true) (nums[o + 2] as number)++;
       // Validated already: a safe integer, a decimal string within int64, or absent.
-      if (amount !== undefined && amount !== null) g.spendAtomic += BigInt(amount as number | string);
+      const amount = this.amounts[i] as number | string | null | undefined;
+      if (amount !== undefined && amount !== null) spends[g] = addSpend(spends[g] as number | bigint, amount);
     }
-    return [...byKey.values()];
+    const count = index.size;
+    // Latencies laid out group after group: start offsets from the counts, then one pass.
+    const next = new Uint32Array(count);
+    for (let g = 1; g < count; g++) next[g] = (next[g - 1] as number) + (nums[(g - 1) * NUMS_PER_GROUP + 1] as number);
+    const latencies = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const g = rowGroup[i] as number;
+      const at = next[g] as number;
+      latencies[at] = this.latencies[i] as number;
+      next[g] = at + 1;
+    }
+    let text = '';
+    for (let g = 0; g < count; g++) {
+      const t = g * 4;
+      text += `${g === 0 ? '' : SEP}${names[t]}${SEP}${names[t + 1]}${SEP}${names[t + 2]}${SEP}${names[t + 3]}${SEP}${spends[g]}`;
+    }
+    return { count, nums: Float64Array.from(nums), latencies, text };
+  }
+}
+
+/** Exact while the sum is a safe integer, as a bigint past that. */
+function addSpend(sum: number | bigint, amount: number | string): number | bigint {
+  if (typeof sum === 'number') {
+    // A decimal string of up to 15 digits is a safe integer.
+    const v = typeof amount === 'number' ? amount : amount.length <= 15 ? Number(amount) : NaN;
+    const total = sum + v;
+    if (Number.isSafeInteger(total)) return total;
+    return BigInt(sum) + BigInt(amount);
+  }
+  return sum + BigInt(amount);
+}
+
+/** RowTally.pack(): per group `minute, requests, successes` in `nums`, its `requests`
+ *  latencies in order in `latencies`, and `kind, entity, vendor, tenant, spend` in `text`. */
+export interface PackedGroups {
+  count: number;
+  nums: Float64Array;
+  latencies: Float64Array;
+  text: string;
+}
+
+const NUMS_PER_GROUP = 3;
+const TEXT_PER_GROUP = 5;
+/** Cannot occur in any of the texts: PostgreSQL text refuses NUL, so validation does too. */
+const SEP = '\u0000';
+
+export const NO_GROUPS: PackedGroups = { count: 0, nums: new Float64Array(0), latencies: new Float64Array(0), text: '' };
+
+/** The groups of `packed` appended to `into`. */
+export function unpackGroups(packed: PackedGroups, into: RowGroup[]): void {
+  if (packed.count === 0) return;
+  const text = packed.text.split(SEP);
+  const { nums, latencies } = packed;
+  let l = 0;
+  for (let i = 0; i < packed.count; i++) {
+    const o = i * NUMS_PER_GROUP;
+    const t = i * TEXT_PER_GROUP;
+    const requests = nums[o + 1] as number;
+    const successes = nums[o + 2] as number;
+    const lat = new Array<number>(requests);
+    for (let k = 0; k < requests; k++) lat[k] = latencies[l++] as number;
+    const spend = text[t + 4] as string;
+    into.push({
+      kind: text[t] as 'agent' | 'gateway',
+      minute: nums[o] as number,
+      entity: text[t + 1] as string,
+      vendorId: text[t + 2] as string,
+      tenantId: text[t + 3] as string,
+      requests,
+      successes,
+      failures: requests - successes,
+      spendAtomic: spend === '0' ? 0n : BigInt(spend),
+      latencies: lat,
+    });
   }
 }

@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics.js';
 import type { RingBuffer } from '../ring/index.js';
 import { emptyBatch, TABLES, type CopyBatch, type InsertedGroup, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
 import type { Spool } from '../sinks/spool/index.js';
+import { unpackGroups } from '../codec/index.js';
 import { AgentRegistry } from './agent-registry.js';
 import { encodeBatch } from './batch-codec.js';
 import { EVENT_OUTCOMES, type TaskInput, type TaskOutput } from './process-task.js';
@@ -336,7 +337,7 @@ const EVENT_TYPE_OF_TABLE = {
 } as const;
 
 function addRows(batch: CopyBatch, out: TaskOutput): number {
-  for (const g of out.groups) batch.groups?.push(g);
+  if (batch.groups !== null) unpackGroups(out.groups, batch.groups);
   if (out.interactionRows > 0) {
     batch.chunks.agent_interactions.push(out.interactions);
     batch.rows.agent_interactions += out.interactionRows;

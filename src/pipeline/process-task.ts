@@ -1,5 +1,5 @@
 import { verify } from 'node:crypto';
-import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext, type RowGroup } from '../codec/index.js';
+import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext, type PackedGroups, NO_GROUPS } from '../codec/index.js';
 import { errorBody, EVENT_ERROR_CODES, REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
 import { RingBuffer } from '../ring/index.js';
 import { AgentKeyCache } from './agent-key-cache.js';
@@ -37,7 +37,7 @@ export interface TaskOutput {
   gateway: Uint8Array;
   gatewayRows: number;
   /** Interaction and gateway rows of this task grouped for the rollups (empty with ROLLUPS off). */
-  groups: RowGroup[];
+  groups: PackedGroups;
   /** [endpoint agent | endpoint ingest] x EVENT_OUTCOMES. */
   eventCounts: number[];
 }
@@ -72,7 +72,7 @@ export class TaskProcessor {
       telemetryRows: 0,
       gateway: EMPTY,
       gatewayRows: 0,
-      groups: [],
+      groups: NO_GROUPS,
       eventCounts: new Array<number>(2 * EVENT_OUTCOMES.length).fill(0),
     };
     this.rows.reset();
@@ -87,7 +87,7 @@ export class TaskProcessor {
     out.telemetryRows = this.rows.telemetry.rows;
     out.gateway = copyOut(this.rows.gateway.bytes());
     out.gatewayRows = this.rows.gateway.rows;
-    if (this.rows.tally !== null) out.groups = this.rows.tally.groups();
+    if (this.rows.tally !== null) out.groups = this.rows.tally.pack();
     return out;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BodyKind, RowBatch, RowTally, decodeAndEncode } from '../../src/codec/index.js';
+import { BodyKind, NO_GROUPS, RowBatch, RowTally, decodeAndEncode, unpackGroups, type RowGroup } from '../../src/codec/index.js';
 
 const agent = 'AgentAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const ctx = { endpoint: 'agent' as const, agentId: agent, tenantId: null, maxEvents: 1000 };
@@ -27,7 +27,9 @@ describe('row groups for the rollups', () => {
     ]);
     const r = decodeAndEncode(Buffer.from(body), BodyKind.JsonBatch, null, ctx, out);
     expect(r).toMatchObject({ ok: true, accepted: 3 });
-    const groups = out.tally.groups().sort((a, b) => a.vendorId.localeCompare(b.vendorId));
+    const groups: RowGroup[] = [];
+    unpackGroups(out.tally.pack(), groups);
+    groups.sort((a, b) => a.vendorId.localeCompare(b.vendorId));
     expect(groups).toEqual([
       {
         kind: 'agent',
@@ -56,5 +58,30 @@ describe('row groups for the rollups', () => {
     expect(out.tally.size).toBe(before);
     out.reset();
     expect(out.tally.size).toBe(0);
+  });
+
+  it('packs groups for the worker hand-off: exact spend past 2^53, latencies per group in row order', () => {
+    const out = new RowBatch();
+    out.tally = new RowTally();
+    const events = [];
+    const amounts = ['999999999999999', 123, '9000000000000000001', '0'];
+    for (let i = 1; i <= 40; i++) events.push(interaction(i, `v${i % 3}`, i * 7, { amount_atomic: amounts[i % 4] }));
+    expect(decodeAndEncode(Buffer.from(JSON.stringify(events)), BodyKind.JsonBatch, null, ctx, out)).toMatchObject({ ok: true, accepted: 40 });
+    const unpacked: RowGroup[] = [];
+    unpackGroups(structuredClone(out.tally.pack()), unpacked);
+    expect(unpacked.map((g) => g.vendorId)).toEqual(['v1', 'v2', 'v0']);
+    for (const g of unpacked) {
+      const mine = events.filter((e) => e.data.vendor_id === g.vendorId);
+      expect(g.requests).toBe(mine.length);
+      expect(g.successes).toBe(mine.filter((e) => e.data.success).length);
+      expect(g.failures).toBe(g.requests - g.successes);
+      expect(g.latencies).toEqual(mine.map((e) => e.data.latency_ms));
+      expect(g.spendAtomic).toBe(mine.reduce((sum, e) => sum + BigInt((e.data as { amount_atomic?: string | number }).amount_atomic ?? 0), 0n));
+    }
+
+    const none: RowGroup[] = [];
+    unpackGroups(new RowTally().pack(), none);
+    unpackGroups(NO_GROUPS, none);
+    expect(none).toEqual([]);
   });
 });

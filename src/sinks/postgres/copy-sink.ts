@@ -1,5 +1,3 @@
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { COPY_COLUMNS, type RowGroup } from '../../codec/index.js';
@@ -180,9 +178,16 @@ export class PostgresCopySink {
   }
 
   private async writeDirect(batch: CopyBatch): Promise<InsertedGroup[]> {
+    const tables = TABLES.filter((t) => batch.rows[t] > 0);
+    if (tables.length === 1 && batch.newAgents.length === 0) {
+      // One statement is a transaction of its own: no BEGIN and COMMIT round trips.
+      const t = tables[0] as TableName;
+      await this.onConnection((client) => copyIn(client, this.directCopySql[t], batch.chunks[t]));
+      return batch.groups ?? [];
+    }
     return this.inTransaction(async (client) => {
       for (const t of TABLES) {
-        if (batch.rows[t] > 0) await pipeline(Readable.from(batch.chunks[t]), client.query(copyFrom(this.directCopySql[t])));
+        if (batch.rows[t] > 0) await copyIn(client, this.directCopySql[t], batch.chunks[t]);
       }
       await this.registerAgents(client, batch);
       await client.query('COMMIT');
@@ -195,7 +200,7 @@ export class PostgresCopySink {
       let finish = '';
       for (const t of TABLES) {
         if (batch.rows[t] === 0) continue;
-        await pipeline(Readable.from(batch.chunks[t]), client.query(copyFrom(this.copySql[t])));
+        await copyIn(client, this.copySql[t], batch.chunks[t]);
         finish += this.insertSql[t];
       }
       await this.registerAgents(client, batch);
@@ -213,8 +218,21 @@ export class PostgresCopySink {
     );
   }
 
-  /** BEGIN, `work` (which commits), or ROLLBACK; a broken connection is not reused. */
-  private async inTransaction(work: (client: pg.PoolClient) => Promise<InsertedGroup[]>): Promise<InsertedGroup[]> {
+  /** BEGIN, `work` (which commits), or ROLLBACK. */
+  private inTransaction(work: (client: pg.PoolClient) => Promise<InsertedGroup[]>): Promise<InsertedGroup[]> {
+    return this.onConnection(async (client) => {
+      await client.query('BEGIN');
+      try {
+        return await work(client);
+      } catch (err) {
+        if (classifyPgError(err) !== 'unavailable') await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Runs `work` on a prepared connection; a broken connection is not reused. */
+  private async onConnection<R>(work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
     const client = await this.pool.connect();
     let broken = false;
     try {
@@ -222,16 +240,25 @@ export class PostgresCopySink {
         await client.query(PostgresCopySink.STAGING_SQL);
         this.prepared.add(client);
       }
-      await client.query('BEGIN');
       return await work(client);
     } catch (err) {
       broken = classifyPgError(err) === 'unavailable';
-      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       client.release(broken);
     }
   }
+}
+
+/** One COPY … FROM STDIN of the workers' chunks, sent as one CopyData message: the stream
+ *  would write every chunk with two socket writes of its own. */
+function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = client.query(copyFrom(sql));
+    stream.on('error', reject);
+    stream.on('finish', resolve);
+    stream.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  });
 }
 
 function toGroups(results: pg.QueryResult[]): InsertedGroup[] {
