@@ -1,7 +1,7 @@
 /**
  * Finds the connection count at which a target reaches its highest rate with zero errors:
  * closed-loop steps of growing connection counts until the rate stops growing for two steps
- * in a row (one alone may be noise on a shared machine) or errors appear. The level is then
+ * in a row (one alone may be noise on a shared machine) past a minimum level, or errors appear. The level is then
  * held (hold.ts) for the reported figure.
  */
 import { runLoad, type LoadResult } from './load.js';
@@ -36,6 +36,12 @@ export interface RampSpec {
 
 /** A step must beat the best so far by this much to count as growth. */
 const GROWTH = 1.05;
+/**
+ * Steps always run up to this many connections: the receiver's rate can stay flat at low
+ * concurrency and then grow again, once enough rows wait for a second COPY to run beside the
+ * first (PARALLEL_COPY_ROWS); stopping at the first plateau would miss that.
+ */
+const MIN_CONNECTIONS_BEFORE_STOP = 32;
 
 export async function rampUp(spec: RampSpec): Promise<RampResult> {
   const steps: StepSummary[] = [];
@@ -59,7 +65,7 @@ export async function rampUp(spec: RampSpec): Promise<RampResult> {
     const grew = best === null || s.eventsPerS >= best.eventsPerS * GROWTH;
     if (best === null || s.eventsPerS > best.eventsPerS) best = s;
     flat = grew ? 0 : flat + 1;
-    if (flat === 2) break;
+    if (flat >= 2 && connections >= MIN_CONNECTIONS_BEFORE_STOP) break;
   }
   // Errors at the very first level: hold it anyway, the hold reports the errors.
   const chosen = best ?? (steps[0] as StepSummary);

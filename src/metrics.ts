@@ -117,6 +117,8 @@ export function createMetrics() {
       registers: r,
     }),
     rollupPendingRows: new Gauge({ name: 'machpay_rollup_pending_rows', help: 'Rollup rows waiting to be written.', registers: r }),
+    rollupSpoolBytes: new Gauge({ name: 'machpay_rollup_spool_bytes', help: 'Bytes on disk in the ClickHouse rollup spool (absent without CLICKHOUSE_URL).', registers: r }),
+    rollupSpoolRecords: new Gauge({ name: 'machpay_rollup_spool_records', help: 'Batches of rollup rows in the ClickHouse rollup spool, waiting for ClickHouse (absent without CLICKHOUSE_URL).', registers: r }),
     rollupFlushLag: new Gauge({ name: 'machpay_rollup_flush_lag_seconds', help: 'Age of the oldest data in the last rollup flush.', registers: r }),
     ready: new Gauge({ name: 'machpay_ready', help: '1 while /readyz answers 200.', registers: r }),
   };

@@ -68,12 +68,15 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
   }
 }
 
-async function startServing(config: Config, log: Logger, url: string, embedded: EmbeddedDatabase | null): Promise<RunningReceiver> {  const metrics = createMetrics();
+async function startServing(config: Config, log: Logger, url: string, embedded: EmbeddedDatabase | null): Promise<RunningReceiver> {
+  const metrics = createMetrics();
   // Two connections beyond the COPY slots, so replay, rollups and upkeep never wait behind ingest.
   const pool = createCopyPool(url, config.pgPoolSize + 2, log.child({ component: 'postgres' }));
   const ring = RingBuffer.create(config.ringBytes);
   metrics.ringCapacityBytes.set(ring.capacity);
-  if (config.clickhouseUrl === null || !config.rollups) metrics.registry.removeSingleMetric('machpay_clickhouse_up');
+  if (config.clickhouseUrl === null || !config.rollups) {
+    for (const name of ['machpay_clickhouse_up', 'machpay_rollup_spool_bytes', 'machpay_rollup_spool_records']) metrics.registry.removeSingleMetric(name);
+  }
   const mirror = new CounterMirror();
 
   const settings: WorkerSettings = {
@@ -184,6 +187,10 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
         if (config.clickhouseUrl !== null) metrics.clickhouseUp.set(r.clickhouseUp ? 1 : 0);
         metrics.rollupPendingRows.set(r.pendingRows);
         metrics.rollupFlushLag.set(r.lastFlushLagSeconds);
+        if (r.clickhouseSpool !== null) {
+          metrics.rollupSpoolBytes.set(r.clickhouseSpool.bytes);
+          metrics.rollupSpoolRecords.set(r.clickhouseSpool.records);
+        }
         for (const d of ['clickhouse', 'postgres'] as const) {
           const destination = { destination: d };
           mirror.advance(metrics.rollupRows, r.rowsWritten[d], destination);

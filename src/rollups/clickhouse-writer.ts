@@ -3,17 +3,12 @@ import type { Spool, SpoolRecord } from '../sinks/spool/index.js';
 import type { ClickhouseRow } from './clickhouse-rows.js';
 import type { ClickhouseRollupSink } from './clickhouse-sink.js';
 import { decodeSpooledBatch, encodeSpooledBatch, type SpooledBatch } from './clickhouse-spool-record.js';
-import { RetrySchedule } from './retry-schedule.js';
+import { RollupOutbox, type OutboxOptions } from './rollup-outbox.js';
 import { SingleFlight } from './single-flight.js';
 
 type QueuedBatch = SpooledBatch;
 
-export interface ClickhouseWriterOptions {
-  maxPendingRows: number;
-  batchRows: number;
-  maxBackoffMs: number;
-  onWrite?: (rows: number, seconds: number) => void;
-}
+export type ClickhouseWriterOptions = OutboxOptions;
 
 const BACKOFF_BASE_MS = 250;
 
@@ -34,18 +29,11 @@ const BACKOFF_BASE_MS = 250;
  * earlier process go first. A batch the spool cannot take (full, or failing) waits in the
  * bounded memory queue instead, as without a spool, and is sent after the spool is empty.
  */
-export class ClickhouseWriter {
+export class ClickhouseWriter extends RollupOutbox {
   private queue: QueuedBatch[] = [];
   private queuedRows = 0;
   private inFlightRows = 0;
   private schemaReady = false;
-  private readonly flight: SingleFlight;
-  /** Set by drain(true): the next pass tries even during a backoff. */
-  private forceNext = false;
-  private readonly schedule: RetrySchedule;
-  private readonly dropLog: ThrottledLog;
-  private stopped = false;
-  private downLogged = false;
   private spool: Spool | null = null;
   /** Batches waiting for their spool append, in enqueue order. */
   private toSpool: QueuedBatch[] = [];
@@ -58,28 +46,17 @@ export class ClickhouseWriter {
   private readonly spoolLog: ThrottledLog;
 
   up = false;
-  rowsWritten = 0;
-  failures = 0;
-  rowsDropped = 0;
-  requestsDropped = 0;
-  /** Lag of the last successful INSERT, seconds; null before the first. */
-  lastLagSeconds: number | null = null;
 
   constructor(
     private readonly sink: ClickhouseRollupSink,
-    private readonly options: ClickhouseWriterOptions,
-    private readonly log: Logger,
+    options: ClickhouseWriterOptions,
+    log: Logger,
   ) {
-    this.schedule = new RetrySchedule(BACKOFF_BASE_MS, options.maxBackoffMs, () => void this.drain());
-    this.flight = new SingleFlight(
-      () => this.drainPass(),
-      (err) => this.log.error({ err: (err as Error).message }, 'rollup writer failed unexpectedly'),
-    );
+    super(options, log, BACKOFF_BASE_MS);
     this.persist = new SingleFlight(
       () => this.persistPass(),
       (err) => this.log.error({ err: (err as Error).message }, 'rollup spool append failed unexpectedly'),
     );
-    this.dropLog = new ThrottledLog(log, 10_000);
     this.spoolLog = new ThrottledLog(log, 10_000);
   }
 
@@ -109,24 +86,7 @@ export class ClickhouseWriter {
 
   /** Rows that can never be written (e.g. a minute ClickHouse's DateTime cannot hold): counted as dropped. */
   discard(rows: number, requests: number, why: string): void {
-    if (rows === 0) return;
-    this.rowsDropped += rows;
-    this.requestsDropped += requests;
-    this.dropLog.warn({ rows, requests, why }, 'rollup rows not written to ClickHouse');
-  }
-
-  /**
-   * Writes what is queued, unless a backoff is running (then the timer will; `force` tries
-   * once now anyway, for the final flush). Resolves when this attempt ends, never rejects.
-   */
-  drain(force = false): Promise<void> {
-    if (force) this.forceNext = true;
-    return this.flight.run();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.schedule.cancel();
+    this.dropped(rows, requests, { why }, 'rollup rows not written to ClickHouse');
   }
 
   /** After stop(): finishes the appends under way and closes the spool (what it holds is sent by the next process). */
@@ -173,14 +133,12 @@ export class ClickhouseWriter {
     this.enforceBound();
   }
 
-  /** One pass over the outbox; returns at once during a backoff (the timer will call again) unless forced. */
-  private async drainPass(): Promise<void> {
-    // Durable before sent; this also makes flush() resolve only once the rows are on disk.
-    await this.persist.run();
-    const force = this.forceNext;
-    this.forceNext = false;
-    if (!force && (this.stopped || this.schedule.waiting)) return;
-    this.schedule.cancel();
+  /** Durable before sent; this also makes flush() resolve only once the rows are on disk. */
+  protected override beforePass(): Promise<void> {
+    return this.persist.run();
+  }
+
+  protected async writePass(): Promise<void> {
     if (!this.schemaReady) {
       const r = await this.sink.ensureSchema();
       if (!r.ok) {
@@ -207,11 +165,7 @@ export class ClickhouseWriter {
       }
       this.failures++;
       if (r.kind === 'permanent') {
-        // The rows themselves are refused: keeping them would block everything behind them.
-        const requests = taken.reduce((n, b) => n + b.requests, 0);
-        this.rowsDropped += rows.length;
-        this.requestsDropped += requests;
-        this.log.error({ rows: rows.length, requests, err: r.error.message }, 'ClickHouse refused rollup rows; dropped');
+        this.refused(rows.length, taken.reduce((n, b) => n + b.requests, 0), r.error, 'ClickHouse refused rollup rows; dropped');
         continue;
       }
       // Back to the front, in order; the bound may now drop the oldest of them.
@@ -258,9 +212,7 @@ export class ClickhouseWriter {
             this.fail(r.error, 'ClickHouse rollup insert failed', false);
             return false;
           }
-          this.rowsDropped += batch.rows.length;
-          this.requestsDropped += batch.requests;
-          this.log.error({ rows: batch.rows.length, requests: batch.requests, err: r.error.message }, 'ClickHouse refused rollup rows; dropped');
+          this.refused(batch.rows.length, batch.requests, r.error, 'ClickHouse refused rollup rows; dropped');
         }
       }
       try {
@@ -275,11 +227,8 @@ export class ClickhouseWriter {
     }
   }
 
-  private wrote(rows: number, oldestOpenedAt: number, started: number): void {
-    this.rowsWritten += rows;
-    this.lastLagSeconds = Math.max(0, (Date.now() - oldestOpenedAt) / 1000);
-    this.options.onWrite?.(rows, (performance.now() - started) / 1000);
-    this.schedule.succeeded();
+  protected override wrote(rows: number, oldestOpenedAt: number, started: number): void {
+    super.wrote(rows, oldestOpenedAt, started);
     this.markUp();
   }
 
@@ -311,12 +260,7 @@ export class ClickhouseWriter {
   }
 
   private fail(err: Error, message: string, isBug: boolean): void {
-    const delayMs = Math.round(this.schedule.failed());
-    const fields = { err: err.message, pendingRows: this.pendingRows, retryInMs: delayMs };
-    if (isBug) this.log.error(fields, message);
-    // Logged once per outage; while down, the failure counter tells the rest.
-    else if (!this.downLogged) this.log.warn(fields, message);
-    this.downLogged = true;
+    this.failed(err, message, isBug);
     this.up = false;
   }
 

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ThrottledLog, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { classifyPgError } from '../sinks/postgres/index.js';
 import { HourDeltas, type HourDelta } from './hour-deltas.js';
 import type { PostgresHourlySink } from './postgres-hourly-sink.js';
-import { RetrySchedule } from './retry-schedule.js';
-import { SingleFlight } from './single-flight.js';
+import { RollupOutbox, type OutboxOptions } from './rollup-outbox.js';
 
 interface Batch {
   /** Fixed at the first attempt and kept on every retry: rollup_applied_batches recognises it. */
@@ -12,12 +11,7 @@ interface Batch {
   deltas: HourDelta[];
 }
 
-export interface PostgresWriterOptions {
-  maxPendingRows: number;
-  batchRows: number;
-  maxBackoffMs: number;
-  onWrite?: (rows: number, seconds: number) => void;
-}
+export type PostgresWriterOptions = OutboxOptions;
 
 const BACKOFF_BASE_MS = 100;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -34,36 +28,18 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
  * In practice this path fails only with PostgreSQL itself, when ingest stops too (503), so
  * little new data arrives meanwhile.
  */
-export class PostgresHourlyWriter {
+export class PostgresHourlyWriter extends RollupOutbox {
   private open = new HourDeltas();
   private frozen: Batch[] = [];
   private inFlight: Batch | null = null;
-  private readonly flight: SingleFlight;
-  /** Set by drain(true): the next pass tries even during a backoff. */
-  private forceNext = false;
-  private readonly schedule: RetrySchedule;
-  private readonly dropLog: ThrottledLog;
   private lastPrune = Date.now();
-  private stopped = false;
-  private downLogged = false;
-
-  rowsWritten = 0;
-  failures = 0;
-  rowsDropped = 0;
-  requestsDropped = 0;
-  lastLagSeconds: number | null = null;
 
   constructor(
     private readonly sink: PostgresHourlySink,
-    private readonly options: PostgresWriterOptions,
-    private readonly log: Logger,
+    options: PostgresWriterOptions,
+    log: Logger,
   ) {
-    this.schedule = new RetrySchedule(BACKOFF_BASE_MS, options.maxBackoffMs, () => void this.drain());
-    this.flight = new SingleFlight(
-      () => this.drainPass(),
-      (err) => this.log.error({ err: (err as Error).message }, 'rollup writer failed unexpectedly'),
-    );
-    this.dropLog = new ThrottledLog(log, 10_000);
+    super(options, log, BACKOFF_BASE_MS);
   }
 
   get pendingRows(): number {
@@ -80,23 +56,7 @@ export class PostgresHourlyWriter {
     this.enforceBound();
   }
 
-  /** Like ClickhouseWriter.drain: one attempt at a time, none during a backoff unless forced; never rejects. */
-  drain(force = false): Promise<void> {
-    if (force) this.forceNext = true;
-    return this.flight.run();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.schedule.cancel();
-  }
-
-  /** One pass over the outbox; returns at once during a backoff (the timer will call again) unless forced. */
-  private async drainPass(): Promise<void> {
-    const force = this.forceNext;
-    this.forceNext = false;
-    if (!force && (this.stopped || this.schedule.waiting)) return;
-    this.schedule.cancel();
+  protected async writePass(): Promise<void> {
     for (;;) {
       if (this.frozen.length === 0) this.freezeOpen();
       const batch = this.frozen.shift();
@@ -111,29 +71,20 @@ export class PostgresHourlyWriter {
       }
       this.inFlight = null;
       if (failure === null) {
-        this.rowsWritten += batch.deltas.length;
         let oldest = Infinity;
         for (const d of batch.deltas) if (d.oldestOpenedAt < oldest) oldest = d.oldestOpenedAt;
-        this.lastLagSeconds = Math.max(0, (Date.now() - oldest) / 1000);
-        this.options.onWrite?.(batch.deltas.length, (performance.now() - started) / 1000);
-        this.schedule.succeeded();
-        this.downLogged = false;
+        this.wrote(batch.deltas.length, oldest, started);
         continue;
       }
       this.failures++;
       const err = failure instanceof Error ? failure : new Error(String(failure));
       if (classifyPgError(failure) === 'permanent') {
-        const requests = countRequests(batch.deltas);
-        this.rowsDropped += batch.deltas.length;
-        this.requestsDropped += requests;
-        this.log.error({ rows: batch.deltas.length, requests, err: err.message }, 'PostgreSQL refused hourly rollup rows; dropped');
+        this.refused(batch.deltas.length, countRequests(batch.deltas), err, 'PostgreSQL refused hourly rollup rows; dropped');
         continue;
       }
       this.frozen.unshift(batch);
       this.enforceBound();
-      const delayMs = Math.round(this.schedule.failed());
-      if (!this.downLogged) this.log.warn({ err: err.message, pendingRows: this.pendingRows, retryInMs: delayMs }, 'hourly rollup write failed; will retry');
-      this.downLogged = true;
+      this.failed(err, 'hourly rollup write failed; will retry', false);
       return;
     }
     if (Date.now() - this.lastPrune > PRUNE_EVERY_MS) {
@@ -170,11 +121,7 @@ export class PostgresHourlyWriter {
       rows++;
       requests += countRequests([delta]);
     }
-    if (rows > 0) {
-      this.rowsDropped += rows;
-      this.requestsDropped += requests;
-      this.dropLog.warn({ rows, requests, max: this.options.maxPendingRows }, 'hourly rollup rows dropped: too many waiting for PostgreSQL');
-    }
+    this.dropped(rows, requests, { max: this.options.maxPendingRows }, 'hourly rollup rows dropped: too many waiting for PostgreSQL');
   }
 }
 
