@@ -20,6 +20,9 @@ export interface RampResult {
   /** The best error-free level, and its rate. */
   level: number;
   rate: number;
+  /** Error-free levels within the growth margin of the best (the best included), in ramp
+   *  order: steps are short, so any of them may be the best one held longer. */
+  close: number[];
   /** The load runs, for the row audit. */
   runs: LoadResult[];
 }
@@ -69,7 +72,8 @@ export async function rampUp(spec: RampSpec): Promise<RampResult> {
   }
   // Errors at the very first level: hold it anyway, the hold reports the errors.
   const chosen = best ?? (steps[0] as StepSummary);
-  return { steps, level: chosen.connections, rate: chosen.eventsPerS, runs };
+  const close = steps.filter((s) => s.errors === 0 && s.eventsPerS * GROWTH >= chosen.eventsPerS).map((s) => s.connections);
+  return { steps, level: chosen.connections, rate: chosen.eventsPerS, close: close.length > 0 ? close : [chosen.connections], runs };
 }
 
 /** The next lower level of the ramp, for a hold that showed errors. */

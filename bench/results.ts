@@ -42,6 +42,8 @@ export interface HoldSummary {
 
 export interface ServerRun {
   ramp: StepSummary[];
+  /** Longer runs at the ramp levels within noise of its best (absent in older records). */
+  runoff?: { connections: number; eventsPerS: number }[];
   level: number;
   /** Every hold, in the order run (receiver and peer holds alternate). */
   holds: HoldSummary[];

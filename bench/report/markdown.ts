@@ -123,13 +123,13 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       ];
       chart(`${title}-${mode}-throughput.svg`, lineChart({ title: `${title} [${mode}]: packets/s acknowledged per second of the median hold`, yLabel: 'packets/s', xLabel: 'second of the hold', series, hLines }), `${title} throughput over time`);
       md.push(
-        '| server | level | holds: sustained/s (in order) | median hold: acknowledged/s (median second) | into PostgreSQL/s | via spool (batches) | p50 ms | p99 ms | errors (all holds) | RSS max / median MiB | rows (catch-up) | ramp (connections: packets/s) |',
+        '| server | level | holds: sustained/s (in order) | median hold: acknowledged/s (median second) | into PostgreSQL/s | via spool (batches) | p50 ms | p99 ms | errors (all holds) | RSS max / median MiB | rows (catch-up) | ramp (connections: packets/s); runoff |',
         '|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|',
       );
       for (const [name, r] of [['receiver', s.receiver], ['peer', s.peer]] as const) {
         if (r === null) continue;
         md.push(
-          `| ${name} | ${r.level} | ${r.holds.map((h) => fmtInt(h.sustainedPerS)).join(', ')} | ${fmtInt(r.hold.eventsPerS)} (${fmtInt(r.hold.perSecondMedian)}) | ${r.storedDuringHold === null ? '–' : fmtInt(r.storedDuringHold.perS)} | ${r.spool === null ? '–' : r.spool.appendsDuringHold} | ${r.hold.latencyMs.p50} | ${r.hold.latencyMs.p99} | ${r.holds.reduce((a, h) => a + h.errors, 0)} | ${r.rss === null ? '–' : `${r.rss.maxMiB} / ${r.rss.medianMiB}`} | ${auditText(r.audit)}${r.audit === null ? '' : ` (${r.audit.catchUpS} s)`} | ${r.ramp.map((st) => `${st.connections}: ${fmtInt(st.eventsPerS)}${st.errors > 0 ? ` (${st.errors} err)` : ''}`).join(', ')} |`,
+          `| ${name} | ${r.level} | ${r.holds.map((h) => fmtInt(h.sustainedPerS)).join(', ')} | ${fmtInt(r.hold.eventsPerS)} (${fmtInt(r.hold.perSecondMedian)}) | ${r.storedDuringHold === null ? '–' : fmtInt(r.storedDuringHold.perS)} | ${r.spool === null ? '–' : r.spool.appendsDuringHold} | ${r.hold.latencyMs.p50} | ${r.hold.latencyMs.p99} | ${r.holds.reduce((a, h) => a + h.errors, 0)} | ${r.rss === null ? '–' : `${r.rss.maxMiB} / ${r.rss.medianMiB}`} | ${auditText(r.audit)}${r.audit === null ? '' : ` (${r.audit.catchUpS} s)`} | ${r.ramp.map((st) => `${st.connections}: ${fmtInt(st.eventsPerS)}${st.errors > 0 ? ` (${st.errors} err)` : ''}`).join(', ')}${(r.runoff ?? []).length === 0 ? '' : `; runoff ${(r.runoff ?? []).map((x) => `${x.connections}: ${fmtInt(x.eventsPerS)}`).join(', ')}`} |`,
         );
       }
       if (s.httpCeiling !== null) md.push(`| bare uWS | ${s.httpCeiling.connections} | – | ${fmtInt(s.httpCeiling.eventsPerS)} (${fmtInt(s.httpCeiling.perSecondMedian)}) | – | – | ${s.httpCeiling.latencyMs.p50} | ${s.httpCeiling.latencyMs.p99} | ${s.httpCeiling.errors} | – | – | – |`);
