@@ -18,9 +18,9 @@ export abstract class RollupOutbox {
   private readonly flight: SingleFlight;
   /** Set by drain(true): the next pass tries even during a backoff. */
   private forceNext = false;
-  protected readonly schedule: RetrySchedule;
+  private readonly schedule: RetrySchedule;
   /** Drops are logged once per interval; the counters tell the rest. */
-  protected readonly dropLog: ThrottledLog;
+  private readonly dropLog: ThrottledLog;
   protected stopped = false;
   /** A failure is logged once per outage; while down, `failures` counts the rest. */
   protected downLogged = false;
