@@ -8,12 +8,11 @@ import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { migrate } from '../../src/sinks/postgres/migrations.js';
 import { decodeHistogram, mergeEncodedHistograms, RollupService, type RollupGroup, type RollupOptions, type VendorBreakdownEntry } from '../../src/rollups/index.js';
 import { HourDeltas } from '../../src/rollups/hour-deltas.js';
 import { MinuteCells } from '../../src/rollups/minute-cells.js';
 import { PostgresHourlySink } from '../../src/rollups/postgres-hourly-sink.js';
-import { agentGroup, eventually, exactPercentile, gatewayGroup, HOUR, latencySample, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
+import { agentGroup, eventually, migratedPool, exactPercentile, gatewayGroup, HOUR, latencySample, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
 
 const INT64_MAX = (1n << 63n) - 1n;
 const H0 = Date.UTC(2025, 5, 1, 10, 0, 0);
@@ -24,13 +23,7 @@ const services: RollupService[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('rollups_pg');
-  pool = new pg.Pool({ connectionString: db.url, max: 6 });
-  const client = await pool.connect();
-  try {
-    await migrate(client);
-  } finally {
-    client.release();
-  }
+  pool = await migratedPool(db.url, 6);
 });
 
 afterAll(async () => {

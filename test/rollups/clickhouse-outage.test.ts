@@ -15,7 +15,7 @@ import { tailLines } from '../helpers/log-tail.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { startRestartableClickhouse, type RestartableClickhouse } from '../helpers/restartable-clickhouse.js';
-import { eventually, latencySample } from './support.js';
+import { expectReconciled, latencySample } from './support.js';
 
 const DATABASE = 'rollups_outage';
 const VENDORS = ['vendor-weather', 'vendor-search'];
@@ -99,28 +99,12 @@ async function reconcile(): Promise<string | null> {
   return null;
 }
 
-async function expectReconciled(timeoutMs: number): Promise<void> {
-  let last: string | null = 'not checked';
-  const ok = await eventually(
-    async () => {
-      try {
-        last = await reconcile();
-      } catch (err) {
-        last = (err as Error).message; // e.g. ClickHouse still starting
-      }
-      return last === null;
-    },
-    timeoutMs,
-    250,
-  );
-  expect(ok, `${last ?? ''}\n--- receiver stderr ---\n${tailLines(receiver.stderrText(), 20)}`).toBe(true);
-}
 
 describe('ClickHouse outage, end to end', () => {
   it('stop ClickHouse, restart the receiver, start ClickHouse again: rollups arrive, counts reconcile', async () => {
     const agents = [newAgent(), newAgent(), newAgent()];
     await sendTraffic(agents, 40);
-    await expectReconciled(20_000);
+    await expectReconciled(reconcile, () => receiver.stderrText(), 20_000);
 
     // ClickHouse down: ingest goes on, rollups wait in DATA_DIR/rollup-spool.
     await clickhouse.stop();
@@ -137,7 +121,7 @@ describe('ClickHouse outage, end to end', () => {
 
     // Back: everything arrives, exactly once (backoff is capped at 30 s).
     await clickhouse.start();
-    await expectReconciled(60_000);
+    await expectReconciled(reconcile, () => receiver.stderrText(), 60_000);
 
     // A graceful stop adds nothing twice.
     expect(await receiver.stop()).toBe(0);

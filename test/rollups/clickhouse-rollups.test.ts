@@ -10,7 +10,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { migrate } from '../../src/sinks/postgres/migrations.js';
 import { RollupService, mergeEncodedHistograms, type RollupGroup, type RollupOptions } from '../../src/rollups/index.js';
 import { ClickHouseError } from '@clickhouse/client';
 import { classifyClickhouseError, ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
@@ -19,7 +18,7 @@ import { newLatencyHistogram } from '../../src/rollups/latency-histogram.js';
 import { MinuteCells, recordLatencies } from '../../src/rollups/minute-cells.js';
 import { encodeSpooledBatch } from '../../src/rollups/clickhouse-spool-record.js';
 import { Spool } from '../../src/sinks/spool/index.js';
-import { agentGroup, eventually, exactPercentile, gatewayGroup, latencySample, minuteAgo, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
+import { agentGroup, eventually, migratedPool, exactPercentile, gatewayGroup, latencySample, minuteAgo, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
 
 const INT64_MAX = (1n << 63n) - 1n;
 
@@ -30,13 +29,7 @@ const services: RollupService[] = [];
 
 beforeAll(async () => {
   [db, ch] = await Promise.all([createTestDatabase('rollups_ch'), createTestClickhouseDatabase('rollups')]);
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  const client = await pool.connect();
-  try {
-    await migrate(client);
-  } finally {
-    client.release();
-  }
+  pool = await migratedPool(db.url, 4);
 });
 
 afterAll(async () => {

@@ -14,7 +14,7 @@ import { gatewayEvent, interactionEvent, INGEST_PATH, newAgent, postAgentBatch, 
 import { tailLines } from '../helpers/log-tail.js';
 import { runCli, startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { mergeEncodedHistograms } from '../../src/rollups/index.js';
-import { eventually, exactPercentile, latencySample, MINUTE, withinPrecision } from './support.js';
+import { expectReconciled, exactPercentile, latencySample, MINUTE, withinPrecision } from './support.js';
 
 const TENANT = 'tenant-rollup-e2e';
 const VENDORS = ['vendor-weather', 'vendor-search', 'vendor-llm'];
@@ -147,23 +147,6 @@ async function reconcile(): Promise<string | null> {
   );
 }
 
-async function expectReconciled(timeoutMs: number): Promise<void> {
-  let last: string | null = 'not checked';
-  const ok = await eventually(
-    async () => {
-      try {
-        last = await reconcile();
-      } catch (err) {
-        // e.g. rollup_minute not created yet: not a failure until the deadline.
-        last = (err as Error).message;
-      }
-      return last === null;
-    },
-    timeoutMs,
-    250,
-  );
-  expect(ok, `${last ?? ''}\n--- receiver stderr ---\n${tailLines(receiver.stderrText(), 15)}`).toBe(true);
-}
 
 function agentEvents(agent: TestAgent, n: number, seed: number, time: () => Date): CloudEvent[] {
   const latencies = latencySample(n, seed);
@@ -236,13 +219,13 @@ describe('rollup reconciliation, end to end', () => {
     await postGateway(gatewayBatch.slice(0, 40)); // a gateway's retry
 
     // 2. Rollups catch up with what was stored (flush interval 200 ms).
-    await expectReconciled(20_000);
+    await expectReconciled(reconcile, () => receiver.stderrText(), 20_000);
 
     // 3. A late event for the early minute, after that minute was flushed: a correcting row.
     const lateAgent = agents[1] as TestAgent;
     const late = agentEvents(lateAgent, 1, 124, () => lateMinute);
     await postAgent(lateAgent, late);
-    await expectReconciled(20_000);
+    await expectReconciled(reconcile, () => receiver.stderrText(), 20_000);
     const lateVendor = (late[0]?.data as { vendor_id: string }).vendor_id;
     const rs = await ch.client.query({
       query: `SELECT count() AS n FROM rollup_minute FINAL

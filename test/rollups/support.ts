@@ -1,9 +1,14 @@
 /**
  * Shared by the rollup tests: the exact percentile the histograms are compared with, group
- * builders, a silent logger, and a TCP proxy that can take ClickHouse "down" and "up".
+ * builders, a silent logger, a migrated pool, a reconciliation poll, and a TCP proxy that can
+ * take ClickHouse "down" and "up".
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import pg from 'pg';
 import { pino } from 'pino';
+import { expect } from 'vitest';
+import { migrate } from '../../src/sinks/postgres/migrations.js';
+import { tailLines } from '../helpers/log-tail.js';
 import type { Logger } from '../../src/logger.js';
 import { precisionBound, type RollupGroup } from '../../src/rollups/index.js';
 
@@ -130,4 +135,39 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A pool on `url` whose database has the receiver's schema. */
+export async function migratedPool(url: string, max: number): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max });
+  const client = await pool.connect();
+  try {
+    await migrate(client);
+  } finally {
+    client.release();
+  }
+  return pool;
+}
+
+/**
+ * Polls `reconcile` (null when every figure matches, else what differs) until it reports no
+ * difference or `timeoutMs` passes; a throw (e.g. rollup_minute not created yet, ClickHouse
+ * still starting) is not a failure until the deadline. Fails with the last difference and
+ * the receiver's stderr.
+ */
+export async function expectReconciled(reconcile: () => Promise<string | null>, receiverStderr: () => string, timeoutMs: number): Promise<void> {
+  let last: string | null = 'not checked';
+  const ok = await eventually(
+    async () => {
+      try {
+        last = await reconcile();
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      return last === null;
+    },
+    timeoutMs,
+    250,
+  );
+  expect(ok, `${last ?? ''}\n--- receiver stderr ---\n${tailLines(receiverStderr(), 20)}`).toBe(true);
 }
