@@ -169,10 +169,17 @@ export class IngestRoute {
       const size = recordSize(header);
       if (size > this.d.ring.maxRecordBytes) return this.refuseNow(ex, 'body_too_large', 'The request headers and body are too large.', true);
       ex.position = this.d.ring.reserve(size);
-      if (ex.position < 0) return this.refuseNow(ex, 'overloaded', 'The ingest pipeline is full; retry after the delay.', true);
-      const view = this.d.ring.payload(ex.position);
-      ex.record = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-      ex.bodyAt = writeRecordHeader(ex.record, header);
+      if (ex.position < 0) {
+        // Answered once the body is in (read, not kept), like the refusals above: answering
+        // now and closing would reset a client still uploading, which then never sees the 429
+        // and its Retry-After (nor keeps its connection for the retry).
+        ex.refusal = 'overloaded';
+        ex.refusalMessage = 'The ingest pipeline is full; retry after the delay.';
+      } else {
+        const view = this.d.ring.payload(ex.position);
+        ex.record = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+        ex.bodyAt = writeRecordHeader(ex.record, header);
+      }
     }
 
     this.receiving.add(ex);
