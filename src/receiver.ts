@@ -150,6 +150,7 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     spillPendingRows: config.spillPendingRows,
     retryAfterSeconds: config.retryAfterSeconds,
     dispatchBatchBytes: config.dispatchBatchBytes,
+    workers: config.workers,
     maxTasksInFlight: config.workers * 2,
     copyBatchRows: config.copyBatchRows,
     copyConcurrency: config.pgPoolSize,

@@ -28,8 +28,9 @@ const AGENTS = 64;
 const LEVELS: Record<ThroughputKind, readonly number[]> = {
   // Batches are ~40 KiB: a few connections already keep the receiver's pipeline full.
   max: [2, 4, 8, 16, 32, 64],
-  // Single events: the receiver batches across requests, so it needs many in flight.
-  'per-packet-signed': [8, 16, 32, 64, 128, 256],
+  // Single events: the receiver batches across requests, so it needs many in flight: enough
+  // that the worker verifies one half while the other half waits for its COPY to commit.
+  'per-packet-signed': [8, 16, 32, 64, 128, 256, 512, 1024],
 };
 /** Most requests signed ahead of the holds (~1 KiB each in memory). */
 const MAX_PRESIGNED = 400_000;

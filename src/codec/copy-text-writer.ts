@@ -27,8 +27,12 @@ function escapeChar(c: string): string {
   return ESCAPES[c] ?? c;
 }
 
-/** Scratch for civilFromDays, shared by all writers of the thread (writes are synchronous). */
+/**
+ * Scratch for civilFromDays, shared by all writers of the thread (writes are synchronous),
+ * and the day it holds: the rows of a batch mostly share their date.
+ */
 const ymd = new Int32Array(3);
+let ymdDays = NaN;
 
 export class CopyTextWriter {
   private buf: Buffer;
@@ -98,6 +102,27 @@ export class CopyTextWriter {
     this.tab();
   }
 
+  /**
+   * Writes `s` as a field when it is ASCII from 0x0e up without a backslash (so nothing to
+   * escape, nothing PostgreSQL refuses) and returns true; otherwise writes nothing and returns
+   * false, and the caller classifies it (pg-text.ts textClass). One pass that checks and copies:
+   * the common short ASCII value costs neither a regex scan nor a call into the UTF-8 encoder.
+   */
+  tryAsciiField(s: string): boolean {
+    const n = s.length;
+    this.ensure(n + 1);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f || c < 0x0e || c === BACKSLASH) return false;
+      b[p++] = c;
+    }
+    b[p] = TAB;
+    this.pos = p + 1;
+    return true;
+  }
+
   /** A string the caller knows has no backslash, TAB, LF or CR (pg-text.ts textClass): no escape scan. */
   plainTextField(s: string): void {
     this.ensure(s.length * 3 + 1); // UTF-8 needs at most 3 bytes per UTF-16 unit
@@ -138,7 +163,10 @@ export class CopyTextWriter {
     this.ensure(32);
     const days = Math.floor(seconds / 86400);
     let sod = seconds - days * 86400;
-    civilFromDays(days, ymd);
+    if (days !== ymdDays) {
+      civilFromDays(days, ymd);
+      ymdDays = days;
+    }
     const b = this.buf;
     let p = this.pos;
     const y = ymd[0] as number;

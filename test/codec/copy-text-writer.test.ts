@@ -96,6 +96,30 @@ describe('CopyTextWriter', () => {
     expect(parseCopyText(w.bytes())).toEqual([['1', '{"a":1,"b\\"":"\t"}']]);
   });
 
+  it('tryAsciiField writes what textField would, or nothing and answers false', () => {
+    const chars = fc.constantFrom('a', 'Z', '0', ' ', '~', '%', '\\', '\t', '\n', '\r', '\u0000', '\u0001', '\u000d', '\u000e', '\u007f', '\u0080', 'é', '😀');
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 30 }).map((a) => a.join('')), (v) => {
+        const fast = new CopyTextWriter(64);
+        fast.textField('x');
+        const written = fast.tryAsciiField(v);
+        const plain = /^[\x0e-\x7f]*$/.test(v) && !v.includes('\\');
+        expect(written).toBe(plain);
+        const reference = new CopyTextWriter(64);
+        reference.textField('x');
+        if (written) reference.textField(v);
+        expect(text(fast)).toBe(text(reference));
+      }),
+    );
+  });
+
+  it('timestamps on the same day and on another day in turn', () => {
+    const w = new CopyTextWriter(64);
+    for (const s of [3 * 86400 + 5, 3 * 86400 + 7, 4 * 86400, 3 * 86400, -86400]) w.timestampField(s, 0);
+    w.endRow();
+    expect(text(w)).toBe('1970-01-04 00:00:05+00\t1970-01-04 00:00:07+00\t1970-01-05 00:00:00+00\t1970-01-04 00:00:00+00\t1969-12-31 00:00:00+00\n');
+  });
+
   it('round-trips arbitrary strings through the COPY text parser', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { minLength: 1, maxLength: 8 }), (values) => {

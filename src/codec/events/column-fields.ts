@@ -13,6 +13,7 @@ export type FieldError = string | null;
 /** Checks `v` against VARCHAR(max) and what PostgreSQL stores, and writes it; or returns the problem. */
 function checkedText(w: CopyTextWriter, v: string, max: number, name: string): FieldError {
   if (!fitsVarchar(v, max)) return `${name}: must be at most ${max} characters`;
+  if (w.tryAsciiField(v)) return null;
   const cls = textClass(v);
   if (cls === TEXT_UNSTORABLE) return `${name}: must not contain NUL characters or unpaired surrogates`;
   if (cls === TEXT_PLAIN) w.plainTextField(v);

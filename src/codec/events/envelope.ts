@@ -30,6 +30,9 @@ const URI_REFERENCE_CHARS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
 /** A `%` not followed by two hex digits. */
 const BAD_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 
+/** The last source that passed the checks below: the events of a batch mostly share one. */
+let lastValidSource = '';
+
 export function isValidId(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && fitsVarchar(v, MAX_ID_LENGTH) && isStorableText(v);
 }
@@ -45,8 +48,11 @@ export function validateEnvelope(evt: PlainObject, out: Envelope): string | null
   if (typeof source !== 'string' || source.length === 0 || source.length > MAX_SOURCE_LENGTH) {
     return `source: must be a non-empty URI-reference of at most ${MAX_SOURCE_LENGTH} characters`;
   }
-  if (!URI_REFERENCE_CHARS.test(source) || BAD_PERCENT.test(source)) {
-    return 'source: must be a URI-reference (no whitespace, control or non-ASCII characters; % followed by two hex digits)';
+  if (source !== lastValidSource) {
+    if (!URI_REFERENCE_CHARS.test(source) || BAD_PERCENT.test(source)) {
+      return 'source: must be a URI-reference (no whitespace, control or non-ASCII characters; % followed by two hex digits)';
+    }
+    lastValidSource = source;
   }
   const time = evt.time;
   if (time === undefined || time === null) return 'time: required';
