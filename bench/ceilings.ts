@@ -52,7 +52,7 @@ export async function runVerifyCeiling(ctx: BenchContext, mode: PinMode): Promis
   const out = await ctx.reg.run('verify-ceiling', c.command, c.args, process.env, ctx.paths.root, 120_000);
   const v = JSON.parse(out.trim().split('\n').pop() ?? '{}') as VerifyCeiling;
   ctx.say(
-    `  verify [${mode}], ${messageBytes} B: node:crypto cached key ${fmtInt(v.nodeCachedPerSec)}/s in ${v.threads} thread(s), key imported each time ${fmtInt(v.nodeImportEachPerSec)}/s, tweetnacl ${v.tweetnaclPerSec}/s, openssl speed ${v.opensslPerSec === null ? 'n/a' : fmtInt(v.opensslPerSec)}/s`,
+    `  verify [${mode}], ${messageBytes} B: libsodium ${fmtInt(v.sodiumPerSec)}/s, node:crypto cached key ${fmtInt(v.nodeCachedPerSec)}/s in ${v.threads} thread(s), key imported each time ${fmtInt(v.nodeImportEachPerSec)}/s, tweetnacl ${v.tweetnaclPerSec}/s, openssl speed ${v.opensslPerSec === null ? 'n/a' : fmtInt(v.opensslPerSec)}/s`,
   );
   return v;
 }

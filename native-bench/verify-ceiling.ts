@@ -1,9 +1,11 @@
 /**
  * The signature ceiling: Ed25519 verifications per second of a message the size of a signed
  * request, measured
- *   - with node:crypto (OpenSSL) and a cached KeyObject, in N worker threads at once (the
- *     receiver's worker count): the ceiling of per-packet-signed;
- *   - the same with the key imported for every verify (why the receiver caches keys);
+ *   - with libsodium (sodium-native), the receiver workers' verify, in N worker threads at
+ *     once (the receiver's worker count): the ceiling of per-packet-signed;
+ *   - with node:crypto (OpenSSL) and a cached KeyObject, the same way: the peer's verify, and
+ *     why the workers use libsodium;
+ *   - node:crypto with the key imported for every verify (why OpenSSL would need a key cache);
  *   - with tweetnacl (pure JS): why it is not on the hot path;
  *   - with `openssl speed ed25519` (C, no Node in between), when the openssl CLI exists.
  *
@@ -16,11 +18,15 @@ import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import sodium from 'sodium-native';
 import nacl from 'tweetnacl';
 
 export interface VerifyCeiling {
   messageBytes: number;
   threads: number;
+  /** libsodium (the receiver's workers): all threads together, and per thread. */
+  sodiumPerSec: number;
+  sodiumPerThreadPerSec: number;
   /** node:crypto, cached KeyObject: all threads together, and per thread. */
   nodeCachedPerSec: number;
   nodeCachedPerThreadPerSec: number;
@@ -32,6 +38,7 @@ export interface VerifyCeiling {
 }
 
 interface WorkerJob {
+  library: 'sodium' | 'node';
   spki: Uint8Array;
   message: Uint8Array;
   signature: Uint8Array;
@@ -53,9 +60,13 @@ function callsPerSecond(once: () => boolean, what: string, ms: number, round: nu
 }
 
 function verifyLoop(job: WorkerJob): number {
-  const key = createPublicKey({ key: Buffer.from(job.spki), format: 'der', type: 'spki' });
   const message = Buffer.from(job.message);
   const signature = Buffer.from(job.signature);
+  if (job.library === 'sodium') {
+    const raw = Buffer.from(job.spki).subarray(12);
+    return callsPerSecond(() => sodium.crypto_sign_verify_detached(signature, message, raw), 'libsodium', job.ms, 20);
+  }
+  const key = createPublicKey({ key: Buffer.from(job.spki), format: 'der', type: 'spki' });
   return callsPerSecond(() => verify(null, message, key, signature), 'node:crypto', job.ms, 20);
 }
 
@@ -100,21 +111,25 @@ async function main(): Promise<void> {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   const message = randomBytes(messageBytes);
-  const job: WorkerJob = { spki, message, signature: sign(null, message, privateKey), ms };
+  const job: WorkerJob = { library: 'sodium', spki, message, signature: sign(null, message, privateKey), ms };
 
   // All worker threads verify at the same time, as the receiver's workers would.
-  const rates = await Promise.all(
-    Array.from(
-      { length: threads },
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const w = new Worker(new URL(import.meta.url), { workerData: job });
-          w.once('message', (r: number) => resolve(r));
-          w.once('error', reject);
-        }),
-    ),
-  );
-  const total = rates.reduce((a, b) => a + b, 0);
+  const inThreads = async (library: WorkerJob['library']): Promise<number> => {
+    const rates = await Promise.all(
+      Array.from(
+        { length: threads },
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const w = new Worker(new URL(import.meta.url), { workerData: { ...job, library } });
+            w.once('message', (r: number) => resolve(r));
+            w.once('error', reject);
+          }),
+      ),
+    );
+    return rates.reduce((a, b) => a + b, 0);
+  };
+  const sodiumTotal = await inThreads('sodium');
+  const total = await inThreads('node');
   const importEach = importEachLoop({ ...job, ms: Math.min(ms, 1000) });
   const tweetnacl = tweetnaclLoop(job, spki.subarray(12), Math.min(ms, 1000));
   const openssl = await opensslSpeed(Math.max(1, Math.round(ms / 1000)));
@@ -122,6 +137,8 @@ async function main(): Promise<void> {
   const result: VerifyCeiling = {
     messageBytes,
     threads,
+    sodiumPerSec: Math.round(sodiumTotal),
+    sodiumPerThreadPerSec: Math.round(sodiumTotal / threads),
     nodeCachedPerSec: Math.round(total),
     nodeCachedPerThreadPerSec: Math.round(total / threads),
     nodeImportEachPerSec: Math.round(importEach),
@@ -133,6 +150,7 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`Ed25519 verify, ${messageBytes}-byte message`);
+  console.log(`  libsodium (receiver), ${threads} thread(s):         ${result.sodiumPerSec.toLocaleString('en-US')}/s (${result.sodiumPerThreadPerSec.toLocaleString('en-US')}/s per thread)`);
   console.log(`  node:crypto, cached KeyObject, ${threads} thread(s): ${result.nodeCachedPerSec.toLocaleString('en-US')}/s (${result.nodeCachedPerThreadPerSec.toLocaleString('en-US')}/s per thread)`);
   console.log(`  node:crypto, key imported every time:     ${result.nodeImportEachPerSec.toLocaleString('en-US')}/s`);
   console.log(`  tweetnacl:                                ${result.tweetnaclPerSec}/s`);

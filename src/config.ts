@@ -66,14 +66,6 @@ export const SPEC = {
     max: 86_400,
     doc: 'Largest distance between X-MachPay-Timestamp and the receiver clock (401 timestamp_out_of_window).',
   },
-  agentKeyCacheSize: {
-    env: 'AGENT_KEY_CACHE_SIZE',
-    kind: 'int',
-    default: 100_000,
-    min: 16,
-    max: 10_000_000,
-    doc: 'Imported Ed25519 public keys each worker keeps (LRU).',
-  },
   pgPoolSize: {
     env: 'PG_POOL_SIZE',
     kind: 'int',

@@ -83,7 +83,6 @@ async function startServing(config: Config, log: Logger, url: string, embedded: 
     ring: ring.buffer,
     maxDecodedBytes: config.maxDecodedBytes,
     maxEvents: config.maxEvents,
-    agentKeyCacheSize: config.agentKeyCacheSize,
     rollups: config.rollups,
   };
   const workers = new Piscina<TaskInput, TaskOutput>({

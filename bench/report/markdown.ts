@@ -109,7 +109,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       );
       const prevHold = previous?.scenarios[key]?.[mode]?.receiver.hold.perSecond;
       const copy = rec.ceilings.byPlacement[mode]?.copy?.rowsPerSec;
-      const verify = rec.ceilings.byPlacement[mode]?.verifySingle?.nodeCachedPerSec;
+      const verify = rec.ceilings.byPlacement[mode]?.verifySingle?.sodiumPerSec;
       const series: LineSeries[] = [
         { name: 'receiver', values: s.receiver.hold.perSecond, color: COLORS.receiver },
         ...(s.peer === null ? [] : [{ name: 'peer', values: s.peer.hold.perSecond, color: COLORS.peer }]),
@@ -165,7 +165,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
     const v = c.verifySingle;
     if (v !== null) {
       md.push(
-        `- Ed25519 verify [${mode}], ${v.messageBytes}-byte signed message: node:crypto with a cached KeyObject ${fmtInt(v.nodeCachedPerSec)}/s in ${v.threads} thread(s) (${fmtInt(v.nodeCachedPerThreadPerSec)}/s per thread); importing the key each time ${fmtInt(v.nodeImportEachPerSec)}/s; tweetnacl ${v.tweetnaclPerSec}/s (${fmtInt(v.nodeCachedPerThreadPerSec / Math.max(v.tweetnaclPerSec, 1e-9))}× slower than node:crypto: producers only); openssl speed ${v.opensslPerSec === null ? 'n/a' : `${fmtInt(v.opensslPerSec)}/s`}.`,
+        `- Ed25519 verify [${mode}], ${v.messageBytes}-byte signed message: libsodium (the receiver's workers) ${v.sodiumPerSec === undefined ? 'n/a' : `${fmtInt(v.sodiumPerSec)}/s`} in ${v.threads} thread(s); node:crypto (the peer's) with a cached KeyObject ${fmtInt(v.nodeCachedPerSec)}/s in ${v.threads} thread(s) (${fmtInt(v.nodeCachedPerThreadPerSec)}/s per thread); importing the key each time ${fmtInt(v.nodeImportEachPerSec)}/s; tweetnacl ${v.tweetnaclPerSec}/s (${fmtInt(v.nodeCachedPerThreadPerSec / Math.max(v.tweetnaclPerSec, 1e-9))}× slower than node:crypto: producers only); openssl speed ${v.opensslPerSec === null ? 'n/a' : `${fmtInt(v.opensslPerSec)}/s`}.`,
       );
     }
   }

@@ -16,6 +16,7 @@ import {
   telemetryEvent,
   type CloudEvent,
 } from '../helpers/agent.js';
+import { base58Encode } from '../../src/codec/index.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { RECEIVER_ENTRY, startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 
@@ -216,6 +217,24 @@ describe('agent signatures (§3)', () => {
       expect(res.status).toBe(401);
       expect((res.json as { error: { code: string } }).error.code).toBe('bad_signature');
     }
+  });
+
+  it('401 bad_signature for the small-order key whose trivial signature fits every message', async () => {
+    // Key = the identity point, signature R = identity, S = 0: [S]B = R + [k]A holds for any
+    // message, and OpenSSL (node:crypto) accepts it; nobody holds a private key for it.
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    const signature = new Uint8Array(64);
+    signature[0] = 1;
+    const trivial = encodeJsonBatch([interactionEvent(base58Encode(identity))]);
+    const headers = {
+      'x-machpay-agent': base58Encode(identity),
+      'x-machpay-timestamp': String(Date.now()),
+      'x-machpay-signature': Buffer.from(signature).toString('base64'),
+    };
+    const res = await postEvents(rx.url, '/v1/agent', trivial, headers);
+    expect(res.status).toBe(401);
+    expect((res.json as { error: { code: string } }).error.code).toBe('bad_signature');
   });
 
   it('401 bad_signature when another agent signed it', async () => {

@@ -35,7 +35,7 @@ const answers = new Map<number, { status: number; code: string }>();
 
 /** One worker thread running the fixture, and a pipeline feeding it from `ring`. */
 function startPipeline(tasks: { workers: number; maxTasksInFlight: number; dispatchBatchBytes: number }): Harness {
-  const settings: WorkerSettings = { ring: ring.buffer, maxDecodedBytes: 1 << 20, maxEvents: 1000, agentKeyCacheSize: 16, rollups: false };
+  const settings: WorkerSettings = { ring: ring.buffer, maxDecodedBytes: 1 << 20, maxEvents: 1000, rollups: false };
   const workers = new Piscina<TaskInput, TaskOutput>({
     filename: new URL('./fixtures/faulty-worker.mjs', import.meta.url).href,
     minThreads: 1,
