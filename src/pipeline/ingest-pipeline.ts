@@ -56,8 +56,8 @@ export interface PipelineOptions<T extends Ticket> {
 
 /**
  * When a task that would only queue is formed: this many requests, or this many body bytes.
- * Measured in-process: a task of one single-event request costs the worker ~18 µs beside
- * its signature check (~50 µs), one of 8 or more ~6-8 µs per request; a 64 KiB batch is
+ * native-bench/task-overhead.ts: beside its ~53 µs signature check, a single-event request
+ * costs the worker ~17 µs more alone in a task, ~6 µs in a task of 16; a 64 KiB batch is
  * milliseconds of work, so there the task overhead no longer matters.
  */
 const QUEUED_TASK_MIN_REQUESTS = 16;
