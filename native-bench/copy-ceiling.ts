@@ -2,8 +2,8 @@
  * The sink ceiling: raw `psql \copy` of the rows the receiver would write, into the same
  * table definition (schema 001: partitions, primary key, both indexes), with fsync on, in a
  * database of the same PostgreSQL. The rows are made by the receiver's own codec from the
- * JSON batches the load generator sends, so their text is byte for byte what the receiver's
- * COPY carries. No staging table, no dedupe, no HTTP, no signatures: the most rows per second
+ * JSON batches the load generator sends, so their bytes (COPY binary, the sink's format for
+ * this table) are byte for byte what the receiver's COPY carries. No staging table, no dedupe, no HTTP, no signatures: the most rows per second
  * this PostgreSQL takes on this machine.
  *
  * Used by the bench run (bench/run.ts); it needs a migrated database and the psql client.
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AgentSet } from '../bench/agents.js';
 import { jsonBatchRequest } from '../bench/request-bodies.js';
-import { BodyKind, COPY_COLUMNS, decodeAndEncode, RowBatch, type EventContext } from '../src/codec/index.js';
+import { BodyKind, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, decodeAndEncode, RowBatch, type EventContext } from '../src/codec/index.js';
 
 export interface CopyRun {
   streams: number;
@@ -33,12 +33,15 @@ export interface CopyCeiling {
   rowsPerSec: number;
   /** The best rows per PostgreSQL CPU-second of the runs, or null. */
   rowsPerPgCpuSecond: number | null;
-  /** Bytes of COPY text per row (what the sink moves). */
+  /** Bytes of COPY data per row (what the sink moves). */
   bytesPerRow: number;
 }
 
-/** COPY text for `rows` interaction rows, built by the receiver's codec from bench request bodies. */
-export function copyRows(rows: number, batchSize = 100): { text: Buffer; rows: number } {
+/**
+ * A COPY file of `rows` interaction rows, built by the receiver's codec from bench request
+ * bodies, in the format the sink sends them (COPY_FORMATS: binary, with its header and trailer).
+ */
+export function copyRows(rows: number, batchSize = 100): { data: Buffer; rows: number } {
   const agents = new AgentSet(64);
   const batch = new RowBatch(8 * 1024 * 1024);
   const ctx: EventContext = { endpoint: 'agent', agentId: null, tenantId: null, maxEvents: 1000 };
@@ -56,13 +59,16 @@ export function copyRows(rows: number, batchSize = 100): { text: Buffer; rows: n
     }
   }
   chunks.push(Buffer.from(batch.interactions.bytes()));
-  return { text: Buffer.concat(chunks), rows: made };
+  const rowsData = Buffer.concat(chunks);
+  const data = COPY_FORMATS.agent_interactions === 'binary' ? Buffer.concat([COPY_BINARY_HEADER, rowsData, COPY_BINARY_TRAILER]) : rowsData;
+  return { data, rows: made };
 }
 
 function psqlCopy(psql: string, databaseUrl: string, file: string): Promise<void> {
   const cols = COPY_COLUMNS.agent_interactions.join(', ');
+  const format = COPY_FORMATS.agent_interactions === 'binary' ? ' WITH (FORMAT binary)' : '';
   return new Promise((resolve, reject) => {
-    const child = spawn(psql, [databaseUrl, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `\\copy agent_interactions (${cols}) FROM '${file}'`], {
+    const child = spawn(psql, [databaseUrl, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `\\copy agent_interactions (${cols}) FROM '${file}'${format}`], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -98,12 +104,12 @@ export async function measureCopyCeiling(opts: {
       const files: string[] = [];
       let rows = 0;
       for (let s = 0; s < streams; s++) {
-        const { text, rows: n } = copyRows(opts.rowsPerStream);
+        const { data, rows: n } = copyRows(opts.rowsPerStream);
         const file = join(dir, `rows-${streams}-${s}.copy`);
-        writeFileSync(file, text);
+        writeFileSync(file, data);
         files.push(file);
         rows += n;
-        bytesPerRow = text.length / n;
+        bytesPerRow = data.length / n;
       }
       // Let backends of earlier connections finish exiting first (see below).
       if (opts.postgresCpuSeconds !== undefined) await new Promise((r) => setTimeout(r, 300));

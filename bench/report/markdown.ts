@@ -161,7 +161,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
 
   md.push('## Ceilings', '');
   for (const [mode, c] of Object.entries(rec.ceilings.byPlacement)) {
-    if (c.copy !== null) md.push(`- psql \\copy [${mode}]: ${c.copy.runs.map((r) => `${r.streams} stream(s): ${fmtInt(r.rows)} rows in ${r.seconds} s = ${fmtInt(r.rowsPerSec)} rows/s`).join('; ')} (${c.copy.bytesPerRow} B of COPY text per row).`);
+    if (c.copy !== null) md.push(`- psql \\copy [${mode}]: ${c.copy.runs.map((r) => `${r.streams} stream(s): ${fmtInt(r.rows)} rows in ${r.seconds} s = ${fmtInt(r.rowsPerSec)} rows/s`).join('; ')} (${c.copy.bytesPerRow} B of COPY data per row, in the sink's format).`);
     const v = c.verifySingle;
     if (v !== null) {
       md.push(

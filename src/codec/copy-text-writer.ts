@@ -13,6 +13,7 @@
  * Hot path (STYLE #3): no per-field string concatenation; numbers and timestamps are
  * formatted digit by digit into the buffer.
  */
+import type { RowWriter } from './row-writer.js';
 import { civilFromDays } from './utc-calendar.js';
 
 const TAB = 0x09;
@@ -34,7 +35,7 @@ function escapeChar(c: string): string {
 const ymd = new Int32Array(3);
 let ymdDays = NaN;
 
-export class CopyTextWriter {
+export class CopyTextWriter implements RowWriter {
   private buf: Buffer;
   private pos = 0;
   private rowCount = 0;

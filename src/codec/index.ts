@@ -1,6 +1,6 @@
 /**
  * The codec: CloudEvents bodies in (JSON batch, JSON single, MessagePack batch, HTTP
- * binary mode; gzip), validated events out as PostgreSQL COPY text rows. Everything
+ * binary mode; gzip), validated events out as PostgreSQL COPY rows (text, and binary for agent_interactions). Everything
  * other folders may use is exported here; the other files of this folder are internal.
  */
 export { BodyKind, parseContentEncoding, parseContentType } from './media-type.js';
@@ -8,7 +8,9 @@ export { gunzipBounded, type GunzipResult } from './gunzip.js';
 export { decodeEvents, type BinaryAttributes, type DecodeEventsResult } from './decode-events.js';
 export { decodeAndEncode, type BodyResult, type EventContext } from './decode-and-encode.js';
 export { CopyTextWriter } from './copy-text-writer.js';
-export { COPY_COLUMNS, RowBatch } from './row-batch.js';
+export { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, CopyBinaryWriter } from './copy-binary-writer.js';
+export type { RowWriter } from './row-writer.js';
+export { COPY_COLUMNS, COPY_FORMATS, RowBatch, type CopyFormat } from './row-batch.js';
 export { RowTally, NO_GROUPS, unpackGroups, type PackedGroups, type RowGroup } from './row-groups.js';
 export { ENDPOINT_EVENT_TYPES, EVENT_TYPES, type Endpoint, type EventType } from './event-types.js';
 export { MSGPACK_MAX_DEPTH } from './msgpack-body.js';

@@ -27,7 +27,7 @@ export interface TaskOutput {
   bodies: string[];
   /** Error code of a refused request, or '' for a 202 (whose rows are in this output). */
   codes: string[];
-  /** COPY text rows of every accepted event in this task, per table. */
+  /** COPY rows of every accepted event in this task, per table (formats: codec COPY_FORMATS). */
   interactions: Uint8Array;
   interactionRows: number;
   telemetry: Uint8Array;

@@ -14,10 +14,10 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { BodyKind, COPY_COLUMNS, CopyTextWriter, RowBatch, decodeAndEncode } from '../../src/codec/index.js';
+import { BodyKind, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, RowBatch, decodeAndEncode, type RowWriter } from '../../src/codec/index.js';
 import { quoteLongIntegers } from '../../src/codec/json-body.js';
 import { gatewaySample, interactionSample, telemetrySample, toWire } from './arbitraries.js';
-import { agentCtx, gatewayRequest, ingestCtx, interaction, packr, parseCopyText, RawJsonNumber, telemetry, toJson, type Table } from './support.js';
+import { agentCtx, gatewayRequest, ingestCtx, interaction, packr, parseCopyText, parseRows, RawJsonNumber, telemetry, toJson, type Table } from './support.js';
 
 
 const HOSTILE = [
@@ -112,16 +112,19 @@ function normalise(table: Table, column: string, v: string | null): string | num
   return v;
 }
 
-function sortedRows(table: Table, bytes: Uint8Array, strict: boolean): string[] {
+function sortedRows(table: Table, rows: (string | null)[][]): string[] {
   const cols = COPY_COLUMNS[table];
-  return parseCopyText(bytes, strict)
+  return rows
     .map((fields) => JSON.stringify(fields.map((f, i) => normalise(table, cols[i] as string, f))))
     .sort();
 }
 
-async function copyIn(client: pg.Client, table: string, columns: readonly string[], bytes: Uint8Array): Promise<void> {
-  const stream = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
-  await pipeline(Readable.from([Buffer.from(bytes)]), stream);
+/** The writer's rows in its table's format (binary rows framed by the format's header and trailer). */
+async function copyIn(client: pg.Client, table: Table, into: string, bytes: Uint8Array): Promise<void> {
+  const binary = COPY_FORMATS[table] === 'binary';
+  const stream = client.query(copyFrom(`COPY ${into} (${COPY_COLUMNS[table].join(', ')}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`));
+  const data = binary ? Buffer.concat([COPY_BINARY_HEADER, bytes, COPY_BINARY_TRAILER]) : Buffer.from(bytes);
+  await pipeline(Readable.from([data]), stream);
 }
 
 async function copyOut(client: pg.Client, sql: string): Promise<Uint8Array> {
@@ -138,7 +141,7 @@ async function copyOut(client: pg.Client, sql: string): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-describe('PostgreSQL accepts the COPY text', () => {
+describe('PostgreSQL accepts the COPY rows (text and binary)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase('codec_copy');
@@ -207,7 +210,7 @@ describe('PostgreSQL accepts the COPY text', () => {
       await client.query("SET DateStyle TO 'ISO, MDY'");
       await client.query(await readFile(new URL('../../schema/postgres/001_initial.sql', import.meta.url), 'utf8'));
 
-      const writers: [Table, CopyTextWriter][] = [
+      const writers: [Table, RowWriter][] = [
         ['agent_interactions', batch.interactions],
         ['agent_telemetry', batch.telemetry],
         ['gateway_telemetry', batch.gateway],
@@ -215,14 +218,14 @@ describe('PostgreSQL accepts the COPY text', () => {
       for (const [table, writer] of writers) {
         const staging = `staging_${table}`;
         await client.query(`CREATE TEMP TABLE ${staging} (LIKE ${table} INCLUDING DEFAULTS)`);
-        await copyIn(client, staging, COPY_COLUMNS[table], writer.bytes());
+        await copyIn(client, table, staging, writer.bytes());
         const staged = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${staging}`);
         expect(staged.rows[0]?.n, table).toBe(String(writer.rows));
         await client.query(`INSERT INTO ${table} SELECT * FROM ${staging} ON CONFLICT DO NOTHING`);
 
         // Everything staged reads back as written (modulo PostgreSQL's output formatting).
         const out = await copyOut(client, `SELECT ${COPY_COLUMNS[table].join(', ')} FROM ${staging}`);
-        expect(sortedRows(table, out, false), table).toEqual(sortedRows(table, writer.bytes(), true));
+        expect(sortedRows(table, parseCopyText(out, false)), table).toEqual(sortedRows(table, parseRows(table, writer.bytes())));
       }
 
       const one = async (sql: string): Promise<Record<string, unknown>> => (await client.query(sql)).rows[0] as Record<string, unknown>;

@@ -1,12 +1,14 @@
 /**
- * Helpers for the codec tests: a COPY text parser (the inverse of copy-text-writer.ts,
- * written independently from the PostgreSQL docs), event factories and body encoders.
+ * Helpers for the codec tests: COPY text and binary parsers (the inverses of
+ * copy-text-writer.ts and copy-binary-writer.ts, written independently from the PostgreSQL
+ * docs), event factories and body encoders.
  */
 import { Packr } from 'msgpackr';
 import { base58Encode } from '../../src/codec/index.js';
 import {
   BodyKind,
   COPY_COLUMNS,
+  COPY_FORMATS,
   RowBatch,
   decodeAndEncode,
   type BodyResult,
@@ -52,11 +54,72 @@ export function parseCopyText(bytes: Uint8Array, strict = true): (string | null)
 
 export type Table = keyof typeof COPY_COLUMNS;
 
+/** Binary column types of the tables written in COPY binary, in COPY_COLUMNS order. */
+type BinaryType = 'text' | 'int4' | 'int8' | 'bool' | 'timestamptz';
+const BINARY_TYPES: Partial<Record<Table, readonly BinaryType[]>> = {
+  // time, agent_id, vendor_id, request_url, request_method, amount_atomic, token_mint,
+  // nonce, success, latency_ms, error_type, error_message, signature
+  agent_interactions: ['timestamptz', 'text', 'text', 'text', 'text', 'int8', 'text', 'int8', 'bool', 'int4', 'text', 'text', 'text'],
+};
+
+/** µs since 2000-01-01 UTC → `YYYY-MM-DD HH:MM:SS[.ffffff]+00`, the text writer's form. */
+function timestampText(us: bigint): string {
+  const epochMs = 946684800000n + (us < 0n ? (us - 999n) / 1000n : us / 1000n);
+  const micros = Number(((us % 1_000_000n) + 1_000_000n) % 1_000_000n);
+  const iso = new Date(Number(epochMs)).toISOString(); // years 0001..9999: YYYY-MM-DDTHH:MM:SS.mmmZ
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${micros === 0 ? '' : `.${String(micros).padStart(6, '0')}`}+00`;
+}
+
+/**
+ * Parses COPY binary rows (no file header or trailer, as the writer produces them) into the
+ * text each value has in COPY text from our text writer, so tests read either format alike.
+ */
+export function parseCopyBinary(bytes: Uint8Array, types: readonly BinaryType[]): (string | null)[][] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const rows: (string | null)[][] = [];
+  let at = 0;
+  while (at < buf.length) {
+    const count = buf.readInt16BE(at);
+    at += 2;
+    if (count !== types.length) throw new Error(`row with ${count} fields, expected ${types.length}`);
+    const row: (string | null)[] = [];
+    for (const type of types) {
+      const length = buf.readInt32BE(at);
+      at += 4;
+      if (length === -1) {
+        row.push(null);
+        continue;
+      }
+      const value = buf.subarray(at, at + length);
+      at += length;
+      const expected = { int4: 4, int8: 8, bool: 1, timestamptz: 8, text: length }[type];
+      if (length !== expected) throw new Error(`${type} field of ${length} bytes`);
+      if (type === 'text') row.push(new TextDecoder('utf-8', { fatal: true }).decode(value));
+      else if (type === 'int4') row.push(String(value.readInt32BE(0)));
+      else if (type === 'int8') row.push(String(value.readBigInt64BE(0)));
+      else if (type === 'bool') row.push(value[0] === 1 ? 't' : value[0] === 0 ? 'f' : `bad bool ${String(value[0])}`);
+      else row.push(timestampText(value.readBigInt64BE(0)));
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** A table's rows as text fields, whichever COPY format its writer uses. */
+export function parseRows(table: Table, bytes: Uint8Array, strict = true): (string | null)[][] {
+  const types = BINARY_TYPES[table];
+  if (COPY_FORMATS[table] === 'binary') {
+    if (types === undefined) throw new Error(`${table}: no binary column types`);
+    return parseCopyBinary(bytes, types);
+  }
+  return parseCopyText(bytes, strict);
+}
+
 /** Rows of one table as objects keyed by column name. */
 export function rowsOf(batch: RowBatch, table: Table): Record<string, string | null>[] {
   const writer = table === 'agent_interactions' ? batch.interactions : table === 'agent_telemetry' ? batch.telemetry : batch.gateway;
   const cols = COPY_COLUMNS[table];
-  return parseCopyText(writer.bytes()).map((fields) => {
+  return parseRows(table, writer.bytes()).map((fields) => {
     if (fields.length !== cols.length) throw new Error(`${table}: ${fields.length} fields, expected ${cols.length}`);
     return Object.fromEntries(cols.map((c, i) => [c, fields[i] ?? null]));
   });

@@ -4,14 +4,14 @@
  * field, and returns null; or returns the error message, naming the field, and writes
  * nothing. Absent means `undefined` or `null`.
  */
-import type { CopyTextWriter } from '../copy-text-writer.js';
+import type { RowWriter } from '../row-writer.js';
 import { parseInt64, parseNonNegativeInt64 } from '../int64.js';
 import { TEXT_PLAIN, TEXT_UNSTORABLE, fitsVarchar, textClass } from '../pg-text.js';
 
 export type FieldError = string | null;
 
 /** Checks `v` against VARCHAR(max) and what PostgreSQL stores, and writes it; or returns the problem. */
-function checkedText(w: CopyTextWriter, v: string, max: number, name: string): FieldError {
+function checkedText(w: RowWriter, v: string, max: number, name: string): FieldError {
   if (!fitsVarchar(v, max)) return `${name}: must be at most ${max} characters`;
   if (w.tryAsciiField(v)) return null;
   const cls = textClass(v);
@@ -22,7 +22,7 @@ function checkedText(w: CopyTextWriter, v: string, max: number, name: string): F
 }
 
 /** A non-empty string of at most `max` characters. */
-export function requiredText(w: CopyTextWriter, v: unknown, max: number, name: string): FieldError {
+export function requiredText(w: RowWriter, v: unknown, max: number, name: string): FieldError {
   if (v === undefined || v === null) return `${name}: required`;
   if (typeof v !== 'string') return `${name}: must be a string`;
   if (v.length === 0) return `${name}: must not be empty`;
@@ -30,7 +30,7 @@ export function requiredText(w: CopyTextWriter, v: unknown, max: number, name: s
 }
 
 /** A string of at most `max` characters, or NULL when absent. */
-export function optionalText(w: CopyTextWriter, v: unknown, max: number, name: string): FieldError {
+export function optionalText(w: RowWriter, v: unknown, max: number, name: string): FieldError {
   if (v === undefined || v === null) {
     w.nullField();
     return null;
@@ -48,7 +48,7 @@ export function intProblem(v: unknown, min: number, max: number, name: string): 
 }
 
 /** An integer in [min, max] (a JSON number / MessagePack int; never a string). */
-export function requiredInt(w: CopyTextWriter, v: unknown, min: number, max: number, name: string): FieldError {
+export function requiredInt(w: RowWriter, v: unknown, min: number, max: number, name: string): FieldError {
   if (v === undefined || v === null) return `${name}: required`;
   const problem = intProblem(v, min, max, name);
   if (problem !== null) return problem;
@@ -57,7 +57,7 @@ export function requiredInt(w: CopyTextWriter, v: unknown, min: number, max: num
 }
 
 /** An integer in [min, max], or `fallback` (a number, or null for NULL) when absent. */
-export function optionalInt(w: CopyTextWriter, v: unknown, min: number, max: number, fallback: number | null, name: string): FieldError {
+export function optionalInt(w: RowWriter, v: unknown, min: number, max: number, fallback: number | null, name: string): FieldError {
   if (v === undefined || v === null) {
     if (fallback === null) w.nullField();
     else w.intField(fallback);
@@ -76,7 +76,7 @@ export function int64Problem(nonNegative: boolean, name: string): string {
 }
 
 /** An int64 (number or decimal string), kept exact. */
-export function int64(w: CopyTextWriter, v: unknown, required: boolean, nonNegative: boolean, name: string): FieldError {
+export function int64(w: RowWriter, v: unknown, required: boolean, nonNegative: boolean, name: string): FieldError {
   if (v === undefined || v === null) {
     if (required) return `${name}: required`;
     w.nullField();
@@ -88,7 +88,7 @@ export function int64(w: CopyTextWriter, v: unknown, required: boolean, nonNegat
   return null;
 }
 
-export function bool(w: CopyTextWriter, v: unknown, required: boolean, name: string): FieldError {
+export function bool(w: RowWriter, v: unknown, required: boolean, name: string): FieldError {
   if (v === undefined || v === null) {
     if (required) return `${name}: required`;
     w.nullField();
@@ -100,7 +100,7 @@ export function bool(w: CopyTextWriter, v: unknown, required: boolean, name: str
 }
 
 /** An optional finite double in [min, max]. */
-export function optionalNumber(w: CopyTextWriter, v: unknown, min: number, max: number, name: string): FieldError {
+export function optionalNumber(w: RowWriter, v: unknown, min: number, max: number, name: string): FieldError {
   if (v === undefined || v === null) {
     w.nullField();
     return null;

@@ -5,7 +5,7 @@
  * else (`invalid_event`).
  */
 import type { EventErrorCode } from '../../errors.js';
-import type { CopyTextWriter } from '../copy-text-writer.js';
+import type { RowWriter } from '../row-writer.js';
 import { EVENT_TYPES, type Endpoint } from '../event-types.js';
 import type { RowBatch } from '../row-batch.js';
 import { newEnvelope, validateEnvelope } from './envelope.js';
@@ -52,13 +52,13 @@ export function encodeEvent(evt: unknown, opts: EncodeOptions, out: RowBatch): E
   if (problem !== null) return { code: 'invalid_event', message: problem };
 
   let message: string | null;
-  let w: CopyTextWriter;
+  let w: RowWriter;
   let mark: number;
   if (type === EVENT_TYPES.gatewayRequest) {
     if (opts.tenantId === null) return { code: 'invalid_event', message: "tenant_id: the API key's tenant is not a valid tenant id" };
     w = out.gateway;
     mark = w.mark();
-    message = encodeGatewayRequest(envelope, opts.tenantId, w);
+    message = encodeGatewayRequest(envelope, opts.tenantId, out.gateway);
   } else if (type === EVENT_TYPES.agentInteraction) {
     w = out.interactions;
     mark = w.mark();
@@ -66,7 +66,7 @@ export function encodeEvent(evt: unknown, opts: EncodeOptions, out: RowBatch): E
   } else {
     w = out.telemetry;
     mark = w.mark();
-    message = encodeTelemetry(envelope, w, out.jsonScratch);
+    message = encodeTelemetry(envelope, out.telemetry, out.jsonScratch);
   }
   if (message !== null) {
     w.rollback(mark); // the fields written before the bad one

@@ -3,7 +3,7 @@
  * Fields are validated and written in column order (row-batch.ts COPY_COLUMNS); on the
  * first error the caller rolls the writer back to the row's start.
  */
-import type { CopyTextWriter } from '../copy-text-writer.js';
+import type { RowWriter } from '../row-writer.js';
 import { INT32_MAX } from '../int64.js';
 import { bool, int64, optionalText, requiredInt, requiredText } from './column-fields.js';
 import type { Envelope } from './envelope.js';
@@ -15,7 +15,7 @@ import type { Envelope } from './envelope.js';
  */
 export const MAX_ERROR_MESSAGE_LENGTH = 4096;
 
-export function encodeInteraction(env: Envelope, w: CopyTextWriter): string | null {
+export function encodeInteraction(env: Envelope, w: RowWriter): string | null {
   const d = env.data;
   w.timestampField(env.time.seconds, env.time.micros);
   return (

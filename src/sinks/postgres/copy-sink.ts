@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { COPY_COLUMNS, type RowGroup } from '../../codec/index.js';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, type CopyFormat, type RowGroup } from '../../codec/index.js';
 
 /** The tables rows are copied into, in the order each transaction writes them. */
 export const TABLES = ['agent_interactions', 'agent_telemetry', 'gateway_telemetry'] as const;
@@ -45,10 +45,12 @@ const KEY_ORDER: Record<TableName, string> = {
   gateway_telemetry: 'event_source, event_id',
 };
 
-/** COPY text rows for one transaction, as handed over by the workers. */
+/** COPY rows for one transaction, as handed over by the workers. */
 export interface CopyBatch {
   chunks: Record<TableName, Uint8Array[]>;
   rows: Record<TableName, number>;
+  /** The format of each table's chunks: the workers' (COPY_FORMATS), or what a spool record was written in. */
+  formats: Record<TableName, CopyFormat>;
   /** Agents not yet known to be registered, sorted. */
   newAgents: string[];
   /** The workers' groups of every interaction and gateway row, or null when unknown (a
@@ -60,6 +62,7 @@ export function emptyBatch(): CopyBatch {
   return {
     chunks: { agent_interactions: [], agent_telemetry: [], gateway_telemetry: [] },
     rows: { agent_interactions: 0, agent_telemetry: 0, gateway_telemetry: 0 },
+    formats: { ...COPY_FORMATS },
     newAgents: [],
     groups: [],
   };
@@ -107,6 +110,7 @@ const STAGING_AFTER_CONFLICT = 8;
  */
 export class PostgresCopySink {
   private readonly insertSql: Record<TableName, string>;
+  /** `COPY … FROM STDIN` without its format option (copyIn adds it). */
   private readonly copySql: Record<TableName, string>;
   private readonly directCopySql: Record<TableName, string>;
   private stagingBatchesLeft = 0;
@@ -182,12 +186,12 @@ export class PostgresCopySink {
     if (tables.length === 1 && batch.newAgents.length === 0) {
       // One statement is a transaction of its own: no BEGIN and COMMIT round trips.
       const t = tables[0] as TableName;
-      await this.onConnection((client) => copyIn(client, this.directCopySql[t], batch.chunks[t]));
+      await this.onConnection((client) => copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]));
       return batch.groups ?? [];
     }
     return this.inTransaction(async (client) => {
       for (const t of TABLES) {
-        if (batch.rows[t] > 0) await copyIn(client, this.directCopySql[t], batch.chunks[t]);
+        if (batch.rows[t] > 0) await copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]);
       }
       await this.registerAgents(client, batch);
       await client.query('COMMIT');
@@ -200,7 +204,7 @@ export class PostgresCopySink {
       let finish = '';
       for (const t of TABLES) {
         if (batch.rows[t] === 0) continue;
-        await copyIn(client, this.copySql[t], batch.chunks[t]);
+        await copyIn(client, this.copySql[t], batch.chunks[t], batch.formats[t]);
         finish += this.insertSql[t];
       }
       await this.registerAgents(client, batch);
@@ -251,13 +255,15 @@ export class PostgresCopySink {
 }
 
 /** One COPY … FROM STDIN of the workers' chunks, sent as one CopyData message: the stream
- *  would write every chunk with two socket writes of its own. */
-function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[]): Promise<void> {
+ *  would write every chunk with two socket writes of its own. Binary rows get the format's
+ *  header and trailer around them. */
+function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[], format: CopyFormat): Promise<void> {
   return new Promise((resolve, reject) => {
-    const stream = client.query(copyFrom(sql));
+    const binary = format === 'binary';
+    const stream = client.query(copyFrom(binary ? `${sql} (FORMAT binary)` : sql));
     stream.on('error', reject);
     stream.on('finish', resolve);
-    stream.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    stream.end(binary ? Buffer.concat([COPY_BINARY_HEADER, ...chunks, COPY_BINARY_TRAILER]) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
   });
 }
 
