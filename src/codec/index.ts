@@ -1,7 +1,8 @@
 /**
  * The codec: CloudEvents bodies in (JSON batch, JSON single, MessagePack batch, HTTP
- * binary mode; gzip), validated events out as PostgreSQL COPY rows (text, and binary for agent_interactions). Everything
- * other folders may use is exported here; the other files of this folder are internal.
+ * binary mode; gzip), validated events out as PostgreSQL COPY rows (binary for
+ * agent_interactions, text for the other tables). Everything other folders may use is
+ * exported here; the other files of this folder are internal.
  */
 export { BodyKind, parseContentEncoding, parseContentType } from './media-type.js';
 export { gunzipBounded, type GunzipResult } from './gunzip.js';
