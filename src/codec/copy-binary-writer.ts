@@ -13,6 +13,7 @@
  *
  * A mark (for rollback) is always taken between rows: rows are written whole or rolled back.
  */
+import { RowBuffer } from './row-buffer.js';
 import type { RowWriter } from './row-writer.js';
 
 /** `PGCOPY\n\377\r\n\0`, flags 0, header extension length 0. */
@@ -33,54 +34,18 @@ function put32(b: Buffer, p: number, v: number): void {
   b[p + 3] = v;
 }
 
-export class CopyBinaryWriter implements RowWriter {
-  private buf: Buffer;
-  private pos = 0;
-  private rowCount = 0;
+export class CopyBinaryWriter extends RowBuffer implements RowWriter {
   /** Where the current row's field count goes, or -1 between rows. */
   private rowStart = -1;
   private fields = 0;
 
   constructor(initialBytes = 64 * 1024) {
-    // allocUnsafe: every byte below `pos` is written before it is read, so no zero-fill.
-    this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+    super(initialBytes);
   }
 
-  get rows(): number {
-    return this.rowCount;
-  }
-
-  get byteLength(): number {
-    return this.pos;
-  }
-
-  /** The rows written so far: a view, valid until the next write or reset. */
-  bytes(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
-  }
-
-  reset(): void {
-    this.rollback(0, 0);
-  }
-
-  mark(): number {
-    return this.pos;
-  }
-
-  rollback(mark: number, rows: number = this.rowCount): void {
-    this.pos = mark;
-    this.rowCount = rows;
+  override rollback(mark: number, rows: number = this.rowCount): void {
+    super.rollback(mark, rows);
     this.rowStart = -1;
-  }
-
-  private ensure(extra: number): void {
-    const need = this.pos + extra;
-    if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < need) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
   }
 
   /** Opens a field of `length` value bytes (room for the row's field count if it is the row's first). */

@@ -1,6 +1,5 @@
 /**
- * PostgreSQL COPY text format, written straight into a growable Buffer (one writer per
- * table, reused across requests and emptied by the sink after each COPY).
+ * PostgreSQL COPY text format, written straight into a growable Buffer (row-buffer.ts).
  *
  * Format (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format"): columns
  * separated by TAB, rows ended by LF, NULL written as `\N`, UTF-8. In a value, backslash,
@@ -13,6 +12,7 @@
  * Hot path (STYLE #3): no per-field string concatenation; numbers and timestamps are
  * formatted digit by digit into the buffer.
  */
+import { RowBuffer } from './row-buffer.js';
 import type { RowWriter } from './row-writer.js';
 import { civilFromDays } from './utc-calendar.js';
 
@@ -35,55 +35,9 @@ function escapeChar(c: string): string {
 const ymd = new Int32Array(3);
 let ymdDays = NaN;
 
-export class CopyTextWriter implements RowWriter {
-  private buf: Buffer;
-  private pos = 0;
-  private rowCount = 0;
-
+export class CopyTextWriter extends RowBuffer implements RowWriter {
   constructor(initialBytes = 64 * 1024) {
-    // allocUnsafe: every byte below `pos` is written before it is read, so no zero-fill.
-    this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
-  }
-
-  /** Rows completed with `endRow()`. */
-  get rows(): number {
-    return this.rowCount;
-  }
-
-  get byteLength(): number {
-    return this.pos;
-  }
-
-  /** The rows written so far: a view, valid until the next write or reset. */
-  bytes(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
-  }
-
-  reset(): void {
-    this.pos = 0;
-    this.rowCount = 0;
-  }
-
-  /** A position to `rollback` to, e.g. the start of a row that may turn out invalid. */
-  mark(): number {
-    return this.pos;
-  }
-
-  /** Forgets everything written after `mark`; `rows` is the row count to restore (default: unchanged). */
-  rollback(mark: number, rows: number = this.rowCount): void {
-    this.pos = mark;
-    this.rowCount = rows;
-  }
-
-  /** Grows by doubling so appends are amortised O(1); the old contents are copied once per doubling. */
-  private ensure(extra: number): void {
-    const need = this.pos + extra;
-    if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < need) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
+    super(initialBytes);
   }
 
   // ---- whole fields. Each writes its value and a TAB; endRow() turns the last TAB into LF,
