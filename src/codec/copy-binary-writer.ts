@@ -119,13 +119,6 @@ export class CopyBinaryWriter extends RowBuffer implements RowWriter {
     this.buf[this.pos++] = b ? 1 : 0;
   }
 
-  /** A finite double (float8). */
-  floatField(x: number): void {
-    this.field(8);
-    this.buf.writeDoubleBE(x, this.pos);
-    this.pos += 8;
-  }
-
   /**
    * timestamptz: int8 microseconds since 2000-01-01 UTC. Years 0001..9999 reach ±2.6e17 µs,
    * past exact doubles, so the value is built in two 32-bit halves: seconds × 15,625 is

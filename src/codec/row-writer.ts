@@ -4,13 +4,9 @@
  * closes the row; `mark`/`rollback` forget the rows of an event or request that turned out
  * invalid (a mark is taken between rows).
  */
-export interface RowWriter {
-  readonly rows: number;
-  readonly byteLength: number;
-  bytes(): Uint8Array;
-  reset(): void;
-  mark(): number;
-  rollback(mark: number, rows?: number): void;
+import type { RowBuffer } from './row-buffer.js';
+
+export interface RowWriter extends Pick<RowBuffer, 'rows' | 'byteLength' | 'bytes' | 'reset' | 'mark' | 'rollback'> {
   nullField(): void;
   /** Writes `s` and returns true when it is ASCII needing no further check; otherwise writes nothing. */
   tryAsciiField(s: string): boolean;
@@ -18,12 +14,11 @@ export interface RowWriter {
   plainTextField(s: string): void;
   /** Any storable string. */
   textField(s: string): void;
-  /** A safe integer of the column's integer type. */
+  /** A safe integer of an INT column (in text, also SMALLINT). */
   intField(n: number): void;
   /** An int64 from int64.ts: a safe integer, or a canonical decimal string. */
   int64Field(v: number | string): void;
   boolField(b: boolean): void;
-  floatField(x: number): void;
   /** A UTC instant, years 0001..9999. */
   timestampField(seconds: number, micros: number): void;
   endRow(): void;

@@ -126,8 +126,8 @@ export class TaskProcessor {
   /**
    * libsodium, not node:crypto: its verify takes half of OpenSSL's time (native-bench
    * verify-ceiling), reads the raw key and the signed bytes straight from shared memory
-   * (no key import, so no key cache), and refuses small-order keys and non-canonical
-   * encodings, which no honest signer produces.
+   * (no key import, so no key cache), and refuses small-order keys, which no honest signer
+   * uses (OpenSSL accepts the identity key's trivial signature for any message: protocol.test.ts).
    */
   private signatureVerifies(record: RecordView): boolean {
     return sodium.crypto_sign_verify_detached(record.signature, record.signed, record.publicKey) === true;

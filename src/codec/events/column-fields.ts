@@ -4,6 +4,7 @@
  * field, and returns null; or returns the error message, naming the field, and writes
  * nothing. Absent means `undefined` or `null`.
  */
+import type { CopyTextWriter } from '../copy-text-writer.js';
 import type { RowWriter } from '../row-writer.js';
 import { parseInt64, parseNonNegativeInt64 } from '../int64.js';
 import { TEXT_PLAIN, TEXT_UNSTORABLE, fitsVarchar, textClass } from '../pg-text.js';
@@ -99,8 +100,8 @@ export function bool(w: RowWriter, v: unknown, required: boolean, name: string):
   return null;
 }
 
-/** An optional finite double in [min, max]. */
-export function optionalNumber(w: RowWriter, v: unknown, min: number, max: number, name: string): FieldError {
+/** An optional finite double in [min, max] (gateway_telemetry.risk_score: that table is written as COPY text). */
+export function optionalNumber(w: CopyTextWriter, v: unknown, min: number, max: number, name: string): FieldError {
   if (v === undefined || v === null) {
     w.nullField();
     return null;
