@@ -286,11 +286,10 @@ export function mixSource(agents: AgentSet, apiKey: string, gatewaySource: strin
 }
 
 /**
- * Requests signed ahead of the measured window, replayed in order. Used where signing
- * would otherwise take a large share of the load generator's core (single-event requests
- * at thousands per second). Each target gets its own cursor over the same requests (the
- * targets write to different databases, so replaying is not a duplicate); past the end,
- * requests are built live and counted.
+ * Requests signed ahead of the measured window, replayed in order, so that the load
+ * generator's core goes to sending rather than to building and signing. Each target gets its
+ * own cursor over the same requests (the targets write to different databases, so replaying
+ * is not a duplicate); past the end, requests are built live and counted.
  */
 export class PresignedPool {
   private readonly requests: BenchRequest[] = [];

@@ -68,7 +68,8 @@ export interface ThroughputScenario {
   receiver: ServerRun;
   peer: ServerRun | null;
   httpCeiling: LoadResult | null;
-  /** Requests signed before the holds and replayed (per-packet-signed), and how many had to be built live. */
+  /** Requests signed before each round of holds and replayed, and how many had to be built live
+   *  (null in records from before `max` was replayed too, for max). */
   presigned: { requests: number; liveBuilt: Record<string, number>; signSeconds: number } | null;
 }
 

@@ -32,8 +32,10 @@ const LEVELS: Record<ThroughputKind, readonly number[]> = {
   // that the worker verifies one half while the other half waits for its COPY to commit.
   'per-packet-signed': [8, 16, 32, 64, 128, 256, 512, 1024],
 };
-/** Most requests signed ahead of the holds (~1 KiB each in memory). */
-const MAX_PRESIGNED = 400_000;
+/** Requests signed for a round of holds, against the fastest rate seen: holds may beat the ramp. */
+const HOLD_MARGIN = 1.5;
+/** Most requests signed for one round: ~1 KiB each single, ~60 KiB each batch of 100. */
+const presignLimit = (kind: ThroughputKind): number => (kind === 'max' ? 40_000 : 400_000);
 
 interface ServerState {
   target: Target;
@@ -84,52 +86,58 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
     servers.push({ target, ramp, runoff, level, holds: [], runs, rss });
   }
 
-  // per-packet-signed replays requests signed beforehand, so the load generator's core goes to
-  // sending: enough for every hold of the fastest server, each server replaying from the start
-  // (they write to different databases, so a replay is not a duplicate).
-  let pool: PresignedPool | null = null;
-  let signSeconds = 0;
-  const cursors: { name: string; liveBuilt: () => number }[] = [];
-  const sourceFor = (name: string): RequestSource => {
-    if (kind === 'max') return live;
-    if (pool === null) {
-      pool = new PresignedPool(live);
-      const fastest = Math.max(...servers.map((s) => s.ramp.rate));
-      const n = Math.min(MAX_PRESIGNED, Math.ceil(fastest * o.holdS * o.repeats * 1.4) + 2000);
-      ctx.progress.phase(`${kind} [${mode}]: signing ${fmtInt(n)} requests ahead of the holds`);
-      const t = performance.now();
-      pool.fill(n);
-      signSeconds = (performance.now() - t) / 1000;
-    }
-    // The bare uWS endpoint stores nothing: it may start over at the end of the pool.
-    const c = pool.cursor(name === 'http-ceiling');
-    cursors.push({ name, liveBuilt: c.liveBuilt });
-    return c;
+  // The holds replay requests signed beforehand, so the load generator's core goes to sending
+  // (live, signing a 60 KB batch costs it more than a batch costs the receiver to verify).
+  // One pool per round, enough for the fastest server's hold with room to spare, replayed to
+  // each server from the start: they write to different databases, so a replay is not a
+  // duplicate. A pool per round keeps memory to one hold's requests and every timestamp well
+  // inside the receiver's 300 s window.
+  const perRequest = kind === 'max' ? BATCH : 1;
+  const signing = { requests: 0, seconds: 0 };
+  const liveBuilt = new Map<string, number>();
+  const presign = (count: number): PresignedPool => {
+    const pool = new PresignedPool(live);
+    const t = performance.now();
+    pool.fill(count);
+    signing.requests += count;
+    signing.seconds += (performance.now() - t) / 1000;
+    return pool;
   };
-  const sources = new Map<string, RequestSource>(servers.map((s) => [s.target.name, sourceFor(s.target.name)]));
+  const replay = (pool: PresignedPool, name: string, wrap = false): RequestSource & { done: () => void } => {
+    const c = pool.cursor(wrap);
+    return { next: c.next, done: () => liveBuilt.set(name, (liveBuilt.get(name) ?? 0) + c.liveBuilt()) };
+  };
+  let fastest = Math.max(...servers.map((s) => s.ramp.rate));
 
   // Holds, alternating between the servers.
   for (let round = 0; round < o.repeats; round++) {
+    const count = Math.min(presignLimit(kind), Math.ceil((fastest / perRequest) * o.holdS * HOLD_MARGIN) + 200);
+    ctx.progress.phase(`${kind} [${mode}]: signing ${fmtInt(count)} requests for round ${round + 1}/${o.repeats}`);
+    const pool = presign(count);
     for (const s of servers) {
       s.rss.start();
+      const source = replay(pool, s.target.name);
       let h = await holdAt(ctx, s.target, {
         label: `${kind} ${s.target.name} [${mode}] hold ${round + 1}/${o.repeats} c=${s.level}`,
         connections: s.level,
         durationS: o.holdS,
-        source: sources.get(s.target.name) as RequestSource,
+        source,
         agentIds: agents.ids(),
         top: round === 0 && s.target.name === 'receiver',
       });
       const lower = lowerLevel(levels, s.level);
       if (round === 0 && h.load.errors > 0 && lower !== null) {
-        // Errors at the ramp's best level: hold the next lower one instead, from here on.
+        // Errors at the ramp's best level: hold the next lower one instead, from here on (the
+        // same cursor goes on: this server has stored the requests already sent).
         s.runs.push(h.load);
         s.level = lower;
-        h = await holdAt(ctx, s.target, { label: `${kind} ${s.target.name} [${mode}] hold 1/${o.repeats} c=${s.level}`, connections: s.level, durationS: o.holdS, source: sources.get(s.target.name) as RequestSource, agentIds: agents.ids(), top: s.target.name === 'receiver' });
+        h = await holdAt(ctx, s.target, { label: `${kind} ${s.target.name} [${mode}] hold 1/${o.repeats} c=${s.level}`, connections: s.level, durationS: o.holdS, source, agentIds: agents.ids(), top: s.target.name === 'receiver' });
       }
+      source.done();
       s.rss.stop();
       s.holds.push(h);
       s.runs.push(h.load);
+      fastest = Math.max(fastest, h.load.eventsPerS);
       ctx.detail(`  ${kind} ${s.target.name} [${mode}] hold ${round + 1}/${o.repeats} c=${s.level}: ${fmtInt(h.sustainedPerS)} ev/s sustained, errors ${h.load.errors}`);
     }
   }
@@ -144,18 +152,20 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
   const receiver = results[0] as ServerRun;
   const peer = results[1] ?? null;
 
+  // The bare uWS endpoint stores nothing: it replays a small pool from the start, over and over.
+  const ceilingSource = replay(presign(Math.min(presignLimit(kind), 2000 * (kind === 'max' ? 1 : 20))), 'http-ceiling', true);
   const httpCeiling = await runLoad({
     label: `${kind} http-ceiling [${mode}] c=${receiver.level}`,
     url: ctx.httpCeiling.url,
     connections: receiver.level,
     durationS: o.ceilingS,
-    source: sourceFor('http-ceiling'),
+    source: ceilingSource,
     trustResponses: false,
     progress: ctx.progress,
   });
+  ceilingSource.done();
   ctx.say(`  ${kind} http-ceiling [${mode}] c=${receiver.level}: ${fmtInt(httpCeiling.eventsPerS)} ev/s, errors ${httpCeiling.errors}`);
-  const liveBuilt = Object.fromEntries(cursors.map((c) => [c.name, c.liveBuilt()]));
-  const presigned = pool === null ? null : { requests: (pool as PresignedPool).size, liveBuilt, signSeconds: Math.round(signSeconds * 10) / 10 };
+  const presigned = { requests: signing.requests, liveBuilt: Object.fromEntries(liveBuilt), signSeconds: Math.round(signing.seconds * 10) / 10 };
   return { placement: placement.mode, eventsPerRequest: kind === 'max' ? BATCH : 1, receiver, peer, httpCeiling, presigned };
 }
 
