@@ -6,7 +6,7 @@
  */
 import { runLoad, type LoadResult } from './load.js';
 import type { Progress } from './progress.js';
-import type { RequestSource } from './request-bodies.js';
+import type { RunSource } from './presign.js';
 
 export interface StepSummary {
   connections: number;
@@ -32,7 +32,8 @@ export interface RampSpec {
   url: string;
   levels: readonly number[];
   stepS: number;
-  source: RequestSource;
+  /** The requests of one step of `durationS` seconds. */
+  source: (durationS: number) => RunSource;
   trustResponses: boolean;
   progress: Progress;
 }
@@ -52,15 +53,17 @@ export async function rampUp(spec: RampSpec): Promise<RampResult> {
   let best: StepSummary | null = null;
   let flat = 0;
   for (const connections of spec.levels) {
+    const source = spec.source(spec.stepS);
     const r = await runLoad({
       label: `${spec.label} step c=${connections}`,
       url: spec.url,
       connections,
       durationS: spec.stepS,
-      source: spec.source,
+      source,
       trustResponses: spec.trustResponses,
       progress: spec.progress,
     });
+    source.done(r);
     runs.push(r);
     const s: StepSummary = { connections, eventsPerS: r.eventsPerS, errors: r.errors, p99Ms: r.latencyMs.p99 };
     steps.push(s);

@@ -104,8 +104,8 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       md.push(
         `${key === 'max' ? 'Batches of 100 interaction events per signed request' : 'One event per signed request'}, closed loop; each server ramped until its rate stopped growing, then held at its best level, receiver and peer holds alternating; the median hold counts. ` +
           (s.presigned === null
-            ? 'The load generator built and signed every request live.'
-            : `The requests of each round of holds were signed just before it (${fmtInt(s.presigned.requests)} in ${s.presigned.signSeconds} s; built live past the end: ${Object.entries(s.presigned.liveBuilt).map(([k, v]) => `${k} ${v}`).join(', ')}), so the load generator's core goes to sending.`),
+            ? 'The load generator built and signed these requests live.'
+            : `Every run's requests were signed just before it (${fmtInt(s.presigned.requests)} in ${s.presigned.signSeconds} s; built live past the end: ${Object.entries(s.presigned.liveBuilt).map(([k, v]) => `${k} ${v}`).join(', ')}), so the load generator's core goes to sending.`),
         '',
       );
       const prevHold = previous?.scenarios[key]?.[mode]?.receiver.hold.perSecond;

@@ -7,7 +7,6 @@
  * requests from the same load generator at the receiver's level. The receiver's RSS is sampled
  * whenever it is under load.
  */
-import { performance } from 'node:perf_hooks';
 import { AgentSet } from '../agents.js';
 import type { BenchContext } from '../bench-context.js';
 import type { PinMode } from '../affinity.js';
@@ -16,7 +15,8 @@ import { holdAt, type HoldRun } from '../hold.js';
 import { runLoad, type LoadResult } from '../load.js';
 import { RssSampler } from '../proc-sampler.js';
 import { lowerLevel, rampUp, type RampResult } from '../ramp.js';
-import { batchSource, PresignedPool, singleSource, type RequestSource } from '../request-bodies.js';
+import { Presigner, type PresignStats } from '../presign.js';
+import { batchSource, singleSource, type RequestSource } from '../request-bodies.js';
 import type { ServerRun, ThroughputScenario } from '../results.js';
 import { auditRows } from '../row-audit.js';
 import type { Target } from '../targets.js';
@@ -32,10 +32,12 @@ const LEVELS: Record<ThroughputKind, readonly number[]> = {
   // that the worker verifies one half while the other half waits for its COPY to commit.
   'per-packet-signed': [8, 16, 32, 64, 128, 256, 512, 1024],
 };
-/** Requests signed for a round of holds, against the fastest rate seen: holds may beat the ramp. */
-const HOLD_MARGIN = 1.5;
-/** Most requests signed for one round: ~1 KiB each single, ~60 KiB each batch of 100. */
-const presignLimit = (kind: ThroughputKind): number => (kind === 'max' ? 40_000 : 400_000);
+/** Most requests signed for one run: ~60 KiB each batch of 100, ~1 KiB each single event. */
+const PRESIGN_LIMIT: Record<ThroughputKind, number> = { max: 40_000, 'per-packet-signed': 400_000 };
+/** A ramp step is signed for twice the fastest rate so far: the next level may go well past it. */
+const RAMP_MARGIN = 2;
+/** The rate a first ramp step is signed for; past its pool, requests are built live. */
+const FIRST_STEP_EVENTS_PER_S: Record<ThroughputKind, number> = { max: 20_000, 'per-packet-signed': 2_000 };
 
 interface ServerState {
   target: Target;
@@ -52,7 +54,11 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
   const placement = ctx.place(mode);
   const agents = new AgentSet(AGENTS);
   const live: RequestSource = kind === 'max' ? batchSource(agents, BATCH) : singleSource(agents);
+  const perRequest = kind === 'max' ? BATCH : 1;
   const levels = LEVELS[kind];
+  // Every run replays requests signed just before it (presign.ts). Each server's ramp starts
+  // from the same assumed rate, so neither is favoured by the order they run in.
+  const signed: PresignStats[] = [];
 
   // Ramps: each server finds its own best level.
   const servers: ServerState[] = [];
@@ -60,7 +66,8 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
     await ctx.pg.checkpoint();
     const rss = new RssSampler(target.pid);
     rss.start();
-    const ramp = await rampUp({ label: `${kind} ${target.name} [${mode}]`, url: target.url, levels, stepS: o.stepS, source: live, trustResponses: true, progress: ctx.progress });
+    const presigner = new Presigner(live, perRequest, FIRST_STEP_EVENTS_PER_S[kind], PRESIGN_LIMIT[kind], RAMP_MARGIN);
+    const ramp = await rampUp({ label: `${kind} ${target.name} [${mode}]`, url: target.url, levels, stepS: o.stepS, source: (s) => presigner.run(target.name, s), trustResponses: true, progress: ctx.progress });
     rss.stop();
     for (const s of ramp.steps) ctx.detail(`  ${kind} ${target.name} [${mode}] step c=${s.connections}: ${fmtInt(s.eventsPerS)} ev/s, p99 ${s.p99Ms} ms, errors ${s.errors}`);
     const runs = [...ramp.runs];
@@ -72,7 +79,9 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
       rss.start();
       let best = -1;
       for (const c of ramp.close) {
-        const r = await runLoad({ label: `${kind} ${target.name} [${mode}] runoff c=${c}`, url: target.url, connections: c, durationS: 2 * o.stepS, source: live, trustResponses: true, progress: ctx.progress });
+        const source = presigner.run(target.name, 2 * o.stepS);
+        const r = await runLoad({ label: `${kind} ${target.name} [${mode}] runoff c=${c}`, url: target.url, connections: c, durationS: 2 * o.stepS, source, trustResponses: true, progress: ctx.progress });
+        source.done(r);
         runs.push(r);
         runoff.push({ connections: c, eventsPerS: r.eventsPerS });
         ctx.detail(`  ${kind} ${target.name} [${mode}] runoff c=${c}: ${fmtInt(r.eventsPerS)} ev/s, errors ${r.errors}`);
@@ -83,40 +92,20 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
       }
       rss.stop();
     }
+    signed.push(presigner.stats());
     servers.push({ target, ramp, runoff, level, holds: [], runs, rss });
   }
 
-  // The holds replay requests signed beforehand, so the load generator's core goes to sending
-  // (live, signing a 60 KB batch costs it more than a batch costs the receiver to verify).
-  // One pool per round, enough for the fastest server's hold with room to spare, replayed to
-  // each server from the start: they write to different databases, so a replay is not a
-  // duplicate. A pool per round keeps memory to one hold's requests and every timestamp well
-  // inside the receiver's 300 s window.
-  const perRequest = kind === 'max' ? BATCH : 1;
-  const signing = { requests: 0, seconds: 0 };
-  const liveBuilt = new Map<string, number>();
-  const presign = (count: number): PresignedPool => {
-    const pool = new PresignedPool(live);
-    const t = performance.now();
-    pool.fill(count);
-    signing.requests += count;
-    signing.seconds += (performance.now() - t) / 1000;
-    return pool;
-  };
-  const replay = (pool: PresignedPool, name: string, wrap = false): RequestSource & { done: () => void } => {
-    const c = pool.cursor(wrap);
-    return { next: c.next, done: () => liveBuilt.set(name, (liveBuilt.get(name) ?? 0) + c.liveBuilt()) };
-  };
-  let fastest = Math.max(...servers.map((s) => s.ramp.rate));
+  // One pool per round of holds, sized for the fastest server and replayed to each.
+  const holds = new Presigner(live, perRequest, Math.max(...servers.map((s) => s.ramp.rate)), PRESIGN_LIMIT[kind]);
 
   // Holds, alternating between the servers.
   for (let round = 0; round < o.repeats; round++) {
-    const count = Math.min(presignLimit(kind), Math.ceil((fastest / perRequest) * o.holdS * HOLD_MARGIN) + 200);
-    ctx.progress.phase(`${kind} [${mode}]: signing ${fmtInt(count)} requests for round ${round + 1}/${o.repeats}`);
-    const pool = presign(count);
+    ctx.progress.phase(`${kind} [${mode}]: signing the requests of round ${round + 1}/${o.repeats}`);
+    const pool = holds.pool(o.holdS);
     for (const s of servers) {
       s.rss.start();
-      const source = replay(pool, s.target.name);
+      const source = holds.replay(pool, s.target.name);
       let h = await holdAt(ctx, s.target, {
         label: `${kind} ${s.target.name} [${mode}] hold ${round + 1}/${o.repeats} c=${s.level}`,
         connections: s.level,
@@ -133,11 +122,10 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
         s.level = lower;
         h = await holdAt(ctx, s.target, { label: `${kind} ${s.target.name} [${mode}] hold 1/${o.repeats} c=${s.level}`, connections: s.level, durationS: o.holdS, source, agentIds: agents.ids(), top: s.target.name === 'receiver' });
       }
-      source.done();
+      source.done(h.load);
       s.rss.stop();
       s.holds.push(h);
       s.runs.push(h.load);
-      fastest = Math.max(fastest, h.load.eventsPerS);
       ctx.detail(`  ${kind} ${s.target.name} [${mode}] hold ${round + 1}/${o.repeats} c=${s.level}: ${fmtInt(h.sustainedPerS)} ev/s sustained, errors ${h.load.errors}`);
     }
   }
@@ -153,7 +141,7 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
   const peer = results[1] ?? null;
 
   // The bare uWS endpoint stores nothing: it replays a small pool from the start, over and over.
-  const ceilingSource = replay(presign(Math.min(presignLimit(kind), 2000 * (kind === 'max' ? 1 : 20))), 'http-ceiling', true);
+  const ceilingSource = holds.replay(holds.pool(2), 'http-ceiling', true);
   const httpCeiling = await runLoad({
     label: `${kind} http-ceiling [${mode}] c=${receiver.level}`,
     url: ctx.httpCeiling.url,
@@ -163,10 +151,10 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
     trustResponses: false,
     progress: ctx.progress,
   });
-  ceilingSource.done();
+  ceilingSource.done(httpCeiling);
   ctx.say(`  ${kind} http-ceiling [${mode}] c=${receiver.level}: ${fmtInt(httpCeiling.eventsPerS)} ev/s, errors ${httpCeiling.errors}`);
-  const presigned = { requests: signing.requests, liveBuilt: Object.fromEntries(liveBuilt), signSeconds: Math.round(signing.seconds * 10) / 10 };
-  return { placement: placement.mode, eventsPerRequest: kind === 'max' ? BATCH : 1, receiver, peer, httpCeiling, presigned };
+  const presigned = mergeStats([...signed, holds.stats()]);
+  return { placement: placement.mode, eventsPerRequest: perRequest, receiver, peer, httpCeiling, presigned };
 }
 
 /** The median hold (lower middle for an even count: the conservative one) stands for the server. */
@@ -215,4 +203,10 @@ function report(ctx: BenchContext, kind: ThroughputKind, mode: PinMode, name: st
         `waiting for a CPU: ${name} main ${c.waiting.serverMain.toFixed(2)}, other threads ${c.waiting.serverOtherThreads.toFixed(2)}, PostgreSQL ${c.waiting.postgres.toFixed(2)}`,
     );
   }
+}
+
+function mergeStats(all: PresignStats[]): PresignStats {
+  const liveBuilt: Record<string, number> = {};
+  for (const st of all) for (const [k, v] of Object.entries(st.liveBuilt)) liveBuilt[k] = (liveBuilt[k] ?? 0) + v;
+  return { requests: all.reduce((a, st) => a + st.requests, 0), liveBuilt, signSeconds: Math.round(all.reduce((a, st) => a + st.signSeconds, 0) * 10) / 10 };
 }
