@@ -22,10 +22,6 @@ export class PresignedPool {
     for (let i = 0; i < count; i++) this.requests.push(this.live.next());
   }
 
-  get size(): number {
-    return this.requests.length;
-  }
-
   /**
    * `wrap`: start over at the end instead of building live. Only for a target that stores
    * nothing (the bare uWS ceiling), where a repeated request is not a duplicate row.
