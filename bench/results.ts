@@ -11,6 +11,7 @@ import type { CpuSplit } from './proc-sampler.js';
 import type { StepSummary } from './ramp.js';
 import type { AuditResult } from './row-audit.js';
 import type { VisibilityResult } from './visibility-probe.js';
+import type { PresignStats } from './presign.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -68,9 +69,9 @@ export interface ThroughputScenario {
   receiver: ServerRun;
   peer: ServerRun | null;
   httpCeiling: LoadResult | null;
-  /** Requests signed before each round of holds and replayed, and how many had to be built live
-   *  (null in records from before `max` was replayed too, for max). */
-  presigned: { requests: number; liveBuilt: Record<string, number>; signSeconds: number } | null;
+  /** Requests signed before each run (ramp step, runoff, round of holds) and replayed, and how
+   *  many had to be built live; null in records of `max` from before it was replayed too. */
+  presigned: PresignStats | null;
 }
 
 export interface TargetRun {

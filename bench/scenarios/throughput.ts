@@ -3,9 +3,9 @@
  * request): the highest rate each server sustains with zero errors. Each server is ramped to
  * its best connection count, then the receiver and the peer are held there in turn, `repeats`
  * times (receiver, peer, receiver, peer, …), so that load from other sessions on the machine
- * falls on both alike; the median hold is the figure. The bare-uWS HTTP ceiling sees the same
- * requests from the same load generator at the receiver's level. The receiver's RSS is sampled
- * whenever it is under load.
+ * falls on both alike; the median hold is the figure. The bare-uWS HTTP ceiling sees requests
+ * of the same kind from the same load generator at the receiver's level. The receiver's RSS is
+ * sampled whenever it is under load.
  */
 import { AgentSet } from '../agents.js';
 import type { BenchContext } from '../bench-context.js';
