@@ -109,3 +109,10 @@ export class Presigner {
     return { requests: this.requests, liveBuilt: Object.fromEntries(this.liveBuilt), signSeconds: Math.round(this.seconds * 10) / 10 };
   }
 }
+
+/** Several presigners' stats as one (a scenario's ramps and holds). */
+export function sumPresignStats(all: readonly PresignStats[]): PresignStats {
+  const liveBuilt: Record<string, number> = {};
+  for (const st of all) for (const [k, v] of Object.entries(st.liveBuilt)) liveBuilt[k] = (liveBuilt[k] ?? 0) + v;
+  return { requests: all.reduce((a, st) => a + st.requests, 0), liveBuilt, signSeconds: Math.round(all.reduce((a, st) => a + st.signSeconds, 0) * 10) / 10 };
+}

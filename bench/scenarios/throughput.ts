@@ -15,7 +15,7 @@ import { holdAt, type HoldRun } from '../hold.js';
 import { runLoad, type LoadResult } from '../load.js';
 import { RssSampler } from '../proc-sampler.js';
 import { lowerLevel, rampUp, type RampResult } from '../ramp.js';
-import { Presigner, type PresignStats } from '../presign.js';
+import { Presigner, sumPresignStats, type PresignStats } from '../presign.js';
 import { batchSource, singleSource, type RequestSource } from '../request-bodies.js';
 import type { ServerRun, ThroughputScenario } from '../results.js';
 import { auditRows } from '../row-audit.js';
@@ -153,7 +153,7 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
   });
   ceilingSource.done(httpCeiling);
   ctx.say(`  ${kind} http-ceiling [${mode}] c=${receiver.level}: ${fmtInt(httpCeiling.eventsPerS)} ev/s, errors ${httpCeiling.errors}`);
-  const presigned = mergeStats([...signed, holds.stats()]);
+  const presigned = sumPresignStats([...signed, holds.stats()]);
   return { placement: placement.mode, eventsPerRequest: perRequest, receiver, peer, httpCeiling, presigned };
 }
 
@@ -203,10 +203,4 @@ function report(ctx: BenchContext, kind: ThroughputKind, mode: PinMode, name: st
         `waiting for a CPU: ${name} main ${c.waiting.serverMain.toFixed(2)}, other threads ${c.waiting.serverOtherThreads.toFixed(2)}, PostgreSQL ${c.waiting.postgres.toFixed(2)}`,
     );
   }
-}
-
-function mergeStats(all: PresignStats[]): PresignStats {
-  const liveBuilt: Record<string, number> = {};
-  for (const st of all) for (const [k, v] of Object.entries(st.liveBuilt)) liveBuilt[k] = (liveBuilt[k] ?? 0) + v;
-  return { requests: all.reduce((a, st) => a + st.requests, 0), liveBuilt, signSeconds: Math.round(all.reduce((a, st) => a + st.signSeconds, 0) * 10) / 10 };
 }
