@@ -69,9 +69,12 @@ export interface ThroughputScenario {
   receiver: ServerRun;
   peer: ServerRun | null;
   httpCeiling: LoadResult | null;
-  /** Requests signed before each run (ramp step, runoff, round of holds) and replayed, and how
-   *  many had to be built live; null in records of `max` from before it was replayed too. */
+  /** Requests signed before each run and replayed, and how many had to be built live; null in
+   *  records of `max` from before it was replayed too. */
   presigned: PresignStats | null;
+  /** Which runs replayed presigned requests: every one (ramp steps, runoffs, holds), or only the
+   *  holds (absent: records from before the ramp was presigned). */
+  presignedRuns?: 'all' | 'holds';
 }
 
 export interface TargetRun {

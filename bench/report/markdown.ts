@@ -103,9 +103,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       md.push(`## ${title} [${mode}]`, '');
       md.push(
         `${key === 'max' ? 'Batches of 100 interaction events per signed request' : 'One event per signed request'}, closed loop; each server ramped until its rate stopped growing, then held at its best level, receiver and peer holds alternating; the median hold counts. ` +
-          (s.presigned === null
-            ? 'The load generator built and signed these requests live.'
-            : `Every run's requests were signed just before it (${fmtInt(s.presigned.requests)} in ${s.presigned.signSeconds} s; built live past the end: ${Object.entries(s.presigned.liveBuilt).map(([k, v]) => `${k} ${v}`).join(', ')}), so the load generator's core goes to sending.`),
+          presignedText(s),
         '',
       );
       const prevHold = previous?.scenarios[key]?.[mode]?.receiver.hold.perSecond;
@@ -216,6 +214,16 @@ function cpuRow(name: string, c: CpuSplit): string {
 }
 
 /** A one-paragraph reading of the receiver's hold: what was saturated. */
+/** Who signed the requests of a throughput scenario, and when. */
+function presignedText(s: ThroughputScenario): string {
+  const p = s.presigned;
+  if (p === null) return 'The load generator built and signed these requests live.';
+  const counts = `${fmtInt(p.requests)} in ${p.signSeconds} s; built live past the end: ${Object.entries(p.liveBuilt).map(([k, v]) => `${k} ${v}`).join(', ')}`;
+  return s.presignedRuns === 'all'
+    ? `Every run's requests were signed just before it (${counts}), so the load generator's core goes to sending.`
+    : `The holds' requests were signed just before each round (${counts}); the ramp's were built and signed live.`;
+}
+
 function limitNote(s: ThroughputScenario): string {
   const c = s.receiver.cpu;
   if (c === null) return '';

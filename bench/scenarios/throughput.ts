@@ -154,7 +154,7 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
   ceilingSource.done(httpCeiling);
   ctx.say(`  ${kind} http-ceiling [${mode}] c=${receiver.level}: ${fmtInt(httpCeiling.eventsPerS)} ev/s, errors ${httpCeiling.errors}`);
   const presigned = sumPresignStats([...signed, holds.stats()]);
-  return { placement: placement.mode, eventsPerRequest: perRequest, receiver, peer, httpCeiling, presigned };
+  return { placement: placement.mode, eventsPerRequest: perRequest, receiver, peer, httpCeiling, presigned, presignedRuns: 'all' };
 }
 
 /** The median hold (lower middle for an even count: the conservative one) stands for the server. */
