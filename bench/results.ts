@@ -72,9 +72,9 @@ export interface ThroughputScenario {
   /** Requests signed before each run and replayed, and how many had to be built live; null in
    *  records of `max` from before it was replayed too. */
   presigned: PresignStats | null;
-  /** Which runs replayed presigned requests: every one (ramp steps, runoffs, holds), or only the
-   *  holds (absent: records from before the ramp was presigned). */
-  presignedRuns?: 'all' | 'holds';
+  /** 'all': every run (ramp steps, runoffs, holds) replayed presigned requests; absent in
+   *  records from before the ramp was presigned, when only the holds did. */
+  presignedRuns?: 'all';
 }
 
 export interface TargetRun {

@@ -213,7 +213,6 @@ function cpuRow(name: string, c: CpuSplit): string {
   return `| ${name} | ${c.client.toFixed(2)} | ${c.serverMain.toFixed(2)} | ${c.serverOtherThreads.toFixed(2)} (${threads}) | ${c.postgres.toFixed(2)} (${pg}) | ${c.other.toFixed(2)} | ${c.machineBusy.toFixed(2)} of ${c.cores} |`;
 }
 
-/** A one-paragraph reading of the receiver's hold: what was saturated. */
 /** Who signed the requests of a throughput scenario, and when. */
 function presignedText(s: ThroughputScenario): string {
   const p = s.presigned;
@@ -224,6 +223,7 @@ function presignedText(s: ThroughputScenario): string {
     : `The holds' requests were signed just before each round (${counts}); the ramp's were built and signed live.`;
 }
 
+/** A one-paragraph reading of the receiver's hold: what was saturated. */
 function limitNote(s: ThroughputScenario): string {
   const c = s.receiver.cpu;
   if (c === null) return '';
