@@ -4,14 +4,14 @@ import { BodyKind, NO_GROUPS, RowBatch, RowTally, decodeAndEncode, unpackGroups,
 const agent = 'AgentAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 const ctx = { endpoint: 'agent' as const, agentId: agent, tenantId: null, maxEvents: 1000 };
 
-function interaction(nonce: number, vendor: string, latency: unknown, extra: Record<string, unknown> = {}) {
+function interaction(nonce: number, vendor: string, latency: unknown, extra: Record<string, unknown> = {}, by = agent, time = '2026-11-21T10:15:42.5Z') {
   return {
     specversion: '1.0',
     id: `e-${nonce}`,
     source: '/agents/a',
     type: 'com.machpay.agent.interaction.v1',
-    time: '2026-11-21T10:15:42.5Z',
-    data: { agent_id: agent, vendor_id: vendor, nonce, success: nonce % 2 === 0, latency_ms: latency, ...extra },
+    time,
+    data: { agent_id: by, vendor_id: vendor, nonce, success: nonce % 2 === 0, latency_ms: latency, ...extra },
   };
 }
 
@@ -83,5 +83,31 @@ describe('row groups for the rollups', () => {
     unpackGroups(new RowTally().pack(), none);
     unpackGroups(NO_GROUPS, none);
     expect(none).toEqual([]);
+  });
+
+  it('merges the rows of one key across the requests of a task, whatever comes between them', () => {
+    const other = 'AgentBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+    const out = new RowBatch();
+    out.tally = new RowTally();
+    const requests: [string, ReturnType<typeof interaction>[]][] = [
+      [agent, [interaction(1, 'v1', 1), interaction(2, 'v2', 2), interaction(3, 'v1', 3, {}, agent, '2026-11-21T10:16:00Z'), interaction(4, 'v1', 4)]],
+      [other, [interaction(5, 'v1', 5, {}, other), interaction(6, 'v2', 6, {}, other)]],
+      [agent, [interaction(7, 'v2', 7), interaction(8, 'v1', 8, {}, agent, '2026-11-21T10:16:30Z')]],
+    ];
+    for (const [id, events] of requests) {
+      const r = decodeAndEncode(Buffer.from(JSON.stringify(events)), BodyKind.JsonBatch, null, { ...ctx, agentId: id }, out);
+      expect(r).toMatchObject({ ok: true, accepted: events.length });
+    }
+    const groups: RowGroup[] = [];
+    unpackGroups(out.tally.pack(), groups);
+    const m15 = Date.UTC(2026, 10, 21, 10, 15);
+    const m16 = Date.UTC(2026, 10, 21, 10, 16);
+    expect(groups.map((g) => [g.entity === agent ? 'A' : 'B', g.minute, g.vendorId, g.latencies])).toEqual([
+      ['A', m15, 'v1', [1, 4]],
+      ['A', m15, 'v2', [2, 7]],
+      ['A', m16, 'v1', [3, 8]],
+      ['B', m15, 'v1', [5]],
+      ['B', m15, 'v2', [6]],
+    ]);
   });
 });
