@@ -254,16 +254,56 @@ export class PostgresCopySink {
   }
 }
 
+/** Payloads up to this size are kept for their connection's next COPY. */
+const PAYLOAD_KEEP_MAX_BYTES = 8 * 1024 * 1024;
+/** A new payload buffer is at least this big, so that growing batches do not reallocate often. */
+const PAYLOAD_MIN_BYTES = 1024 * 1024;
+
+/**
+ * The buffer each connection's COPY payload is assembled in, kept for its next COPY. A
+ * payload is hundreds of KiB to megabytes; allocated fresh per COPY, such buffers were the
+ * main thread's only large allocations, and V8 answers a stream of large external buffers
+ * with full mark-compacts (and the kernel with fresh zeroed pages). A buffer goes back to
+ * its connection only after its COPY has completed: a failed COPY's bytes may still be
+ * queued on the socket, so that buffer is dropped.
+ */
+class CopyPayloads {
+  private readonly idle = new WeakMap<pg.PoolClient, Buffer>();
+
+  take(client: pg.PoolClient, bytes: number): Buffer {
+    const kept = this.idle.get(client);
+    this.idle.delete(client);
+    return kept !== undefined && kept.length >= bytes ? kept : Buffer.allocUnsafe(Math.max(bytes, PAYLOAD_MIN_BYTES));
+  }
+
+  give(client: pg.PoolClient, buf: Buffer): void {
+    if (buf.length <= PAYLOAD_KEEP_MAX_BYTES) this.idle.set(client, buf);
+  }
+}
+
+const payloads = new CopyPayloads();
+
 /** One COPY … FROM STDIN of the workers' chunks, sent as one CopyData message: the stream
  *  would write every chunk with two socket writes of its own. Binary rows get the format's
  *  header and trailer around them. */
 function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[], format: CopyFormat): Promise<void> {
+  const parts = format === 'binary' ? [COPY_BINARY_HEADER, ...chunks, COPY_BINARY_TRAILER] : chunks;
+  let bytes = 0;
+  for (const c of parts) bytes += c.byteLength;
+  const buf = payloads.take(client, bytes);
+  let at = 0;
+  for (const c of parts) {
+    buf.set(c, at);
+    at += c.byteLength;
+  }
   return new Promise((resolve, reject) => {
-    const binary = format === 'binary';
-    const stream = client.query(copyFrom(binary ? `${sql} (FORMAT binary)` : sql));
+    const stream = client.query(copyFrom(format === 'binary' ? `${sql} (FORMAT binary)` : sql));
     stream.on('error', reject);
-    stream.on('finish', resolve);
-    stream.end(binary ? Buffer.concat([COPY_BINARY_HEADER, ...chunks, COPY_BINARY_TRAILER]) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    stream.on('finish', () => {
+      payloads.give(client, buf);
+      resolve();
+    });
+    stream.end(buf.subarray(0, bytes));
   });
 }
 
