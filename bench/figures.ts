@@ -227,8 +227,10 @@ function addTarget(add: (f: NewFigure) => void, t: TargetScenario, withGoals: bo
   const floor = t.httpCeiling?.load.latencyMs;
   const r = t.receiver.load;
   const vis = t.receiver.visibility;
+  const commit = t.receiver.commitFloor?.latencyMs;
+  const commitBound = (p: 'p50' | 'p99' | 'p999', run = commit) => ({ label: `PostgreSQL one-row commit ${p === 'p999' ? 'p99.9' : p}`, value: run?.[p] });
   add({ id: `${p}.receiver.rate`, scenario, label: `receiver: packets/s acknowledged of ${t.ratePerS} offered`, value: r.eventsPerS, unit: 'packets/s', better: 'higher', bounds: [{ label: 'offered', value: t.ratePerS }] });
-  add({ id: `${p}.receiver.ack_p50`, scenario, label: 'receiver: ack latency p50', value: r.latencyMs.p50, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p50', value: floor?.p50 }] });
+  add({ id: `${p}.receiver.ack_p50`, scenario, label: 'receiver: ack latency p50', value: r.latencyMs.p50, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p50', value: floor?.p50 }, commitBound('p50')] });
   add({
     id: `${p}.receiver.ack_p99`,
     scenario,
@@ -236,10 +238,10 @@ function addTarget(add: (f: NewFigure) => void, t: TargetScenario, withGoals: bo
     value: r.latencyMs.p99,
     unit: 'ms',
     better: 'lower',
-    bounds: [{ label: 'bare uWS p99', value: floor?.p99 }],
+    bounds: [{ label: 'bare uWS p99', value: floor?.p99 }, commitBound('p99')],
     goals: withGoals ? [{ text: 'p99 ≤ 20 ms', met: r.latencyMs.p99 <= 20 }] : [],
   });
-  add({ id: `${p}.receiver.ack_p999`, scenario, label: 'receiver: ack latency p99.9', value: r.latencyMs.p999, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99.9', value: floor?.p999 }] });
+  add({ id: `${p}.receiver.ack_p999`, scenario, label: 'receiver: ack latency p99.9', value: r.latencyMs.p999, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99.9', value: floor?.p999 }, commitBound('p999')] });
   add({ id: `${p}.receiver.errors`, scenario, label: 'receiver: errors', value: r.errors, unit: 'count', better: 'lower', goals: withGoals ? [{ text: 'zero errors', met: r.errors === 0 }] : [] });
   if (vis !== null) {
     add({
@@ -254,10 +256,13 @@ function addTarget(add: (f: NewFigure) => void, t: TargetScenario, withGoals: bo
     });
   }
   if (t.peer !== null) {
-    add({ id: `${p}.peer.ack_p99`, scenario, label: 'peer: ack latency p99', value: t.peer.load.latencyMs.p99, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99', value: floor?.p99 }] });
+    add({ id: `${p}.peer.ack_p99`, scenario, label: 'peer: ack latency p99', value: t.peer.load.latencyMs.p99, unit: 'ms', better: 'lower', bounds: [{ label: 'bare uWS p99', value: floor?.p99 }, commitBound('p99', t.peer.commitFloor?.latencyMs)] });
     if (t.peer.visibility !== null) {
       add({ id: `${p}.peer.visibility_p99`, scenario, label: 'peer: ack → row visible p99', value: t.peer.visibility.visibilityMs.p99, unit: 'ms', better: 'lower', bounds: [{ label: 'probe SELECT p99', value: t.peer.visibility.queryRttMs.p99 }] });
     }
+  }
+  if (commit !== undefined) {
+    add({ id: `${p}.commit_floor.p99`, scenario, label: `PostgreSQL one-row commit p99 during the receiver's run (floor of a durable ack; ${t.receiver.commitFloor?.ratePerS}/s)`, value: commit.p99, unit: 'ms', better: 'lower' });
   }
   if (floor !== undefined) add({ id: `${p}.http_ceiling.ack_p99`, scenario, label: 'bare uWS (floor): ack latency p99', value: floor.p99, unit: 'ms', better: 'lower' });
 }

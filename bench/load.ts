@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import type { BenchRequest, ProbeKey, RequestKind, RequestSource } from './request-bodies.js';
-import { median, SampleBuffer, type Percentiles, round } from './stats.js';
+import { median, SampleBuffer, type Percentiles, round, roundPercentiles } from './stats.js';
 import type { Progress } from './progress.js';
 
 export interface LoadSpec {
@@ -260,10 +260,6 @@ function parseAck(body: string): { accepted: number; rejected: number } {
   } catch {
     return { accepted: 0, rejected: 0 };
   }
-}
-
-function roundPercentiles(p: Percentiles): Percentiles {
-  return { count: p.count, p50: round(p.p50, 2), p90: round(p.p90, 2), p99: round(p.p99, 2), p999: round(p.p999, 2), max: round(p.max, 2) };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -11,6 +11,7 @@ import type { CpuSplit } from './proc-sampler.js';
 import type { StepSummary } from './ramp.js';
 import type { AuditResult } from './row-audit.js';
 import type { VisibilityResult } from './visibility-probe.js';
+import type { CommitFloor } from './commit-probe.js';
 import type { PresignStats } from './presign.js';
 
 export const SCHEMA_VERSION = 1;
@@ -81,6 +82,8 @@ export interface TargetRun {
   load: LoadResult;
   visibility: VisibilityResult | null;
   audit: AuditResult | null;
+  /** One-row commits on the same PostgreSQL during the run (absent in runs before it was measured). */
+  commitFloor?: CommitFloor | null;
 }
 
 export interface TargetScenario {

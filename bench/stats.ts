@@ -54,3 +54,8 @@ export function round(v: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
+
+/** Percentiles to hundredths of their unit, as results record them. */
+export function roundPercentiles(p: Percentiles): Percentiles {
+  return { count: p.count, p50: round(p.p50, 2), p90: round(p.p90, 2), p99: round(p.p99, 2), p999: round(p.p999, 2), max: round(p.max, 2) };
+}

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { ProbeKey } from './request-bodies.js';
-import { SampleBuffer, round, type Percentiles } from './stats.js';
+import { SampleBuffer, roundPercentiles, type Percentiles } from './stats.js';
 
 export interface VisibilityResult {
   sampled: number;
@@ -86,14 +86,13 @@ export class VisibilityProbe {
   async finish(): Promise<VisibilityResult> {
     await Promise.allSettled([...this.running]);
     await this.pool.end();
-    const r = (p: Percentiles): Percentiles => ({ count: p.count, p50: round(p.p50, 2), p90: round(p.p90, 2), p99: round(p.p99, 2), p999: round(p.p999, 2), max: round(p.max, 2) });
     return {
       sampled: this.sampled,
       visibleOnFirstPoll: this.firstPoll,
       missing: this.missing,
       skipped: this.skipped,
-      visibilityMs: r(this.visibility.percentiles()),
-      queryRttMs: r(this.rtt.percentiles()),
+      visibilityMs: roundPercentiles(this.visibility.percentiles()),
+      queryRttMs: roundPercentiles(this.rtt.percentiles()),
     };
   }
 }

@@ -61,10 +61,12 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
     md.push(`## target [${t.placement}]`, '');
     md.push(`${t.ratePerS} single-event signed requests/s on an even schedule over ${t.connections} connections; latency from each request's scheduled send time to its parsed answer.`, '');
     const pt = [previous?.scenarios.target, previous?.scenarios.targetCompare].find((p) => p?.placement === t.placement);
+    const commitFloor = t.receiver.commitFloor ?? null;
     const series = [
       { name: 'receiver', values: pcts(t.receiver.load.latencyMs), color: COLORS.receiver },
       ...(t.peer === null ? [] : [{ name: 'peer', values: pcts(t.peer.load.latencyMs), color: COLORS.peer }]),
       ...(t.httpCeiling === null ? [] : [{ name: 'bare uWS (floor)', values: pcts(t.httpCeiling.load.latencyMs), color: COLORS.http }]),
+      ...(commitFloor === null ? [] : [{ name: 'PostgreSQL one-row commit (floor)', values: pcts(commitFloor.latencyMs), color: COLORS.copy }]),
       ...(pt === undefined ? [] : [{ name: `receiver, previous run`, values: pcts(pt.receiver.load.latencyMs), color: COLORS.previous }]),
     ];
     chart(
@@ -85,12 +87,12 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       ...(t.receiver.visibility === null ? [] : [{ name: 'probe SELECT alone (floor)', values: visPcts(t.receiver.visibility.queryRttMs), color: COLORS.http }]),
     ];
     if (vis.length > 0) chart(`target-${t.placement}-visibility.svg`, barChart({ title: 'From the 202 to the row answering a SELECT (ms); goal p99 ≤ 250 ms', yLabel: 'ms', groups: ['p50', 'p90', 'p99', 'max'], series: vis }), 'visibility percentiles');
-    md.push('| server | packets/s | p50 | p90 | p99 | p99.9 | max | errors | visible p99 | first-poll hits | rows |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    md.push('| server | packets/s | p50 | p90 | p99 | p99.9 | max | errors | commit p99 (floor) | visible p99 | first-poll hits | rows |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const [name, r] of [['receiver', t.receiver], ['peer', t.peer], ['bare uWS', t.httpCeiling]] as const) {
       if (r === null) continue;
       const l = r.load.latencyMs;
       const v = r.visibility;
-      md.push(`| ${name} | ${fmtInt(r.load.eventsPerS)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.p999} | ${l.max} | ${r.load.errors} | ${v === null ? '–' : v.visibilityMs.p99} | ${v === null ? '–' : `${v.visibleOnFirstPoll}/${v.sampled}`} | ${auditText(r.audit)} |`);
+      md.push(`| ${name} | ${fmtInt(r.load.eventsPerS)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.p999} | ${l.max} | ${r.load.errors} | ${r.commitFloor?.latencyMs.p99 ?? '–'} | ${v === null ? '–' : v.visibilityMs.p99} | ${v === null ? '–' : `${v.visibleOnFirstPoll}/${v.sampled}`} | ${auditText(r.audit)} |`);
     }
     md.push('');
     chart(`target-${t.placement}-throughput.svg`, lineChart({ title: `target [${t.placement}]: packets/s acknowledged per second`, yLabel: 'packets/s', xLabel: 'second', series: [{ name: 'receiver', values: t.receiver.load.perSecond, color: COLORS.receiver }, ...(t.peer === null ? [] : [{ name: 'peer', values: t.peer.load.perSecond, color: COLORS.peer }])] }), 'target throughput over time');
