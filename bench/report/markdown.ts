@@ -145,7 +145,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       }
       md.push('', limitNote(s), '');
       const top = s.receiver.top;
-      if (top !== '') md.push('<details><summary>top -H, middle of the receiver hold</summary>', '', '```', top, '```', '', '</details>', '');
+      if (top !== '') md.push('<details><summary>top -H, middle of the receiver hold</summary>', '', "top's line for a process's first thread (its process id) shows the whole process: the main thread's own CPU is in the table above.", '', '```', top, '```', '', '</details>', '');
     }
   }
 
