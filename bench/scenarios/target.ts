@@ -8,8 +8,8 @@
  */
 import type { PinMode } from '../affinity.js';
 import { AgentSet } from '../agents.js';
-import { CommitProbe } from '../commit-probe.js';
 import type { BenchContext } from '../bench-context.js';
+import { CommitProbe } from '../commit-probe.js';
 import { runLoad } from '../load.js';
 import { singleSource } from '../request-bodies.js';
 import type { TargetRun, TargetScenario } from '../results.js';
