@@ -31,6 +31,8 @@ export interface RampSpec {
   label: string;
   url: string;
   levels: readonly number[];
+  /** Steps always run up to this many connections, however flat the rate is below it. */
+  minStopLevel: number;
   stepS: number;
   /** The requests of one step of `durationS` seconds. */
   source: (durationS: number) => RunSource;
@@ -46,13 +48,6 @@ const GROWTH = 1.05;
  * neighbours of 49.3k and 41.7k, and a ramp that held its 49.3k level sustained 41.6k there.
  */
 const RUNOFF_MARGIN = 1.15;
-/**
- * Steps always run up to this many connections: the receiver's rate can stay flat at low
- * concurrency and then grow again, once enough rows wait for a second COPY to run beside the
- * first (PARALLEL_COPY_ROWS); stopping at the first plateau would miss that.
- */
-const MIN_CONNECTIONS_BEFORE_STOP = 32;
-
 export async function rampUp(spec: RampSpec): Promise<RampResult> {
   const steps: StepSummary[] = [];
   const runs: LoadResult[] = [];
@@ -77,7 +72,7 @@ export async function rampUp(spec: RampSpec): Promise<RampResult> {
     const grew = best === null || s.eventsPerS >= best.eventsPerS * GROWTH;
     if (best === null || s.eventsPerS > best.eventsPerS) best = s;
     flat = grew ? 0 : flat + 1;
-    if (flat >= 2 && connections >= MIN_CONNECTIONS_BEFORE_STOP) break;
+    if (flat >= 2 && connections >= spec.minStopLevel) break;
   }
   // Errors at the very first level: hold it anyway, the hold reports the errors.
   const chosen = best ?? (steps[0] as StepSummary);

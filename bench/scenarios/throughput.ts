@@ -32,6 +32,14 @@ const LEVELS: Record<ThroughputKind, readonly number[]> = {
   // that the worker verifies one half while the other half waits for its COPY to commit.
   'per-packet-signed': [8, 16, 32, 64, 128, 256, 512, 1024],
 };
+/**
+ * Steps always run up to this many connections: the receiver's rate can stay flat at low
+ * concurrency and then grow again, once enough rows wait for a second COPY to run beside the
+ * first (PARALLEL_COPY_ROWS), or, for single events, once enough requests wait to fill a
+ * worker task; stopping at the first plateau would miss that (per-packet-signed [split] once
+ * read 5.7k, 5.4k, 5.3k at 32 to 128 connections and ~10k at 512 and 1024 in the run before).
+ */
+const MIN_STOP_LEVEL: Record<ThroughputKind, number> = { max: 32, 'per-packet-signed': 512 };
 /** Most requests signed for one run: ~60 KiB each batch of 100, ~1 KiB each single event. */
 const PRESIGN_LIMIT: Record<ThroughputKind, number> = { max: 40_000, 'per-packet-signed': 400_000 };
 /** A ramp step is signed for twice the fastest rate so far: the next level may go well past it. */
@@ -67,7 +75,7 @@ export async function runThroughputScenario(ctx: BenchContext, kind: ThroughputK
     const rss = new RssSampler(target.pid);
     rss.start();
     const presigner = new Presigner(live, perRequest, FIRST_STEP_EVENTS_PER_S[kind], PRESIGN_LIMIT[kind], RAMP_MARGIN);
-    const ramp = await rampUp({ label: `${kind} ${target.name} [${mode}]`, url: target.url, levels, stepS: o.stepS, source: (s) => presigner.run(target.name, s), trustResponses: true, progress: ctx.progress });
+    const ramp = await rampUp({ label: `${kind} ${target.name} [${mode}]`, url: target.url, levels, minStopLevel: MIN_STOP_LEVEL[kind], stepS: o.stepS, source: (s) => presigner.run(target.name, s), trustResponses: true, progress: ctx.progress });
     rss.stop();
     for (const s of ramp.steps) ctx.detail(`  ${kind} ${target.name} [${mode}] step c=${s.connections}: ${fmtInt(s.eventsPerS)} ev/s, p99 ${s.p99Ms} ms, errors ${s.errors}`);
     const runs = [...ramp.runs];
