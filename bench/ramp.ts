@@ -44,10 +44,11 @@ export interface RampSpec {
 const GROWTH = 1.05;
 /**
  * Levels whose step came within this of the best get a longer run each before one is held.
- * Short steps on a shared machine swing by more than GROWTH: one measured 27.9k between
- * neighbours of 49.3k and 41.7k, and a ramp that held its 49.3k level sustained 41.6k there.
+ * Short steps on a shared machine swing by more than GROWTH (a step can read 28k between
+ * neighbours of 49k and 42k), so the best step alone is often not the best level.
  */
 const RUNOFF_MARGIN = 1.15;
+
 export async function rampUp(spec: RampSpec): Promise<RampResult> {
   const steps: StepSummary[] = [];
   const runs: LoadResult[] = [];

@@ -36,8 +36,8 @@ const LEVELS: Record<ThroughputKind, readonly number[]> = {
  * Steps always run up to this many connections: the receiver's rate can stay flat at low
  * concurrency and then grow again, once enough rows wait for a second COPY to run beside the
  * first (PARALLEL_COPY_ROWS), or, for single events, once enough requests wait to fill a
- * worker task; stopping at the first plateau would miss that (per-packet-signed [split] once
- * read 5.7k, 5.4k, 5.3k at 32 to 128 connections and ~10k at 512 and 1024 in the run before).
+ * worker task; stopping at the first plateau would miss that (per-packet-signed can read
+ * about 5.5k/s from 32 to 128 connections and about 10k/s at 512 and 1024).
  */
 const MIN_STOP_LEVEL: Record<ThroughputKind, number> = { max: 32, 'per-packet-signed': 512 };
 /** Most requests signed for one run: ~60 KiB each batch of 100, ~1 KiB each single event. */
