@@ -13,8 +13,9 @@ import { SampleBuffer, roundPercentiles, type Percentiles } from './stats.js';
 export interface CommitFloor {
   /** Commits attempted per second. */
   ratePerS: number;
-  /** From each commit's scheduled start to its acknowledgement by PostgreSQL. */
+  /** From each commit's slot (or its sending, if its timer fired early) to its acknowledgement by PostgreSQL. */
   latencyMs: Percentiles;
+  /** Commits that failed: not in `latencyMs`, so any at all make the floor suspect. */
   failures: number;
 }
 

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PinMode } from '../affinity.js';
+import type { CommitFloor } from '../commit-probe.js';
 import { fmtDelta, fmtInt, fmtNum, fmtPct } from '../format.js';
 import type { CpuSplit } from '../proc-sampler.js';
 import type { Figure, RunRecord, ThroughputScenario } from '../results.js';
@@ -92,7 +93,7 @@ export function writeReport(dir: string, rec: RunRecord, previous: RunRecord | n
       if (r === null) continue;
       const l = r.load.latencyMs;
       const v = r.visibility;
-      md.push(`| ${name} | ${fmtInt(r.load.eventsPerS)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.p999} | ${l.max} | ${r.load.errors} | ${r.commitFloor?.latencyMs.p99 ?? '–'} | ${v === null ? '–' : v.visibilityMs.p99} | ${v === null ? '–' : `${v.visibleOnFirstPoll}/${v.sampled}`} | ${auditText(r.audit)} |`);
+      md.push(`| ${name} | ${fmtInt(r.load.eventsPerS)} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.p999} | ${l.max} | ${r.load.errors} | ${commitCell(r.commitFloor ?? null)} | ${v === null ? '–' : v.visibilityMs.p99} | ${v === null ? '–' : `${v.visibleOnFirstPoll}/${v.sampled}`} | ${auditText(r.audit)} |`);
     }
     md.push('');
     chart(`target-${t.placement}-throughput.svg`, lineChart({ title: `target [${t.placement}]: packets/s acknowledged per second`, yLabel: 'packets/s', xLabel: 'second', series: [{ name: 'receiver', values: t.receiver.load.perSecond, color: COLORS.receiver }, ...(t.peer === null ? [] : [{ name: 'peer', values: t.peer.load.perSecond, color: COLORS.peer }])] }), 'target throughput over time');
@@ -198,6 +199,12 @@ function pcts(l: { p50: number; p90: number; p99: number; p999: number }): numbe
 
 function visPcts(l: { p50: number; p90: number; p99: number; max: number }): number[] {
   return [l.p50, l.p90, l.p99, l.max];
+}
+
+/** A run's commit floor p99, with its failed commits if any (they are not in the percentiles). */
+function commitCell(c: CommitFloor | null): string {
+  if (c === null) return '–';
+  return c.failures > 0 ? `${c.latencyMs.p99} (${c.failures} failed)` : String(c.latencyMs.p99);
 }
 
 function auditText(a: AuditResult | null): string {

@@ -55,7 +55,7 @@ export async function runTargetScenario(ctx: BenchContext, mode: PinMode): Promi
     const audit = target.databaseUrl === null ? null : await auditRows(target.databaseUrl, [load], agents.ids(), null);
     const vis = visibility === null ? '' : `, visible p99 ${visibility.visibilityMs.p99} ms (${visibility.visibleOnFirstPoll}/${visibility.sampled} on first poll, ${visibility.missing} missing)`;
     const rows = audit === null ? '' : audit.ok ? ', rows ok' : `, ROWS: ${audit.problems.join('; ')}`;
-    const floor = commitFloor === null ? '' : `, PostgreSQL one-row commit p99 ${commitFloor.latencyMs.p99} ms (floor)`;
+    const floor = commitFloor === null ? '' : `, PostgreSQL one-row commit p99 ${commitFloor.latencyMs.p99} ms (floor${commitFloor.failures > 0 ? `; ${commitFloor.failures} commits FAILED` : ''})`;
     const late = load.sendLatenessMs === null || load.sendLatenessMs.p99 < 5 ? '' : `; sends late against the schedule: p99 ${load.sendLatenessMs.p99} ms`;
     ctx.say(
       `  target ${target.name} [${placement.mode}]: ${fmtInt(load.eventsPerS)} ev/s, ack p50 ${load.latencyMs.p50} / p99 ${load.latencyMs.p99} / p99.9 ${load.latencyMs.p999} ms, errors ${load.errors}${floor}${vis}${rows}${late}`,
