@@ -42,6 +42,17 @@ const REQUIREMENTS = [
     service: null,
   },
   {
+    // The Python example producer (examples/python) signs with PyNaCl, and its test runs it.
+    // Debian's package installs for Debian's interpreter, so the probe asks /usr/bin/python3:
+    // a pyenv or virtualenv python3 earlier on PATH does not see it.
+    pkg: 'python3-nacl',
+    binaries: [],
+    probe: () => spawnSync('/usr/bin/python3', ['-c', 'import nacl.signing'], { stdio: 'ignore' }).status === 0,
+    skipWhen: () => null,
+    processNames: [],
+    service: null,
+  },
+  {
     pkg: 'prometheus',
     binaries: ['promtool', 'prometheus'],
     skipWhen: () => null,
