@@ -18,15 +18,16 @@ export interface PythonRun {
   stderr: string;
 }
 
-/** Runs `python args…` in the example's folder with only `env` (plus PATH) in its environment. */
-export function runPython(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<PythonRun> {
+/** Runs `python args…` in the example's folder with only `env` (plus PATH) in its environment, `stdin` as its input. */
+export function runPython(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000, stdin = ''): Promise<PythonRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, args, {
       cwd: EXAMPLE_DIR,
       // No bytecode files in the source tree; nothing from the test's own environment leaks in.
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
