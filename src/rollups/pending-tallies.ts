@@ -1,0 +1,128 @@
+import type pg from 'pg';
+import type { RowGroup } from '../codec/index.js';
+
+/**
+ * What a batch counts, written into rollup_pending inside the batch's own transaction, so the
+ * rollups count exactly the rows that committed: a batch rolled back leaves no tally, and a
+ * batch whose COMMIT reply was lost has its tally committed with it (its replay inserts
+ * nothing and tallies nothing). The folder (tally-folder.ts) moves the tallies into the
+ * rollup tables later.
+ */
+
+const COLUMNS =
+  'kind, tenant_id, entity_id, vendor_id, minute, total_requests, successful_requests, failed_requests, total_spend_atomic, latency_sum_ms, max_latency_ms, latencies';
+
+/**
+ * One statement for any number of groups: ten arrays of one value per group, and every
+ * group's latencies in one flat array that each row slices (`starts` are 1-based). Its text
+ * never changes, so it is prepared once per connection (a named statement).
+ */
+const INSERT_SQL = `INSERT INTO rollup_pending (${COLUMNS})
+SELECT g.kind, g.tenant, g.entity, g.vendor, to_timestamp(g.minute_ms / 1000.0), g.requests, g.successes, g.requests - g.successes,
+       g.spend, g.latency_sum, g.max_latency, CASE WHEN g.requests = 0 THEN NULL ELSE l.flat[g.start : g.start + g.requests - 1] END
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::int[], $8::numeric[], $9::bigint[], $10::int[], $11::int[])
+       AS g(kind, tenant, entity, vendor, minute_ms, requests, successes, spend, latency_sum, max_latency, start),
+     (SELECT $12::int[] AS flat) AS l`;
+
+const STATEMENT_NAME = 'machpay_rollup_pending_insert';
+
+export class PendingTallyError extends Error {
+  readonly code = 'ROLLUP_INVALID_GROUP';
+}
+
+/** The parameters of INSERT_SQL, built in one pass over the groups and their latencies. */
+export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
+  const n = groups.length;
+  const kinds = new Array<string>(n);
+  const tenants = new Array<string>(n);
+  const entities = new Array<string>(n);
+  const vendors = new Array<string>(n);
+  const minutes = new Array<number>(n);
+  const requests = new Array<number>(n);
+  const successes = new Array<number>(n);
+  const spends = new Array<string>(n);
+  const sums = new Array<number>(n);
+  const maxima = new Array<number | null>(n);
+  const starts = new Array<number>(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += (groups[i] as RowGroup).latencies.length;
+  const flat = new Array<number>(total);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const g = groups[i] as RowGroup;
+    const lat = g.latencies;
+    const count = lat.length;
+    // A tally that does not add up would be folded into every rollup table for good: refuse
+    // it here, where the batch's transaction can still fail as a whole.
+    if (g.requests !== count || g.successes < 0 || g.successes > g.requests || g.failures !== g.requests - g.successes || g.spendAtomic < 0n) {
+      throw new PendingTallyError(`rollup group ${g.kind}/${g.entity}/${g.vendorId}@${g.minute} does not add up`);
+    }
+    kinds[i] = g.kind;
+    tenants[i] = g.tenantId;
+    entities[i] = g.entity;
+    vendors[i] = g.vendorId;
+    minutes[i] = g.minute;
+    requests[i] = count;
+    successes[i] = g.successes;
+    spends[i] = g.spendAtomic === 0n ? '0' : g.spendAtomic.toString();
+    starts[i] = at + 1;
+    let sum = 0;
+    let max = 0;
+    for (let k = 0; k < count; k++) {
+      const v = lat[k] as number;
+      // `!(v >= 0)` also catches NaN; the folder's parser reads digits only.
+      if (!(v >= 0)) throw new PendingTallyError(`rollup group ${g.kind}/${g.entity}/${g.vendorId}@${g.minute} has latency ${v}`);
+      sum += v;
+      if (v > max) max = v;
+      flat[at++] = v;
+    }
+    sums[i] = sum;
+    maxima[i] = count === 0 ? null : max;
+  }
+  return [kinds, tenants, entities, vendors, minutes, requests, successes, spends, sums, maxima, starts, flat];
+}
+
+/**
+ * Writes a batch's groups into rollup_pending: one statement, run inside the caller's open
+ * transaction (the caller commits). Nothing is written for no groups.
+ */
+export async function writePendingTallies(client: pg.ClientBase, groups: readonly RowGroup[]): Promise<void> {
+  if (groups.length === 0) return;
+  await client.query({ name: STATEMENT_NAME, text: INSERT_SQL, values: pendingTallyParams(groups) });
+}
+
+/** The raw tables whose inserted rows are tallied, and how their RETURNING rows map onto a tally. */
+const STAGED: Record<StagedTable, { returning: string; select: string; group: string }> = {
+  agent_interactions: {
+    returning: 'time, agent_id, vendor_id, latency_ms, success, amount_atomic',
+    select: `'agent', '', agent_id, vendor_id`,
+    group: 'agent_id, vendor_id',
+  },
+  gateway_telemetry: {
+    returning: 'time, tenant_id, gateway_id, vendor_id, latency_ms, status_code, amount_atomic',
+    select: `'gateway', tenant_id, gateway_id, vendor_id`,
+    group: 'tenant_id, gateway_id, vendor_id',
+  },
+};
+
+export type StagedTable = 'agent_interactions' | 'gateway_telemetry';
+
+/**
+ * The staged path's statement: `insert` (an `INSERT … ON CONFLICT DO NOTHING` into `table`,
+ * without RETURNING or a trailing semicolon) wrapped so that the rows it actually inserted
+ * are grouped and written into rollup_pending by the same statement. Duplicates skipped by
+ * ON CONFLICT are not returned, so nothing is counted that was not inserted.
+ *
+ * The minute is cut from the epoch (not date_trunc), so the session's time zone does not
+ * matter. `RETURNING …` of the grouped tallies can be appended by the caller if it wants them.
+ */
+export function stagedPendingSql(table: StagedTable, insert: string): string {
+  const s = STAGED[table];
+  const success = table === 'agent_interactions' ? 'success' : 'status_code < 400';
+  return `WITH ins AS (${insert} RETURNING ${s.returning}),
+  cut AS (SELECT *, to_timestamp(floor(extract(epoch FROM time) / 60) * 60) AS minute FROM ins)
+INSERT INTO rollup_pending (${COLUMNS})
+SELECT ${s.select}, minute, count(*), count(*) FILTER (WHERE ${success}), count(*) FILTER (WHERE NOT (${success})),
+       COALESCE(sum(amount_atomic), 0), sum(latency_ms), max(latency_ms), array_agg(latency_ms)
+FROM cut GROUP BY ${s.group}, minute`;
+}
