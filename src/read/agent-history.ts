@@ -1,0 +1,85 @@
+import type pg from 'pg';
+import { decodeCursor, encodeCursor, INT64_TEXT, MICROS_TIME } from './cursor.js';
+import { ReadError } from './read-errors.js';
+import { apiTime, utcMicros } from './times.js';
+import type { RequestedWindow } from './window.js';
+
+export interface HistoryRow {
+  time: string;
+  vendor_id: string;
+  nonce: string;
+  amount_atomic: string | null;
+  token_mint: string | null;
+  request_url: string | null;
+  request_method: string | null;
+  success: boolean;
+  latency_ms: number;
+  error_type: string | null;
+  error_message: string | null;
+  signature: string | null;
+}
+
+export interface HistoryFilter {
+  window: RequestedWindow | null;
+  vendorId: string | undefined;
+  success: boolean | undefined;
+  cursor: string | undefined;
+  limit: number;
+}
+
+/** A history cursor: the last row's exact time (microseconds) and nonce. */
+export function parseHistoryCursor(text: string): [string, string] | ReadError {
+  const parts = decodeCursor(text, [MICROS_TIME, INT64_TEXT]);
+  if (parts instanceof ReadError) return parts;
+  const [time, nonce] = parts as [string, string];
+  const n = BigInt(nonce);
+  if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) return new ReadError('invalid_query', "Query parameter 'cursor' is not a cursor this endpoint returned.");
+  return [time, nonce];
+}
+
+/**
+ * GET /v1/agent/history: the stored interactions, newest first by (time, nonce), which is
+ * unique per agent. A keyset, not an offset: rows that arrive while a client pages never
+ * shift the pages after its cursor, so every row that existed at the first page is seen
+ * exactly once.
+ */
+export async function agentHistory(
+  pool: pg.Pool,
+  agentId: string,
+  f: HistoryFilter,
+): Promise<{ data: HistoryRow[]; next_cursor: string | null } | ReadError> {
+  const where = ['agent_id = $1'];
+  const params: unknown[] = [agentId];
+  const add = (sql: (n: string) => string, ...values: unknown[]): void => {
+    const refs = values.map((v) => {
+      params.push(v);
+      return `$${params.length}`;
+    });
+    where.push(sql(refs.join(',')));
+  };
+  if (f.window !== null) {
+    add((p) => `time >= ${p}::timestamptz`, new Date(f.window.fromMs).toISOString());
+    add((p) => `time < ${p}::timestamptz`, new Date(f.window.toMs).toISOString());
+  }
+  if (f.vendorId !== undefined) add((p) => `vendor_id = ${p}`, f.vendorId);
+  if (f.success !== undefined) add((p) => `success = ${p}`, f.success);
+  if (f.cursor !== undefined) {
+    const c = parseHistoryCursor(f.cursor);
+    if (c instanceof ReadError) return c;
+    params.push(c[0], c[1]);
+    where.push(`(time, nonce) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
+  }
+  const { rows } = await pool.query<Omit<HistoryRow, 'time'> & { t: string }>(
+    `SELECT ${utcMicros('time')} AS t, vendor_id, nonce::text AS nonce, amount_atomic::text AS amount_atomic, token_mint,
+            request_url, request_method, success, latency_ms, error_type, error_message, signature
+     FROM agent_interactions WHERE ${where.join(' AND ')}
+     ORDER BY time DESC, nonce DESC LIMIT ${f.limit + 1}`,
+    params,
+  );
+  const page = rows.slice(0, f.limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map(({ t, ...r }) => ({ time: apiTime(t), ...r })),
+    next_cursor: rows.length > f.limit && last !== undefined ? encodeCursor([last.t, last.nonce]) : null,
+  };
+}

@@ -1,0 +1,59 @@
+import type pg from 'pg';
+import { LatencyMerger } from './latency-summary.js';
+import { tallyByVendor } from './rollup-tallies.js';
+import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
+import { apiTime, isoMs } from './times.js';
+import { bucketWindow, type RequestedWindow } from './window.js';
+
+export interface VendorFigures {
+  vendor_id: string;
+  request_count: number;
+  successful_requests: number;
+  failed_requests: number;
+  success_rate: number | null;
+  spend_atomic: string;
+  avg_latency_ms: number | null;
+  p50_latency_ms: number | null;
+  p99_latency_ms: number | null;
+}
+
+export interface AgentVendors {
+  agent_id: string;
+  from: string;
+  to: string;
+  complete_through: string;
+  vendors: VendorFigures[];
+}
+
+/** GET /v1/agent/vendors: the same window and snapshot rules as the metrics, per vendor. */
+export async function agentVendors(pool: pg.Pool, agentId: string, requested: RequestedWindow): Promise<AgentVendors> {
+  const w = bucketWindow(requested);
+  const read = await inSnapshot(pool, async (c) => {
+    const t = await c.query<{ t: string }>(SNAPSHOT_TIME_SQL);
+    return { completeThrough: t.rows[0]?.t ?? '', vendors: await tallyByVendor(c, agentId, w) };
+  });
+  const merger = new LatencyMerger();
+  const rows = [...read.vendors].map(([vendor, t]) => ({ vendor, t }));
+  // By spend, largest first, then by vendor id.
+  rows.sort((a, b) => (a.t.spend === b.t.spend ? (a.vendor < b.vendor ? -1 : a.vendor > b.vendor ? 1 : 0) : a.t.spend > b.t.spend ? -1 : 1));
+  return {
+    agent_id: agentId,
+    from: isoMs(w.fromMs),
+    to: isoMs(w.toMs),
+    complete_through: apiTime(read.completeThrough),
+    vendors: rows.map(({ vendor, t }) => {
+      const lat = merger.figures(t.histograms);
+      return {
+        vendor_id: vendor,
+        request_count: Number(t.requests),
+        successful_requests: Number(t.successes),
+        failed_requests: Number(t.failures),
+        success_rate: t.requests > 0n ? Number(t.successes) / Number(t.requests) : null,
+        spend_atomic: t.spend.toString(),
+        avg_latency_ms: t.requests > 0n ? Number(t.latencySum) / Number(t.requests) : null,
+        p50_latency_ms: lat.p50,
+        p99_latency_ms: lat.p99,
+      };
+    }),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The read API (docs/read-api.md): who may read what, agent linking, metrics, vendors,
+ * history, balances and alert settings, answered from the exact rollups and the raw rows.
+ */
+import type pg from 'pg';
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from '../logger.js';
+import { RateLimiter } from '../server/rate-limiter.js';
+import { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from './alert-settings.js';
+import { readEndpoints } from './endpoints.js';
+import { attachEndpoint, attachMethodNotAllowed } from './read-route.js';
+import { ScopedKeyCache } from './scoped-key-cache.js';
+
+export interface ReadApiDeps {
+  /** Queries run on it; a separate pool from the COPY connections keeps reads from queueing behind ingest. */
+  pool: pg.Pool;
+  log: Logger;
+  /** Alert settings an agent has not set itself (§5); default DEFAULT_ALERT_SETTINGS. */
+  defaults?: AlertDefaults;
+  /** Milliseconds since the epoch; default Date.now. */
+  clock?: () => number;
+  /** The agent signature's clock window, as for ingest; default 300 s. */
+  timestampWindowMs?: number;
+  /** How long an API key lookup is reused (a revocation takes effect for reads within it); default 5 s. */
+  keyCacheTtlMs?: number;
+  /** Link confirmations per API key: `perMinute` refilled, `burst` at once; default 10 and 10. */
+  confirmRate?: { perMinute: number; burst: number };
+}
+
+export interface ReadRoutes {
+  /** Every (method, path pattern) registered, for the API description and its test. */
+  routes: readonly { method: 'get' | 'post' | 'put' | 'delete'; pattern: string }[];
+}
+
+/** Adds the read endpoints to `app` (register them before any catch-all route). */
+export function registerReadRoutes(app: TemplatedApp, deps: ReadApiDeps): ReadRoutes {
+  const clock = deps.clock ?? Date.now;
+  const rate = deps.confirmRate ?? { perMinute: 10, burst: 10 };
+  const endpoints = readEndpoints({
+    pool: deps.pool,
+    defaults: deps.defaults ?? DEFAULT_ALERT_SETTINGS,
+    confirmLimiter: new RateLimiter(rate.perMinute / 60, rate.burst),
+  });
+  const ctx = {
+    keys: new ScopedKeyCache(deps.pool, deps.keyCacheTtlMs ?? 5000, 10_000, clock),
+    clock,
+    timestampWindowMs: deps.timestampWindowMs ?? 300_000,
+    log: deps.log.child({ component: 'read-api' }),
+  };
+  const patterns = new Set<string>();
+  for (const ep of endpoints) {
+    attachEndpoint(app, ep, ctx);
+    patterns.add(ep.pattern);
+  }
+  for (const p of patterns) attachMethodNotAllowed(app, p);
+  return { routes: endpoints.map((e) => ({ method: e.method === 'del' ? 'delete' : e.method, pattern: e.pattern })) };
+}
+
+export { DEFAULT_ALERT_SETTINGS, type AlertDefaults, type AgentSettings } from './alert-settings.js';
+export { READ_ERRORS, readErrorBody, type ReadErrorCode, type ApiErrorCode } from './read-errors.js';
+export { agentMetrics, type AgentMetrics, type ChartPoint } from './agent-metrics.js';
+export { agentVendors, type AgentVendors, type VendorFigures } from './agent-vendors.js';
+export { agentHistory, type HistoryRow } from './agent-history.js';
+export { balancePoints, latestBalance, type BalancePoint, type BalanceSnapshot } from './balances.js';
+export { listAgents, type AgentSummary } from './agents-list.js';
+export { confirmLink, initLink, unlinkAgent, type LinkedAgent } from './linking.js';
+export { normalizeLinkCode } from './link-code.js';
+export { bucketWindow, parseWindow, type BucketedWindow, type RequestedWindow } from './window.js';
