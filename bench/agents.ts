@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { base58Encode } from '../src/codec/base58.js';
+import { base58Encode, signingPrefix } from '../src/protocol/index.js';
 
 /** One simulated agent: an Ed25519 key pair and the counters that keep its events unique. */
 export interface Agent {
@@ -39,11 +39,6 @@ export class AgentSet {
 }
 
 export const AGENT_PATH = '/v1/agent';
-
-/** `machpay-v1\n{ts}\n{path}\n` (PROTOCOL.md §3): ASCII, so its length in bytes is its string length. */
-export function signingPrefix(timestamp: string, path: string): string {
-  return `machpay-v1\n${timestamp}\n${path}\n`;
-}
 
 /**
  * Signs a text body: the prefix and the body are encoded into one buffer, signed, and the

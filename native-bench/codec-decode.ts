@@ -18,7 +18,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Packr, Unpackr } from 'msgpackr';
-import { BodyKind, RowBatch, base58Encode, decodeAndEncode, type EventContext } from '../src/codec/index.js';
+import { BodyKind, RowBatch, decodeAndEncode, type EventContext } from '../src/codec/index.js';
+import { base58Encode, Endpoint } from '../src/protocol/index.js';
 
 const EVENTS_PER_BODY = 100;
 
@@ -104,7 +105,7 @@ const msgpackBody = new Packr({ useRecords: false }).pack(events(false));
 
 // ---------------------------------------------------------------- modes
 
-const ctx: EventContext = { endpoint: 'agent', agentId: agent, tenantId: null, maxEvents: 1000 };
+const ctx: EventContext = { endpoint: Endpoint.Agent, agentId: agent, tenantId: null, maxEvents: 1000 };
 const batch = new RowBatch(8 * 1024 * 1024);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const unpackr = new Unpackr({ int64AsType: 'string', useRecords: false, mapsAsObjects: true });

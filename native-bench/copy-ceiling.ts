@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { AgentSet } from '../bench/agents.js';
 import { jsonBatchRequest } from '../bench/request-bodies.js';
 import { BodyKind, COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, decodeAndEncode, RowBatch, type EventContext } from '../src/codec/index.js';
+import { Endpoint } from '../src/protocol/index.js';
 
 export interface CopyRun {
   streams: number;
@@ -44,7 +45,7 @@ export interface CopyCeiling {
 export function copyRows(rows: number, batchSize = 100): { data: Buffer; rows: number } {
   const agents = new AgentSet(64);
   const batch = new RowBatch(8 * 1024 * 1024);
-  const ctx: EventContext = { endpoint: 'agent', agentId: null, tenantId: null, maxEvents: 1000 };
+  const ctx: EventContext = { endpoint: Endpoint.Agent, agentId: null, tenantId: null, maxEvents: 1000 };
   const chunks: Buffer[] = [];
   let made = 0;
   while (made < rows) {

@@ -14,9 +14,10 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import sodium from 'sodium-native';
-import { base58Encode, BodyKind } from '../src/codec/index.js';
+import { BodyKind } from '../src/codec/index.js';
+import { base58Encode, Endpoint, signingPrefix } from '../src/protocol/index.js';
 import { TaskProcessor } from '../src/pipeline/process-task.js';
-import { Endpoint, recordSize, writeRecordHeader } from '../src/pipeline/request-record.js';
+import { recordSize, writeRecordHeader } from '../src/pipeline/request-record.js';
 import { RingBuffer } from '../src/ring/index.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '4000' }, rounds: { type: 'string', default: '3' } } });
@@ -43,7 +44,7 @@ for (let i = 0; i < n; i++) {
     data: { agent_id: agentId, vendor_id: `vendor-${i % 7}`, request_url: `https://api.vendor.example/v1/search?q=${i}`, request_method: 'GET', amount_atomic: 1500, nonce: i, success: true, latency_ms: 42 },
   };
   const body = Buffer.from(JSON.stringify(event));
-  const prefix = `machpay-v1\n${now}\n/v1/agent\n`;
+  const prefix = signingPrefix(now, '/v1/agent');
   const message = Buffer.concat([Buffer.from(prefix, 'latin1'), body]);
   const signature = sign(null, message, privateKey);
   signed.push({ message, signature });

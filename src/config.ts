@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './config-error.js';
 
 /**
  * The receiver's one configuration object: defaults, then environment, then flags.

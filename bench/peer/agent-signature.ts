@@ -1,5 +1,5 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { base58Decode } from '../../src/codec/base58.js';
+import { base58Decode } from '../../src/protocol/index.js';
 
 /** DER header of an Ed25519 SubjectPublicKeyInfo; the 32 raw key bytes follow it. */
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');

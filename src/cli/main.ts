@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { describeConfig, loadConfig, type Config } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../config-error.js';
 import { createLogger, type Logger } from '../logger.js';
 import { openDatabase, startReceiver } from '../receiver.js';
 import { createApiKey, listApiKeys, revokeApiKey, withClient } from '../sinks/postgres/index.js';

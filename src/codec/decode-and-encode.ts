@@ -3,12 +3,11 @@
  * authenticated by the caller): decode, then per event validate and append its row.
  * Never throws: hostile input is expected.
  */
-import type { EventRejection } from '../errors.js';
 import { decodeEvents, type BinaryAttributes } from './decode-events.js';
 import { encodeEvent, type EncodeOptions } from './events/encode-event.js';
 import { MAX_ID_LENGTH } from './events/envelope.js';
 import { isValidTenantId } from './events/tenant.js';
-import type { Endpoint } from './event-types.js';
+import type { Endpoint, EventRejection } from '../protocol/index.js';
 import type { BodyKind } from './media-type.js';
 import { fitsVarchar } from './pg-text.js';
 import type { RowBatch } from './row-batch.js';

@@ -13,8 +13,6 @@ export { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, CopyBinaryWriter } from './cop
 export type { RowWriter } from './row-writer.js';
 export { COPY_COLUMNS, COPY_FORMATS, RowBatch, type CopyFormat } from './row-batch.js';
 export { RowTally, NO_GROUPS, unpackGroups, type PackedGroups, type RowGroup } from './row-groups.js';
-export { ENDPOINT_EVENT_TYPES, EVENT_TYPES, type Endpoint, type EventType } from './event-types.js';
 export { MSGPACK_MAX_DEPTH } from './msgpack-body.js';
 export { MAX_ERROR_MESSAGE_LENGTH } from './events/interaction.js';
 export { MAX_ERROR_TYPES_PER_VENDOR, MAX_VENDORS_PER_REPORT } from './events/telemetry.js';
-export { base58Decode, base58Encode } from './base58.js';

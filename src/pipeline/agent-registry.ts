@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
-import { Endpoint, type EndpointCode } from './request-record.js';
+import { Endpoint } from '../protocol/index.js';
 
 /**
  * Agents register themselves with their first accepted packet (inserted in the same
@@ -19,7 +19,7 @@ export class AgentRegistry {
   ) {}
 
   /** Distinct agents of these requests not known to be registered, sorted (stable lock order). */
-  unregistered(tickets: readonly { endpoint: EndpointCode; agentId: string }[]): string[] {
+  unregistered(tickets: readonly { endpoint: Endpoint; agentId: string }[]): string[] {
     let out: Set<string> | null = null;
     for (const t of tickets) {
       if (t.endpoint !== Endpoint.Agent || this.known.has(t.agentId)) continue;

@@ -1,5 +1,5 @@
 import type { Piscina } from 'piscina';
-import { errorBody } from '../errors.js';
+import { ALL_ENDPOINTS, Endpoint, ENDPOINTS, errorBody, EVENT_TYPE_OF_TABLE } from '../protocol/index.js';
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RingBuffer } from '../ring/index.js';
@@ -9,13 +9,12 @@ import { unpackGroups } from '../codec/index.js';
 import { AgentRegistry } from './agent-registry.js';
 import { encodeBatch } from './batch-codec.js';
 import { EVENT_OUTCOMES, type TaskInput, type TaskOutput } from './process-task.js';
-import { Endpoint, type EndpointCode } from './request-record.js';
 
 /** What the pipeline needs to know of a request whose record is published in the ring. */
 export interface Ticket {
   position: number;
   bodyBytes: number;
-  endpoint: EndpointCode;
+  endpoint: Endpoint;
   agentId: string;
 }
 
@@ -99,8 +98,7 @@ export class IngestPipeline<T extends Ticket> {
   private readonly spoolErrorLog: ThrottledLog;
 
   constructor(private readonly o: PipelineOptions<T>) {
-    const endpoints = ['agent', 'ingest'];
-    this.eventCounters = endpoints.flatMap((e) => EVENT_OUTCOMES.map((outcome) => o.metrics.events.labels(e, outcome)));
+    this.eventCounters = ALL_ENDPOINTS.flatMap((e) => EVENT_OUTCOMES.map((outcome) => o.metrics.events.labels(ENDPOINTS[e].name, outcome)));
     this.spoolErrorLog = new ThrottledLog(o.log, 10_000);
   }
 
@@ -358,12 +356,6 @@ export class IngestPipeline<T extends Ticket> {
     }
   }
 }
-
-const EVENT_TYPE_OF_TABLE = {
-  agent_interactions: 'com.machpay.agent.interaction.v1',
-  agent_telemetry: 'com.machpay.agent.telemetry.v1',
-  gateway_telemetry: 'com.machpay.gateway.request.v1',
-} as const;
 
 function addRows(batch: CopyBatch, out: TaskOutput): number {
   if (batch.groups !== null) unpackGroups(out.groups, batch.groups);

@@ -1,8 +1,8 @@
 import sodium from 'sodium-native';
 import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext, type PackedGroups, NO_GROUPS } from '../codec/index.js';
-import { errorBody, EVENT_ERROR_CODES, REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
+import { Endpoint, errorBody, EVENT_ERROR_CODES, REQUEST_ERRORS, type RequestErrorCode } from '../protocol/index.js';
 import { RingBuffer } from '../ring/index.js';
-import { ATTRIBUTE_NAMES, Endpoint, readRecord, type RecordView } from './request-record.js';
+import { ATTRIBUTE_NAMES, readRecord, type RecordView } from './request-record.js';
 
 /** What a worker is told once, at start-up (Piscina workerData). */
 export interface WorkerSettings {
@@ -48,7 +48,7 @@ export interface TaskOutput {
 export class TaskProcessor {
   private readonly ring: RingBuffer;
   private readonly rows = new RowBatch();
-  private readonly ctx: EventContext = { endpoint: 'agent', agentId: null, tenantId: null, maxEvents: 0 };
+  private readonly ctx: EventContext = { endpoint: Endpoint.Agent, agentId: null, tenantId: null, maxEvents: 0 };
 
   constructor(private readonly settings: WorkerSettings) {
     this.ring = RingBuffer.attach(settings.ring);
@@ -103,7 +103,7 @@ export class TaskProcessor {
       return refuse(out, i, 'no_valid_events', 'The event was not valid.', [{ index: 0, id: null, code: 'invalid_event', message: attributeProblem }]);
     }
 
-    this.ctx.endpoint = isAgent ? 'agent' : 'ingest';
+    this.ctx.endpoint = record.endpoint;
     this.ctx.agentId = isAgent ? record.agentId : null;
     this.ctx.tenantId = isAgent ? null : record.tenantId;
     const result = decodeAndEncode(body, record.kind as never, binaryAttributes(record.attributes), this.ctx, this.rows);

@@ -2,7 +2,7 @@
  * The layout of one HTTP request inside a ring reservation: what the main thread learned
  * from the headers, then the bytes an agent signed, then the body as transmitted.
  *
- *   0   u8   endpoint          1 = /v1/agent, 2 = /v1/ingest
+ *   0   u8   endpoint          protocol Endpoint: 1 = /v1/agent, 2 = /v1/ingest
  *   1   u8   body kind         codec BodyKind
  *   2   u8   encoding          0 = identity, 1 = gzip
  *   3   u8   binary mode attrs present (0/1)
@@ -19,9 +19,7 @@
  * Putting the signing prefix right before the body makes the signed message one contiguous
  * slice of shared memory, so a worker verifies it without copying the body.
  */
-
-export const Endpoint = { Agent: 1, Ingest: 2 } as const;
-export type EndpointCode = (typeof Endpoint)[keyof typeof Endpoint];
+import type { Endpoint } from '../protocol/index.js';
 
 const OFF_ENDPOINT = 0;
 const OFF_KIND = 1;
@@ -42,7 +40,7 @@ export const ATTRIBUTE_NAMES = ['specversion', 'id', 'source', 'type', 'time'] a
 
 /** What the main thread knows about a request before its body arrives. */
 export interface RecordHeader {
-  endpoint: EndpointCode;
+  endpoint: Endpoint;
   kind: number;
   gzip: boolean;
   bodyLength: number;
@@ -90,7 +88,7 @@ export function writeRecordHeader(buf: Buffer, h: RecordHeader): number {
 
 /** A worker's read-only view of one record. */
 export interface RecordView {
-  endpoint: EndpointCode;
+  endpoint: Endpoint;
   kind: number;
   gzip: boolean;
   publicKey: Buffer;
@@ -117,7 +115,7 @@ export function readRecord(buf: Buffer): RecordView {
     }
   }
   return {
-    endpoint: buf[OFF_ENDPOINT] as EndpointCode,
+    endpoint: buf[OFF_ENDPOINT] as Endpoint,
     kind: buf[OFF_KIND] as number,
     gzip: buf[OFF_ENCODING] === 1,
     publicKey: buf.subarray(OFF_PUBLIC_KEY, OFF_PUBLIC_KEY + 32),

@@ -1,7 +1,4 @@
-/**
- * Base58 (Bitcoin alphabet), the form of Solana addresses and of agent ids.
- * Small and dependency-free so the SDK can use it in any runtime.
- */
+/** Base58 (Bitcoin alphabet), the form of Solana addresses and of agent ids (docs/protocol.md §3). */
 
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const INDEX = new Int8Array(128).fill(-1);

@@ -1,5 +1,5 @@
 /**
- * Every error code the receiver can answer with (PROTOCOL.md §6), its HTTP status and
+ * Every error code the receiver can answer with (docs/protocol.md §6), its HTTP status and
  * a default message. Codes cross the worker boundary as these strings, never as
  * `err.message` text, so the wire contract lives in this one table.
  */
@@ -35,19 +35,8 @@ export interface EventRejection {
   message: string;
 }
 
-/** The one error body shape of PROTOCOL.md §6. */
+/** The one error body shape of docs/protocol.md §6. */
 export function errorBody(code: RequestErrorCode, message?: string, rejected?: readonly EventRejection[]): string {
   const error: { code: string; message: string } = { code, message: message ?? REQUEST_ERRORS[code].message };
   return JSON.stringify(rejected === undefined ? { error } : { error, rejected });
-}
-
-/** Startup and configuration failures: reported with the key's name, then the process exits. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly key: string,
-    message: string,
-  ) {
-    super(`${key}: ${message}`);
-  }
 }

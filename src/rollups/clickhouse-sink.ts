@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../config-error.js';
 import type { ClickhouseRow } from './clickhouse-rows.js';
 
 /** The DDL folder: two levels up from src/rollups, three from dist/src/rollups. */

@@ -1,9 +1,9 @@
 import nacl from 'tweetnacl';
-import type { EventType } from '../codec/event-types.js';
+import type { EventType } from '../protocol/index.js';
 import { MachPayConfigError } from './errors.js';
 
 /** The event types of PROTOCOL.md §5: one dependency-free module shared with the receiver. */
-export { EVENT_TYPES, type EventType } from '../codec/event-types.js';
+export { EVENT_TYPES, type EventType } from '../protocol/index.js';
 
 /** An int64 as the chosen body encoding writes it (see batch-encoding.ts). */
 export type WireInt64 = number | string | bigint;

@@ -14,7 +14,8 @@ export type { BodyEncoding } from './batch-encoding.js';
 
 export { AgentKeypair, agentIdOf, generateKeypair, keypairFromSecretKey, loadKeypair } from './keypair.js';
 export type { LoadKeypairOptions } from './keypair.js';
-export { SIGNATURE_HEADERS, signAgentRequest, signedBytes } from './signing.js';
+export { SIGNATURE_HEADERS } from '../protocol/index.js';
+export { signAgentRequest, signedBytes } from './signing.js';
 export type { AgentSigner } from './signing.js';
 
 export { EVENT_TYPES } from './cloudevents.js';

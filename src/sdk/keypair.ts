@@ -1,5 +1,5 @@
 import nacl from 'tweetnacl';
-import { base58Decode, base58Encode } from '../codec/base58.js';
+import { base58Decode, base58Encode } from '../protocol/index.js';
 import { MachPayConfigError } from './errors.js';
 import type { AgentSigner } from './signing.js';
 

@@ -1,7 +1,7 @@
-import { base58Encode } from '../codec/base58.js';
+import { base58Encode, SIGNATURE_HEADERS, signingPrefix } from '../protocol/index.js';
 
 /**
- * The agent request signature of PROTOCOL.md §3, computed by the producer.
+ * The agent request signature of docs/protocol.md §3, computed by the producer.
  *
  * Signed bytes: ASCII `machpay-v1\n{timestamp}\n{path}\n` followed by the body exactly as
  * transmitted, i.e. after gzip. One signature covers a whole batch; a retry signs again
@@ -16,17 +16,11 @@ export interface AgentSigner {
   sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
-export const SIGNATURE_HEADERS = {
-  agent: 'X-MachPay-Agent',
-  timestamp: 'X-MachPay-Timestamp',
-  signature: 'X-MachPay-Signature',
-} as const;
-
 const ascii = new TextEncoder();
 
 /** The exact bytes the signature covers. */
 export function signedBytes(timestampMs: number, path: string, body: Uint8Array): Uint8Array {
-  const prefix = ascii.encode(`machpay-v1\n${timestampMs}\n${path}\n`);
+  const prefix = ascii.encode(signingPrefix(timestampMs, path));
   const out = new Uint8Array(prefix.length + body.length);
   out.set(prefix, 0);
   out.set(body, prefix.length);

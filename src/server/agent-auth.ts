@@ -1,5 +1,4 @@
-import { base58Decode } from '../codec/base58.js';
-import type { RequestErrorCode } from '../errors.js';
+import { base58Decode, type RequestErrorCode } from '../protocol/index.js';
 
 export interface AgentCredentials {
   agentId: string;
@@ -14,7 +13,7 @@ const TIMESTAMP = /^\d{1,16}$/;
 const SIGNATURE = /^[A-Za-z0-9+/]{86}==$/;
 
 /**
- * Checks the three signature headers of PROTOCOL.md §3 for presence, form and clock window.
+ * Checks the three signature headers of docs/protocol.md §3 for presence, form and clock window.
  * The signature itself is verified by a worker, over the body as transmitted.
  */
 export function parseAgentHeaders(
@@ -29,8 +28,4 @@ export function parseAgentHeaders(
   if (publicKey === null || !SIGNATURE.test(signature) || !TIMESTAMP.test(timestamp)) return 'bad_signature';
   if (Math.abs(nowMs - Number(timestamp)) > windowMs) return 'timestamp_out_of_window';
   return { agentId: agent, publicKey, signature: Buffer.from(signature, 'base64'), timestamp };
-}
-
-export function signingPrefix(timestamp: string, path: string): string {
-  return `machpay-v1\n${timestamp}\n${path}\n`;
 }

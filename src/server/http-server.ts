@@ -1,6 +1,5 @@
 import uWS from 'uWebSockets.js';
-import { errorBody } from '../errors.js';
-import { Endpoint } from '../pipeline/request-record.js';
+import { ALL_ENDPOINTS, ENDPOINTS, errorBody } from '../protocol/index.js';
 import type { IngestRoute } from './ingest-route.js';
 import { sendJson, sendText } from './responses.js';
 
@@ -30,13 +29,12 @@ export interface HttpServer {
   closeListener(): void;
 }
 
-const KNOWN_PATHS = new Set(['/v1/agent', '/v1/ingest', '/metrics', '/healthz', '/readyz']);
+const KNOWN_PATHS = new Set([...ALL_ENDPOINTS.map((e) => ENDPOINTS[e].path), '/metrics', '/healthz', '/readyz']);
 
 export function startHttpServer(host: string, port: number, h: HttpHandlers): Promise<HttpServer> {
   assertNativeUws();
   const app = uWS.App();
-  app.post('/v1/agent', (res, req) => h.ingest.handle(res, req, Endpoint.Agent));
-  app.post('/v1/ingest', (res, req) => h.ingest.handle(res, req, Endpoint.Ingest));
+  for (const endpoint of ALL_ENDPOINTS) app.post(ENDPOINTS[endpoint].path, (res, req) => h.ingest.handle(res, req, endpoint));
   app.get('/healthz', (res) => sendJson(res, 200, '{"status":"ok"}'));
   app.get('/readyz', (res) => {
     if (h.isReady()) sendJson(res, 200, '{"status":"ready"}');

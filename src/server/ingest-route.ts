@@ -1,18 +1,17 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { BodyKind, parseContentEncoding, parseContentType } from '../codec/index.js';
 import type { Config } from '../config.js';
-import { REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
+import { Endpoint, ENDPOINTS, REQUEST_ERRORS, signingPrefix, type RequestErrorCode } from '../protocol/index.js';
 import type { Metrics } from '../metrics.js';
 import type { IngestPipeline, Ticket } from '../pipeline/ingest-pipeline.js';
-import { Endpoint, recordSize, writeRecordHeader, writeRecordTenant, type EndpointCode } from '../pipeline/request-record.js';
+import { recordSize, writeRecordHeader, writeRecordTenant } from '../pipeline/request-record.js';
 import type { RingBuffer } from '../ring/index.js';
 import type { KeyLookup } from '../sinks/postgres/index.js';
-import { parseAgentHeaders, signingPrefix } from './agent-auth.js';
+import { parseAgentHeaders } from './agent-auth.js';
 import type { ApiKeyCache } from './api-key-cache.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { sendError, sendJson } from './responses.js';
 
-const ENDPOINT_NAMES = { [Endpoint.Agent]: 'agent', [Endpoint.Ingest]: 'ingest' } as const;
 const CONTENT_LENGTH = /^\d{1,10}$/;
 
 /** One ingest request, from its headers to its response. */
@@ -36,7 +35,7 @@ export class Exchange implements Ticket {
 
   constructor(
     readonly res: HttpResponse,
-    readonly endpoint: EndpointCode,
+    readonly endpoint: Endpoint,
     readonly startedAt: number,
   ) {}
 }
@@ -65,7 +64,7 @@ export class IngestRoute {
 
   constructor(private readonly d: IngestRouteDeps) {
     this.windowMs = d.config.timestampWindowSeconds * 1000;
-    this.ackLatency = { [Endpoint.Agent]: d.metrics.ackLatency.labels('agent'), [Endpoint.Ingest]: d.metrics.ackLatency.labels('ingest') };
+    this.ackLatency = { [Endpoint.Agent]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Agent].name), [Endpoint.Ingest]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Ingest].name) };
     // One coarse timer for every request instead of a timer per request.
     this.sweeper = setInterval(() => this.closeSlowBodies(), Math.min(1000, d.config.bodyTimeoutMs));
     this.sweeper.unref();
@@ -85,7 +84,7 @@ export class IngestRoute {
     }
   }
 
-  handle(res: HttpResponse, req: HttpRequest, endpoint: EndpointCode): void {
+  handle(res: HttpResponse, req: HttpRequest, endpoint: Endpoint): void {
     const ex = new Exchange(res, endpoint, performance.now());
     const c = this.d.config;
     if (!this.d.isReady()) return this.refuseNow(ex, 'not_ready', 'The receiver is starting, stopping or cannot reach PostgreSQL.');
@@ -251,26 +250,26 @@ export class IngestRoute {
   answer(ex: Exchange, status: number, body: string, code: string): void {
     ex.done = true;
     this.count(ex, status);
-    if (code !== '') this.d.metrics.requestErrors.labels(ENDPOINT_NAMES[ex.endpoint], code).inc();
+    if (code !== '') this.d.metrics.requestErrors.labels(ENDPOINTS[ex.endpoint].name, code).inc();
     if (!ex.aborted) sendJson(ex.res, status, body, status === 503 || status === 429 ? this.d.config.retryAfterSeconds : 0);
   }
 
   private refuseNow(ex: Exchange, code: RequestErrorCode, message?: string, close = false): void {
     ex.done = true;
     this.count(ex, REQUEST_ERRORS[code].status);
-    this.d.metrics.requestErrors.labels(ENDPOINT_NAMES[ex.endpoint], code).inc();
+    this.d.metrics.requestErrors.labels(ENDPOINTS[ex.endpoint].name, code).inc();
     if (!ex.aborted) sendError(ex.res, code, message, ex.retryAfter > 0 ? ex.retryAfter : this.d.config.retryAfterSeconds, close);
   }
 
   /** Label children bound once per (endpoint, status): no label lookup or string per request. */
   private readonly requestCounters = new Map<number, { inc(): void }>();
-  private readonly ackLatency: Record<EndpointCode, { observe(seconds: number): void }>;
+  private readonly ackLatency: Record<Endpoint, { observe(seconds: number): void }>;
 
   private count(ex: Exchange, status: number): void {
     const key = ex.endpoint * 1000 + status;
     let counter = this.requestCounters.get(key);
     if (counter === undefined) {
-      counter = this.d.metrics.requests.labels(ENDPOINT_NAMES[ex.endpoint], String(status));
+      counter = this.d.metrics.requests.labels(ENDPOINTS[ex.endpoint].name, String(status));
       this.requestCounters.set(key, counter);
     }
     counter.inc();

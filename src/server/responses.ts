@@ -1,5 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import { errorBody, REQUEST_ERRORS, type RequestErrorCode } from '../errors.js';
+import { errorBody, REQUEST_ERRORS, type RequestErrorCode } from '../protocol/index.js';
 
 const STATUS_LINES: Record<number, string> = {
   200: '200 OK',

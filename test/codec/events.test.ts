@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BodyKind, ENDPOINT_EVENT_TYPES, EVENT_TYPES, MAX_ERROR_MESSAGE_LENGTH } from '../../src/codec/index.js';
+import { BodyKind, MAX_ERROR_MESSAGE_LENGTH } from '../../src/codec/index.js';
+import { Endpoint, ENDPOINTS, EVENT_TYPES } from '../../src/protocol/index.js';
 import { AGENT, agentCtx, agentId, gatewayRequest, ingestCtx, interaction, jsonBytes, rejection, rowsOf, run, runOne, telemetry, TENANT, toJson } from './support.js';
 
 describe('event types per endpoint (PROTOCOL §5)', () => {
   it('lists the three types', () => {
-    expect(ENDPOINT_EVENT_TYPES.agent).toEqual(['com.machpay.agent.interaction.v1', 'com.machpay.agent.telemetry.v1']);
-    expect(ENDPOINT_EVENT_TYPES.ingest).toEqual(['com.machpay.gateway.request.v1']);
+    expect(ENDPOINTS[Endpoint.Agent].eventTypes).toEqual(['com.machpay.agent.interaction.v1', 'com.machpay.agent.telemetry.v1']);
+    expect(ENDPOINTS[Endpoint.Ingest].eventTypes).toEqual(['com.machpay.gateway.request.v1']);
     expect(EVENT_TYPES.gatewayRequest).toBe('com.machpay.gateway.request.v1');
   });
 

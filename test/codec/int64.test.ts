@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BodyKind } from '../../src/codec/index.js';
 import { Int64Sum, parseInt64, parseNonNegativeInt64 } from '../../src/codec/int64.js';
 import { agentCtx, interaction, packr, RawJsonNumber, rejection, rowsOf, run, toJson } from './support.js';
+import { Endpoint } from '../../src/protocol/index.js';
 
 const MAX = '9223372036854775807';
 const MIN = '-9223372036854775808';
@@ -172,6 +173,6 @@ describe('int64 fields are stored exactly (PROTOCOL §2)', () => {
   });
 
   it('the context is the agent endpoint', () => {
-    expect(agentCtx.endpoint).toBe('agent');
+    expect(agentCtx.endpoint).toBe(Endpoint.Agent);
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { BodyKind, NO_GROUPS, RowBatch, RowTally, decodeAndEncode, unpackGroups, type RowGroup } from '../../src/codec/index.js';
+import { Endpoint } from '../../src/protocol/index.js';
 
 const agent = 'AgentAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
-const ctx = { endpoint: 'agent' as const, agentId: agent, tenantId: null, maxEvents: 1000 };
+const ctx = { endpoint: Endpoint.Agent, agentId: agent, tenantId: null, maxEvents: 1000 };
 
 function interaction(nonce: number, vendor: string, latency: unknown, extra: Record<string, unknown> = {}, by = agent, time = '2026-11-21T10:15:42.5Z') {
   return {

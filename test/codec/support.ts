@@ -4,7 +4,7 @@
  * docs), event factories and body encoders.
  */
 import { Packr } from 'msgpackr';
-import { base58Encode } from '../../src/codec/index.js';
+import { base58Encode, Endpoint } from '../../src/protocol/index.js';
 import {
   BodyKind,
   COPY_COLUMNS,
@@ -22,8 +22,8 @@ export function agentId(seed = 1): string {
 export const AGENT = agentId(7);
 export const TENANT = 'tenant-1';
 
-export const agentCtx: EventContext = { endpoint: 'agent', agentId: AGENT, tenantId: null, maxEvents: 1000 };
-export const ingestCtx: EventContext = { endpoint: 'ingest', agentId: null, tenantId: TENANT, maxEvents: 1000 };
+export const agentCtx: EventContext = { endpoint: Endpoint.Agent, agentId: AGENT, tenantId: null, maxEvents: 1000 };
+export const ingestCtx: EventContext = { endpoint: Endpoint.Ingest, agentId: null, tenantId: TENANT, maxEvents: 1000 };
 
 /**
  * Parses COPY text format rows: TAB-separated, LF-terminated, `\N` = NULL, backslash

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { configMarkdown, SPEC } from '../../src/config.js';
-import { EVENT_ERROR_CODES, REQUEST_ERRORS } from '../../src/errors.js';
+import { EVENT_ERROR_CODES, REQUEST_ERRORS } from '../../src/protocol/index.js';
 
 /** The README and the protocol describe the project as it is. */
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-const protocol = await readFile(new URL('../../../shared/PROTOCOL.md', import.meta.url), 'utf8').catch(() => null);
+const protocol = await readFile(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
 
 describe('documentation', () => {
   it('README carries the current configuration table (npm run docs rewrites it)', () => {
@@ -21,8 +21,7 @@ describe('documentation', () => {
     }
   });
 
-  it('every PROTOCOL.md §6 code exists with the status it names', () => {
-    if (protocol === null) return expect.fail('../shared/PROTOCOL.md is missing');
+  it('every docs/protocol.md §6 code exists with the status it names', () => {
     const table = protocol.slice(protocol.indexOf('## 6.'));
     for (const line of table.split('\n')) {
       const m = /^\| (\d{3}) \| (.+?) \|/.exec(line);

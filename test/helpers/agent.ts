@@ -10,7 +10,7 @@
 import { createPrivateKey, createPublicKey, randomBytes, randomUUID, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import nacl from 'tweetnacl';
-import { base58Encode } from '../../src/codec/base58.js';
+import { base58Encode } from '../../src/protocol/index.js';
 
 // ---------------------------------------------------------------------------------------
 // §3 Agent identity and request signature

@@ -7,7 +7,7 @@ import { verify, createPublicKey } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import nacl from 'tweetnacl';
-import { base58Decode } from '../../src/codec/base58.js';
+import { base58Decode } from '../../src/protocol/index.js';
 import {
   apiKeyText,
   bearer,

@@ -16,7 +16,7 @@ import {
   telemetryEvent,
   type CloudEvent,
 } from '../helpers/agent.js';
-import { base58Encode } from '../../src/codec/index.js';
+import { base58Encode } from '../../src/protocol/index.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { RECEIVER_ENTRY, startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 

@@ -6,6 +6,7 @@ import { createCopyPool, emptyBatch, migrate, PostgresCopySink, withClient } fro
 import { encodeJsonBatch, interactionEvent, newAgent } from '../helpers/agent.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { rowsOf } from '../codec/support.js';
+import { Endpoint } from '../../src/protocol/index.js';
 
 /** Spool records: what is written is what is replayed, including records of the version before binary COPY. */
 
@@ -38,7 +39,7 @@ describe('spool batch records', () => {
   it('round-trip rows, counts, formats and agents', () => {
     const agent = newAgent();
     const rows = new RowBatch();
-    const r = decodeAndEncode(encodeJsonBatch([interactionEvent(agent.agentId)]), BodyKind.JsonBatch, null, { endpoint: 'agent', agentId: agent.agentId, tenantId: null, maxEvents: 10 }, rows);
+    const r = decodeAndEncode(encodeJsonBatch([interactionEvent(agent.agentId)]), BodyKind.JsonBatch, null, { endpoint: Endpoint.Agent, agentId: agent.agentId, tenantId: null, maxEvents: 10 }, rows);
     expect(r.ok).toBe(true);
     const batch = emptyBatch();
     batch.chunks.agent_interactions.push(Uint8Array.from(rows.interactions.bytes()));

@@ -4,6 +4,7 @@ import { decodeAndEncode, parseContentType, RowBatch } from '../../src/codec/ind
 
 /** What the SDK sends, the receiver's codec accepts: every event, none rejected. */
 import { GatewayEmitter, generateKeypair, TelemetryEmitter } from '../../src/sdk/index.js';
+import { Endpoint } from '../../src/protocol/index.js';
 
 it('the receiver codec accepts every SDK event', async () => {
   const bodies: { ct: string; body: Uint8Array; agent: string | null }[] = [];
@@ -31,7 +32,7 @@ it('the receiver codec accepts every SDK event', async () => {
   for (const b of bodies) {
     const kind = parseContentType(b.ct);
     const out = new RowBatch();
-    const r = decodeAndEncode(b.body, kind as never, null, { endpoint: b.agent === null ? 'ingest' : 'agent', agentId: b.agent, tenantId: 'tenant-1', maxEvents: 1000 } as never, out);
+    const r = decodeAndEncode(b.body, kind as never, null, { endpoint: b.agent === null ? Endpoint.Ingest : Endpoint.Agent, agentId: b.agent, tenantId: 'tenant-1', maxEvents: 1000 }, out);
     console.log(b.ct, JSON.stringify(r));
     expect(r.ok && r.rejected.length === 0).toBe(true);
   }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { Unpackr } from 'msgpackr';
-import { base58Decode } from '../../src/codec/base58.js';
+import { base58Decode } from '../../src/protocol/index.js';
 
 /**
  * Just enough of a receiver to test the SDK against while the real one is being built:

@@ -6,8 +6,8 @@ import { SDK_ERROR_CODES, SDK_VERSION } from '../../src/sdk/index.js';
 const sdkDir = fileURLToPath(new URL('../../src/sdk/', import.meta.url));
 
 describe('the SDK stands on its own', () => {
-  it('imports only its own files, the dependency-free base58 and event-types codec modules, tweetnacl, msgpackr, and node: modules behind dynamic imports', async () => {
-    const allowedStatic = /^(\.\/[a-z0-9-]+\.js|\.\.\/codec\/(base58|event-types)\.js|tweetnacl|msgpackr)$/;
+  it('imports only its own files, the protocol module, the retry policy, tweetnacl, msgpackr, and node: modules behind dynamic imports', async () => {
+    const allowedStatic = /^(\.\/[a-z0-9-]+\.js|\.\.\/protocol\/index\.js|\.\.\/retry\/index\.js|tweetnacl|msgpackr)$/;
     const allowedDynamic = new Set(['node:zlib', 'node:fs/promises']);
     for (const file of await readdir(sdkDir)) {
       if (!file.endsWith('.ts')) continue;
@@ -19,6 +19,17 @@ describe('the SDK stands on its own', () => {
         expect(allowedDynamic.has(m[1] as string), `${file} imports ${m[1]}`).toBe(true);
       }
       expect(text, `${file} must not import node:crypto`).not.toMatch(/(from\s+|import\()'(node:)?crypto'/);
+    }
+  });
+
+  it('builds on a protocol module that imports nothing but its own files', async () => {
+    const protocolDir = fileURLToPath(new URL('../../src/protocol/', import.meta.url));
+    for (const file of await readdir(protocolDir)) {
+      const text = await readFile(protocolDir + file, 'utf8');
+      for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)) {
+        expect(m[1], `${file} imports ${m[1]}`).toMatch(/^\.\/[a-z0-9-]+\.js$/);
+      }
+      expect(text, `${file} must not use Node.js APIs`).not.toMatch(/\bBuffer\b|\bprocess\.|'node:/);
     }
   });
 

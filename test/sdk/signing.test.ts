@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { base58Decode, base58Encode } from '../../src/codec/base58.js';
+import { base58Decode, base58Encode } from '../../src/protocol/index.js';
 import {
   agentIdOf,
   generateKeypair,

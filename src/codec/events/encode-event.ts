@@ -4,9 +4,8 @@
  * endpoint's types (`unknown_type`), then the agent (`agent_mismatch`), then everything
  * else (`invalid_event`).
  */
-import type { EventErrorCode } from '../../errors.js';
 import type { RowWriter } from '../row-writer.js';
-import { EVENT_TYPES, type Endpoint } from '../event-types.js';
+import { Endpoint, ENDPOINTS, EVENT_TYPES, type EventErrorCode } from '../../protocol/index.js';
 import type { RowBatch } from '../row-batch.js';
 import { newEnvelope, validateEnvelope } from './envelope.js';
 import { encodeGatewayRequest } from './gateway-request.js';
@@ -37,15 +36,15 @@ export function encodeEvent(evt: unknown, opts: EncodeOptions, out: RowBatch): E
   if (type === undefined || type === null) return { code: 'invalid_event', message: 'type: required' };
   if (typeof type !== 'string') return { code: 'invalid_event', message: 'type: must be a string' };
 
-  if (opts.endpoint === 'agent') {
-    if (type !== EVENT_TYPES.agentInteraction && type !== EVENT_TYPES.agentTelemetry) return unknownType('/v1/agent');
+  if (opts.endpoint === Endpoint.Agent) {
+    if (type !== EVENT_TYPES.agentInteraction && type !== EVENT_TYPES.agentTelemetry) return unknownType(ENDPOINTS[Endpoint.Agent].path);
     const data = evt.data;
     // A string naming another agent is a mismatch; any other shape is left to validation.
     if (opts.agentId !== null && isPlainObject(data) && typeof data.agent_id === 'string' && data.agent_id !== opts.agentId) {
       return { code: 'agent_mismatch', message: 'data.agent_id: does not match X-MachPay-Agent' };
     }
   } else if (type !== EVENT_TYPES.gatewayRequest) {
-    return unknownType('/v1/ingest');
+    return unknownType(ENDPOINTS[Endpoint.Ingest].path);
   }
 
   const problem = validateEnvelope(evt, envelope);
