@@ -29,8 +29,8 @@ export async function enqueueWebhookEvent(
   const payload = { type, timestamp: (opts.timestamp ?? new Date()).toISOString(), data };
   const { rowCount } = await client.query(
     `INSERT INTO webhook_deliveries (message_id, webhook_id, event_type, payload)
-     SELECT $1, w.id, $2, $3::jsonb FROM webhooks w
-      WHERE w.tenant_id = $4 AND w.deleted_at IS NULL AND w.disabled_at IS NULL AND $2 = ANY (w.event_types)
+     SELECT $1::text, w.id, $2::text, $3::jsonb FROM webhooks w
+      WHERE w.tenant_id = $4 AND w.deleted_at IS NULL AND w.disabled_at IS NULL AND $2::text = ANY (w.event_types)
      ON CONFLICT (message_id, webhook_id) DO NOTHING`,
     [messageId, type, JSON.stringify(payload), tenantId],
   );
