@@ -166,6 +166,22 @@ describe('examples/python/send_events.py → receiver → PostgreSQL', () => {
     expect(await interactionRows(keypair.agentId)).toEqual(expectedInteractions(keypair.agentId, at));
   });
 
+  it('splits a batch refused with 413 too_many_events and delivers both halves', async () => {
+    const small = await startReceiver({ DATABASE_URL: db.url, MAX_EVENTS: '4', LOG_LEVEL: 'warn' });
+    try {
+      const { keypair, secret } = fresh();
+      const at = Math.floor(Date.now() / 1000) - 40;
+      const run = await runProducer([...producerArgs(at), '--url', small.url], secret);
+      expect(run.code, run.stderr).toBe(0);
+      // Six events: refused whole, then sent as 3 + 3.
+      expect(run.summary).toMatchObject({ accepted: 6, rejected: [], refused: [], statuses: [413, 202, 202] });
+      expect(run.stderr).toContain('413 too_many_events: splitting 6 events into 3 + 3');
+      expect(await interactionRows(keypair.agentId)).toEqual(expectedInteractions(keypair.agentId, at));
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('reports a permanent refusal without retrying it and exits 1', async () => {
     const { keypair, secret } = fresh();
     const run = await runProducer(['--url', `${rx.url}/elsewhere`, '--interactions', '2'], secret);
