@@ -1,0 +1,223 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type pg from 'pg';
+import { BUCKET_ROW_READ, BUCKET_ROW_VALUES, BucketRowMerger, type StoredBucketRow } from './bucket-row-merge.js';
+import { cellsByBucket, cellsFromPending, DAY_MS, type FoldCell, type PendingRow } from './fold-cells.js';
+import { HOUR_MS, HourDeltas, type HourDelta, type VendorTally } from './hour-deltas.js';
+import { HourRowMerger, type StoredHourRow } from './hourly-row-merge.js';
+import { decodeHistogram, type LatencyHistogram } from './latency-histogram.js';
+import { lockedRowKey, lockedRowsSql, type LockedRowsSql, type RollupTableShape } from './locked-rows-sql.js';
+
+/**
+ * One fold: claim the oldest pending tallies no other folder holds, merge them into the
+ * minute, day and hour tables, delete them, in one transaction. The claim is the DELETE
+ * itself (ids picked with FOR UPDATE SKIP LOCKED): a folder that dies before COMMIT leaves
+ * every row pending, and two folders never claim the same row.
+ */
+const CLAIM_SQL = `DELETE FROM rollup_pending WHERE id IN (
+    SELECT id FROM rollup_pending ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING kind, tenant_id, entity_id, vendor_id, (extract(epoch FROM minute) * 1000)::bigint::text AS minute_ms,
+    total_requests, successful_requests, failed_requests, total_spend_atomic::text AS spend, latency_sum_ms::text AS latency_sum,
+    max_latency_ms, array_to_string(latencies, ',') AS latencies, latency_histogram,
+    (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms`;
+
+/** A table's key values for one item, in key order; `bucket` as epoch ms. */
+type KeyOf<T> = (item: T) => (string | number)[];
+
+interface Table<T> {
+  shape: RollupTableShape;
+  sql: LockedRowsSql;
+  kind: 'agent' | 'gateway';
+  keyOf: KeyOf<T>;
+}
+
+function table<T>(kind: 'agent' | 'gateway', shape: RollupTableShape, keyOf: KeyOf<T>): Table<T> {
+  return { shape, sql: lockedRowsSql(shape), kind, keyOf };
+}
+
+function bucketTable(kind: 'agent' | 'gateway', name: string): Table<FoldCell> {
+  const keys = kind === 'agent' ? ['agent_id', 'bucket', 'vendor_id'] : ['tenant_id', 'gateway_id', 'bucket', 'vendor_id'];
+  const keyOf: KeyOf<FoldCell> = kind === 'agent' ? (c) => [c.entity, c.bucket, c.vendorId] : (c) => [c.tenantId, c.entity, c.bucket, c.vendorId];
+  return table(kind, { name, keys, values: BUCKET_ROW_VALUES, read: BUCKET_ROW_READ }, keyOf);
+}
+
+const HOUR_VALUES = [
+  ['total_requests', 'bigint'],
+  ['successful_requests', 'bigint'],
+  ['failed_requests', 'bigint'],
+  ['total_spend_atomic', 'numeric'],
+  ['latency_sum_ms', 'bigint'],
+  ['avg_latency_ms', 'float8'],
+  ['p50_latency_ms', 'float8'],
+  ['p90_latency_ms', 'float8'],
+  ['p99_latency_ms', 'float8'],
+  ['max_latency_ms', 'int'],
+  ['latency_histogram', 'text'],
+  ['vendor_breakdown', 'jsonb'],
+] as const;
+
+const HOUR_READ = `t.total_requests::text AS total_requests, t.successful_requests::text AS successful_requests,
+  t.failed_requests::text AS failed_requests, t.total_spend_atomic::text AS total_spend_atomic,
+  t.latency_sum_ms::text AS latency_sum_ms, t.max_latency_ms, t.latency_histogram, t.vendor_breakdown::text AS vendor_breakdown`;
+
+function hourTable(kind: 'agent' | 'gateway'): Table<HourDelta> {
+  return kind === 'agent'
+    ? table(kind, { name: 'agent_stats_hourly', keys: ['bucket', 'agent_id'], values: HOUR_VALUES, read: HOUR_READ, touch: 'updated_at = now()' }, (d) => [d.bucket, d.entity])
+    : table(
+        kind,
+        { name: 'gateway_stats_hourly', keys: ['bucket', 'tenant_id', 'gateway_id'], values: HOUR_VALUES, read: HOUR_READ, touch: 'updated_at = now()' },
+        (d) => [d.bucket, d.tenantId, d.entity],
+      );
+}
+
+/** Every folder locks the tables in this order (and each table's rows in key order). */
+const MINUTE_TABLES = [bucketTable('agent', 'agent_stats_minute'), bucketTable('gateway', 'gateway_stats_minute')];
+const DAY_TABLES = [bucketTable('agent', 'agent_stats_daily'), bucketTable('gateway', 'gateway_stats_daily')];
+const HOUR_TABLES = [hourTable('agent'), hourTable('gateway')];
+
+/** Merging is CPU work on this thread: the event loop gets a turn at least this often. */
+const SLICE_MS = 5;
+
+export interface FoldRoundResult {
+  /** Pending rows folded (and deleted). */
+  rows: number;
+  /** Requests those rows counted. */
+  requests: number;
+  /** Minute cells written. */
+  cells: number;
+  /** Oldest created_at among the folded rows (epoch ms); null when nothing was folded. */
+  oldestCreatedMs: number | null;
+}
+
+/** The JS side of merging, kept across rounds (scratch histograms, problem counters). */
+export class FoldMergers {
+  readonly bucket = new BucketRowMerger();
+  readonly hour = new HourRowMerger();
+
+  get undecodable(): number {
+    return this.bucket.undecodable + this.hour.problems.undecodable;
+  }
+}
+
+/**
+ * Runs one fold on `client` (checked out, not in a transaction). Throws the driver's error
+ * on failure, with the transaction left to the caller to roll back or the connection to drop.
+ */
+export async function foldRound(client: pg.ClientBase, maxRows: number, mergers: FoldMergers): Promise<FoldRoundResult> {
+  await client.query('BEGIN');
+  const claimed = await client.query<PendingRow>(CLAIM_SQL, [maxRows]);
+  if (claimed.rows.length === 0) {
+    await client.query('COMMIT');
+    return { rows: 0, requests: 0, cells: 0, oldestCreatedMs: null };
+  }
+  const cells = cellsFromPending(claimed.rows);
+  let requests = 0;
+  let oldest = Infinity;
+  for (const c of cells) {
+    requests += c.requests;
+    if (c.oldestCreatedMs < oldest) oldest = c.oldestCreatedMs;
+  }
+  const slicer = new Slicer();
+  for (const t of MINUTE_TABLES) await applyTable(client, t, cells, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
+  const days = cellsByBucket(cells, DAY_MS);
+  for (const t of DAY_TABLES) await applyTable(client, t, days, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
+  // Last: HourDeltas takes the cells' latency lists over and appends to them.
+  const hours = hourDeltas(cells);
+  for (const t of HOUR_TABLES) await applyTable(client, t, hours, (s, d) => hourRowValues(mergers.hour, s as StoredHourRow | undefined, d), slicer);
+  await client.query('COMMIT');
+  return { rows: claimed.rows.length, requests, cells: cells.length, oldestCreatedMs: oldest };
+}
+
+function hourDeltas(cells: readonly FoldCell[]): HourDelta[] {
+  const deltas = new HourDeltas();
+  for (const c of cells) {
+    let rawCount = 0;
+    for (const a of c.latencies) rawCount += a.length;
+    let histogram: LatencyHistogram | null = null;
+    for (const e of c.histograms) {
+      try {
+        const h = decodeHistogram(e);
+        if (histogram === null) histogram = h;
+        else histogram.add(h);
+      } catch {
+        // Counted by the bucket merger, which met the same encoding first.
+      }
+    }
+    const tally: VendorTally = {
+      requests: c.requests,
+      successes: c.successes,
+      failures: c.failures,
+      spend: c.spend,
+      latencySum: c.latencySum,
+      maxLatency: c.maxLatency ?? 0,
+      raw: [...c.latencies],
+      rawCount,
+      histogram,
+    };
+    const bucket = Math.floor(c.bucket / HOUR_MS) * HOUR_MS;
+    deltas.addDelta({ kind: c.kind, bucket, tenantId: c.tenantId, entity: c.entity, vendors: new Map([[c.vendorId, tally]]), oldestOpenedAt: c.oldestCreatedMs });
+  }
+  return deltas.sorted();
+}
+
+function hourRowValues(merger: HourRowMerger, stored: StoredHourRow | undefined, d: HourDelta): unknown[] {
+  const m = merger.merge(stored, d);
+  return [
+    m.totalRequests,
+    m.successfulRequests,
+    m.failedRequests,
+    m.totalSpendAtomic,
+    m.latencySumMs,
+    m.avgLatencyMs,
+    m.p50,
+    m.p90,
+    m.p99,
+    m.maxLatencyMs,
+    m.latencyHistogram,
+    m.vendorBreakdown,
+  ];
+}
+
+/** Create missing rows, lock and read them, merge in JS, write back: three statements per table. */
+async function applyTable<T extends { kind: 'agent' | 'gateway' }>(
+  client: pg.ClientBase,
+  t: Table<T>,
+  all: readonly T[],
+  merge: (stored: unknown, item: T) => unknown[],
+  slicer: Slicer,
+): Promise<void> {
+  const items = all.filter((i) => i.kind === t.kind);
+  if (items.length === 0) return;
+  const keys = t.shape.keys;
+  const keyColumns: string[][] = keys.map(() => []);
+  const itemKeys: string[] = [];
+  for (const item of items) {
+    const kv = t.keyOf(item);
+    for (let i = 0; i < kv.length; i++) {
+      const v = kv[i] as string | number;
+      (keyColumns[i] as string[]).push(keys[i] === 'bucket' ? new Date(v).toISOString() : (v as string));
+    }
+    itemKeys.push(lockedRowKey(kv.map(String)));
+  }
+  await client.query(t.sql.placeholders, keyColumns);
+  const locked = await client.query<Record<string, unknown>>(t.sql.lock, keyColumns);
+  const stored = new Map<string, unknown>();
+  for (const row of locked.rows) stored.set(lockedRowKey(keys.map((k) => String(row[k]))), row);
+  const values: unknown[][] = t.shape.values.map(() => []);
+  for (let n = 0; n < items.length; n++) {
+    await slicer.maybeYield();
+    const row = merge(stored.get(itemKeys[n] as string), items[n] as T);
+    for (let i = 0; i < row.length; i++) (values[i] as unknown[]).push(row[i]);
+  }
+  await client.query(t.sql.update, [...keyColumns, ...values]);
+}
+
+/** Gives the event loop a turn once SLICE_MS of merging has passed since the last one. */
+class Slicer {
+  private since = performance.now();
+
+  async maybeYield(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return;
+    await yieldToEventLoop();
+    this.since = performance.now();
+  }
+}
