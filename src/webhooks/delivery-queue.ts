@@ -41,7 +41,7 @@ export async function claimDueDeliveries(db: pg.Pool | pg.ClientBase, limit: num
     `WITH due AS (
        SELECT id FROM webhook_deliveries
         WHERE state = 'pending' AND next_attempt_at <= now()
-        ORDER BY next_attempt_at
+        ORDER BY next_attempt_at, id
         LIMIT $1
         FOR UPDATE SKIP LOCKED
      )
