@@ -57,7 +57,7 @@ export async function agentMetrics(pool: pg.Pool, agentId: string, requested: Re
   for (let b = w.fromMs; b < w.toMs; b += w.bucketMs) {
     const t = read.buckets.get(b) ?? emptyTally();
     addTally(sum, t);
-    const lat = merger.figures(t.histograms, total);
+    const lat = merger.figures(t.histograms, t.rawLatencies, total);
     chart.push({
       bucket: isoMs(b),
       requests: Number(t.requests),

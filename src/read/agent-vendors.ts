@@ -42,7 +42,7 @@ export async function agentVendors(pool: pg.Pool, agentId: string, requested: Re
     to: isoMs(w.toMs),
     complete_through: apiTime(read.completeThrough),
     vendors: rows.map(({ vendor, t }) => {
-      const lat = merger.figures(t.histograms);
+      const lat = merger.figures(t.histograms, t.rawLatencies);
       return {
         vendor_id: vendor,
         request_count: Number(t.requests),

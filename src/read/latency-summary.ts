@@ -1,4 +1,4 @@
-import { addEncodedHistogram, newMergeHistogram, percentiles, type LatencyHistogram } from '../rollups/index.js';
+import { addEncodedHistogram, HIGHEST_LATENCY_MS, newMergeHistogram, percentiles, type LatencyHistogram } from '../rollups/index.js';
 
 export interface LatencyFigures {
   p50: number | null;
@@ -9,20 +9,25 @@ export interface LatencyFigures {
  * Merges the HDR histograms of a bucket or vendor exactly and reads nearest-rank p50/p99
  * from the merge (never percentiles of percentiles). One scratch histogram is reset and
  * reused across the buckets of a request; `total`, when given, collects every histogram
- * for the window's own percentiles. An encoding that does not decode is skipped: its
- * counts still count, its latencies cannot.
+ * for the window's own percentiles. Pending tallies bring raw latencies instead, recorded
+ * into the same histograms. An encoding that does not decode is skipped: its counts still
+ * count, its latencies cannot.
  */
 export class LatencyMerger {
   private readonly scratch = newMergeHistogram();
   undecodable = 0;
 
-  figures(encodings: readonly string[], total?: LatencyHistogram): LatencyFigures {
-    if (encodings.length === 0) return { p50: null, p99: null };
+  figures(encodings: readonly string[], raw: string | null, total?: LatencyHistogram): LatencyFigures {
+    if (encodings.length === 0 && raw === null) return { p50: null, p99: null };
     const h = this.scratch;
     h.reset();
     for (const e of encodings) {
       if (!this.add(h, e)) continue;
       if (total !== undefined) this.add(total, e);
+    }
+    if (raw !== null) {
+      recordRaw(h, raw);
+      if (total !== undefined) recordRaw(total, raw);
     }
     return LatencyMerger.read(h);
   }
@@ -40,6 +45,23 @@ export class LatencyMerger {
     } catch {
       this.undecodable++;
       return false;
+    }
+  }
+}
+
+/** Raw latencies of pending tallies ("12,40,7"), recorded as the rollups record them (capped at one hour). */
+function recordRaw(h: LatencyHistogram, list: string): void {
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= list.length; i++) {
+    const c = i < list.length ? list.charCodeAt(i) : 44;
+    if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      digits++;
+    } else if (c === 44) {
+      if (digits > 0) h.recordValue(Math.min(v, HIGHEST_LATENCY_MS));
+      v = 0;
+      digits = 0;
     }
   }
 }

@@ -10,6 +10,8 @@ export interface Tally {
   latencySum: bigint;
   /** HdrHistogram V2 compressed base64 encodings, merged by the caller. */
   histograms: string[];
+  /** Raw latencies of pending tallies not folded yet, as comma-separated lists. */
+  rawLatencies: string | null;
 }
 
 interface TallyRow {
@@ -20,11 +22,13 @@ interface TallyRow {
   spend: string | null;
   lat: string | null;
   hists: string[] | null;
+  lats: string | null;
 }
 
 /*
  * Every figure of a window is the folded rows of its bucket table plus the agent's
- * rollup_pending rows in the window, binned the same way (docs/read-api.md §3). The callers
+ * rollup_pending rows in the window, binned the same way (docs/read-api.md §3). A pending
+ * row carries its latencies raw (`latencies`, 005) or as a histogram (`latency_histogram`). The callers
  * run these inside one snapshot (snapshot.ts). The tables are fixed strings chosen by the
  * bucket unit, never text from a request.
  */
@@ -32,14 +36,14 @@ interface TallyRow {
 const PENDING = `
   SELECT date_bin($4::interval, minute, TIMESTAMPTZ 'epoch') AS b, vendor_id AS v, total_requests AS req,
          successful_requests AS ok, failed_requests AS bad, total_spend_atomic AS spend, latency_sum_ms AS lat,
-         latency_histogram AS h
+         latency_histogram AS h, array_to_string(latencies, ',') AS lats
   FROM rollup_pending
   WHERE kind = 'agent' AND entity_id = $1 AND minute >= $2::timestamptz AND minute < $3::timestamptz`;
 
 function perVendorTable(table: 'agent_stats_minute' | 'agent_stats_daily'): string {
   return `
   SELECT bucket AS b, vendor_id AS v, total_requests AS req, successful_requests AS ok, failed_requests AS bad,
-         total_spend_atomic AS spend, latency_sum_ms AS lat, latency_histogram AS h
+         total_spend_atomic AS spend, latency_sum_ms AS lat, latency_histogram AS h, NULL::text AS lats
   FROM ${table}
   WHERE agent_id = $1 AND bucket >= $2::timestamptz AND bucket < $3::timestamptz`;
 }
@@ -47,7 +51,7 @@ function perVendorTable(table: 'agent_stats_minute' | 'agent_stats_daily'): stri
 /** agent_stats_hourly, one row per hour: its totals and its whole-row histogram. */
 const HOURLY_TOTALS = `
   SELECT bucket AS b, NULL::varchar AS v, total_requests AS req, successful_requests AS ok, failed_requests AS bad,
-         total_spend_atomic AS spend, latency_sum_ms AS lat, latency_histogram AS h
+         total_spend_atomic AS spend, latency_sum_ms AS lat, latency_histogram AS h, NULL::text AS lats
   FROM agent_stats_hourly
   WHERE agent_id = $1 AND bucket >= $2::timestamptz AND bucket < $3::timestamptz`;
 
@@ -55,7 +59,7 @@ const HOURLY_TOTALS = `
 const HOURLY_VENDORS = `
   SELECT s.bucket AS b, e.key AS v, (e.value->>'requests')::bigint AS req, (e.value->>'successes')::bigint AS ok,
          (e.value->>'failures')::bigint AS bad, (e.value->>'spend_atomic')::numeric AS spend,
-         (e.value->>'latency_sum_ms')::bigint AS lat, e.value->>'latency_histogram' AS h
+         (e.value->>'latency_sum_ms')::bigint AS lat, e.value->>'latency_histogram' AS h, NULL::text AS lats
   FROM agent_stats_hourly s
   CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(s.vendor_breakdown) = 'object' THEN s.vendor_breakdown END) e
   WHERE s.agent_id = $1 AND s.bucket >= $2::timestamptz AND s.bucket < $3::timestamptz`;
@@ -73,7 +77,8 @@ const BY_VENDOR: Record<BucketUnit, string> = {
 };
 
 const SUMS = `sum(req)::text AS req, sum(ok)::text AS ok, sum(bad)::text AS bad, sum(spend)::text AS spend,
-              sum(lat)::text AS lat, array_remove(array_agg(h), NULL) AS hists`;
+              sum(lat)::text AS lat, array_remove(array_agg(h), NULL) AS hists,
+              string_agg(NULLIF(lats, ''), ',') AS lats`;
 
 function params(agentId: string, w: BucketedWindow): unknown[] {
   return [agentId, new Date(w.fromMs).toISOString(), new Date(w.toMs).toISOString(), `${w.bucketMs / 1000} seconds`];
@@ -120,11 +125,12 @@ function toTally(r: TallyRow): Tally {
     spend: BigInt(r.spend ?? '0'),
     latencySum: BigInt(r.lat ?? '0'),
     histograms: r.hists ?? [],
+    rawLatencies: r.lats,
   };
 }
 
 export function emptyTally(): Tally {
-  return { requests: 0n, successes: 0n, failures: 0n, spend: 0n, latencySum: 0n, histograms: [] };
+  return { requests: 0n, successes: 0n, failures: 0n, spend: 0n, latencySum: 0n, histograms: [], rawLatencies: null };
 }
 
 export function addTally(into: Tally, t: Tally): void {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { hashApiKey, KEY_PATTERN } from '../sinks/postgres/index.js';
+import { hashApiKey, KEY_PATTERN } from '../api-keys/index.js';
 
 export type Scope = 'ingest' | 'read' | 'admin';
 
