@@ -194,13 +194,14 @@ describe('webhook endpoints', () => {
     expect((all.json!.data as unknown[]).length).toBe(7);
     expect(all.json!.next_cursor).toBeNull();
 
-    for (const [query, param] of [
+    const badQueries: [string, string][] = [
       ['limit=0', 'limit'],
       ['limit=501', 'limit'],
       ['limit=ten', 'limit'],
       ['cursor=bogus', 'cursor'],
       ['limt=5', 'limt'],
-    ]) {
+    ];
+    for (const [query, param] of badQueries) {
       const res = await call('GET', `/v1/webhooks/${id}/deliveries?${query}`, 'admin-a');
       expect(res.status, query).toBe(400);
       expect(res.json).toMatchObject({ error: { code: 'invalid_query' } });
