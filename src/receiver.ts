@@ -10,21 +10,12 @@ import { SpoolReplayer } from './pipeline/spool-replayer.js';
 import { RingBuffer } from './ring/index.js';
 import { RollupService } from './rollups/index.js';
 import { Spool } from './sinks/spool/index.js';
-import { ApiKeyCache } from './server/api-key-cache.js';
+import { ApiKeyCache } from './api-keys/index.js';
 import { startHttpServer } from './server/http-server.js';
 import { IngestRoute, type Exchange } from './server/ingest-route.js';
 import { RateLimiter } from './server/rate-limiter.js';
-import {
-  createCopyPool,
-  ensureMonthlyPartitions,
-  migrate,
-  openEmbeddedPostgres,
-  PostgresCopySink,
-  PostgresHealth,
-  withClient,
-  type EmbeddedDatabase,
-  type InsertedGroup,
-} from './sinks/postgres/index.js';
+import { createPool, type EmbeddedDatabase, ensureMonthlyPartitions, openDatabase, PostgresHealth } from './database/index.js';
+import { type InsertedGroup, PostgresCopySink } from './sinks/postgres/index.js';
 
 export interface RunningReceiver {
   port: number;
@@ -36,27 +27,6 @@ export interface RunningReceiver {
 
 const WORKER_FILE = new URL('../workers/ingest-worker.js', import.meta.url);
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
-
-/** Opens the configured PostgreSQL (or the embedded default) and brings its schema up to date. */
-export async function openDatabase(config: Config, log: Logger, mode: 'serve' | 'command'): Promise<{ url: string; embedded: EmbeddedDatabase | null }> {
-  let embedded: EmbeddedDatabase | null = null;
-  let url = config.databaseUrl;
-  if (url === null) {
-    embedded = await openEmbeddedPostgres(config.dataDir, log, mode);
-    url = embedded.url;
-  }
-  try {
-    await withClient(url, async (client) => {
-      const { applied } = await migrate(client);
-      if (applied.length > 0) log.info({ applied }, 'schema migrations applied');
-      await ensureMonthlyPartitions(client);
-    });
-  } catch (err) {
-    await embedded?.stop().catch(() => undefined);
-    throw err;
-  }
-  return { url, embedded };
-}
 
 export async function startReceiver(config: Config, log: Logger): Promise<RunningReceiver> {
   const { url, embedded } = await openDatabase(config, log, 'serve');
@@ -71,7 +41,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
 async function startServing(config: Config, log: Logger, url: string, embedded: EmbeddedDatabase | null): Promise<RunningReceiver> {
   const metrics = createMetrics();
   // Two connections beyond the COPY slots, so replay, rollups and upkeep never wait behind ingest.
-  const pool = createCopyPool(url, config.pgPoolSize + 2, log.child({ component: 'postgres' }));
+  const pool = createPool(url, config.pgPoolSize + 2, log.child({ component: 'postgres' }));
   const ring = RingBuffer.create(config.ringBytes);
   metrics.ringCapacityBytes.set(ring.capacity);
   if (config.clickhouseUrl === null || !config.rollups) {

@@ -2,8 +2,9 @@
 import { describeConfig, loadConfig, type Config } from '../config.js';
 import { ConfigError } from '../config-error.js';
 import { createLogger, type Logger } from '../logger.js';
-import { openDatabase, startReceiver } from '../receiver.js';
-import { createApiKey, listApiKeys, revokeApiKey, withClient } from '../sinks/postgres/index.js';
+import { startReceiver } from '../receiver.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys/index.js';
+import { openDatabase, withClient } from '../database/index.js';
 
 const USAGE = `machpay-receiver: telemetry receiver for x402 agent payments (PROTOCOL v1)
 

@@ -1,5 +1,5 @@
 import type { CopyFormat } from '../codec/index.js';
-import { emptyBatch, TABLES, type CopyBatch } from '../sinks/postgres/index.js';
+import { type CopyBatch, emptyBatch, TABLES } from '../sinks/postgres/index.js';
 
 /**
  * A COPY batch as one spool record: a small JSON header (row and byte counts and COPY

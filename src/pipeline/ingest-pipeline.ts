@@ -3,7 +3,7 @@ import { ALL_ENDPOINTS, Endpoint, ENDPOINTS, errorBody, EVENT_TYPE_OF_TABLE } fr
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RingBuffer } from '../ring/index.js';
-import { emptyBatch, TABLES, type CopyBatch, type InsertedGroup, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
+import { type CopyBatch, emptyBatch, type InsertedGroup, type PostgresCopySink, TABLES, type WriteOutcome } from '../sinks/postgres/index.js';
 import type { Spool } from '../sinks/spool/index.js';
 import { unpackGroups } from '../codec/index.js';
 import { AgentRegistry } from './agent-registry.js';

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type pg from 'pg';
-import { classifyPgError } from '../sinks/postgres/index.js';
+import { classifyPgError } from '../database/index.js';
 import type { HourDelta } from './hour-deltas.js';
 import { HourRowMerger, type MergeProblems, type StoredHourRow } from './hourly-row-merge.js';
 

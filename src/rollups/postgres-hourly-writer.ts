@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import { classifyPgError } from '../sinks/postgres/index.js';
+import { classifyPgError } from '../database/index.js';
 import { HourDeltas, type HourDelta } from './hour-deltas.js';
 import type { PostgresHourlySink } from './postgres-hourly-sink.js';
 import { RollupOutbox, type OutboxOptions } from './rollup-outbox.js';

@@ -6,9 +6,8 @@ import type { Metrics } from '../metrics.js';
 import type { IngestPipeline, Ticket } from '../pipeline/ingest-pipeline.js';
 import { recordSize, writeRecordHeader, writeRecordTenant } from '../pipeline/request-record.js';
 import type { RingBuffer } from '../ring/index.js';
-import type { KeyLookup } from '../sinks/postgres/index.js';
+import type { ApiKeyCache, KeyLookup } from '../api-keys/index.js';
 import { parseAgentHeaders } from './agent-auth.js';
-import type { ApiKeyCache } from './api-key-cache.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { sendError, sendJson } from './responses.js';
 

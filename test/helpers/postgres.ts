@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { withClient } from '../../src/database/index.js';
 
 /** The superuser URL provided by test/setup/global-services.ts. */
 export function postgresServerUrl(): string {
@@ -16,17 +17,6 @@ export function urlForDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = '/' + encodeURIComponent(database);
   return u.toString();
-}
-
-/** Opens one connection, runs `fn`, always closes it. */
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** One statement on a fresh connection; returns its rows. */

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, inject } from 'vitest';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/net/index.js';
 import { getOnce } from './http-get.js';
 import { tailLines } from './log-tail.js';
 

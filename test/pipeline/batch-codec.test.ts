@@ -2,7 +2,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BodyKind, COPY_FORMATS, decodeAndEncode, RowBatch } from '../../src/codec/index.js';
 import { decodeBatch, encodeBatch } from '../../src/pipeline/batch-codec.js';
-import { createCopyPool, emptyBatch, migrate, PostgresCopySink, withClient } from '../../src/sinks/postgres/index.js';
+import { createPool, migrate, withClient } from '../../src/database/index.js';
+import { emptyBatch, PostgresCopySink } from '../../src/sinks/postgres/index.js';
 import { encodeJsonBatch, interactionEvent, newAgent } from '../helpers/agent.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { rowsOf } from '../codec/support.js';
@@ -11,12 +12,12 @@ import { Endpoint } from '../../src/protocol/index.js';
 /** Spool records: what is written is what is replayed, including records of the version before binary COPY. */
 
 let db: TestDatabase;
-let pool: ReturnType<typeof createCopyPool>;
+let pool: ReturnType<typeof createPool>;
 
 beforeAll(async () => {
   db = await createTestDatabase('batch_codec');
   await withClient(db.url, (c) => migrate(c));
-  pool = createCopyPool(db.url, 1, pino({ level: 'silent' }));
+  pool = createPool(db.url, 1, pino({ level: 'silent' }));
 });
 
 afterAll(async () => {

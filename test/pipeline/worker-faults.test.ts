@@ -9,7 +9,8 @@ import type { TaskInput, TaskOutput, WorkerSettings } from '../../src/pipeline/p
 import { recordSize, writeRecordHeader } from '../../src/pipeline/request-record.js';
 import { Endpoint } from '../../src/protocol/index.js';
 import { RingBuffer } from '../../src/ring/index.js';
-import { createCopyPool, migrate, PostgresCopySink, withClient } from '../../src/sinks/postgres/index.js';
+import { createPool, migrate, withClient } from '../../src/database/index.js';
+import { PostgresCopySink } from '../../src/sinks/postgres/index.js';
 import { encodeJsonBatch, gatewayEvent } from '../helpers/agent.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 
@@ -26,7 +27,7 @@ interface Harness {
 }
 
 let db: TestDatabase;
-let pool: ReturnType<typeof createCopyPool>;
+let pool: ReturnType<typeof createPool>;
 const harnesses: Harness[] = [];
 const log = pino({ level: 'silent' });
 const ring = RingBuffer.create(4 * 1024 * 1024);
@@ -73,7 +74,7 @@ function startPipeline(tasks: { workers: number; maxTasksInFlight: number; dispa
 beforeAll(async () => {
   db = await createTestDatabase('worker_faults');
   await withClient(db.url, (c) => migrate(c));
-  pool = createCopyPool(db.url, 2, log);
+  pool = createPool(db.url, 2, log);
 });
 
 afterAll(async () => {

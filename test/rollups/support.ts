@@ -7,7 +7,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { pino } from 'pino';
 import { expect } from 'vitest';
-import { migrate } from '../../src/sinks/postgres/migrations.js';
+import { migrate } from '../../src/database/index.js';
 import { tailLines } from '../helpers/log-tail.js';
 import type { Logger } from '../../src/logger.js';
 import { precisionBound, type RollupGroup } from '../../src/rollups/index.js';

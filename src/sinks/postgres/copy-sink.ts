@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { classifyPgError, type FailureKind } from '../../database/index.js';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, type CopyFormat, type RowGroup } from '../../codec/index.js';
 
 /** The tables rows are copied into, in the order each transaction writes them. */
@@ -79,20 +80,6 @@ export type WriteOutcome =
   /** `deduplicated`: the direct COPY met a duplicate key and the batch went through staging. */
   | { ok: true; durationMs: number; inserted: InsertedGroup[]; deduplicated: boolean }
   | { ok: false; kind: FailureKind; error: Error };
-export type FailureKind = 'unavailable' | 'permanent';
-
-/** The one place that decides which PostgreSQL failures are worth retrying, and how. */
-export function classifyPgError(err: unknown): 'retry' | FailureKind {
-  const code = (err as { code?: unknown }).code;
-  if (code === '40P01' || code === '40001') return 'retry';
-  if (typeof code === 'string') {
-    // Connection exceptions, operator intervention (shutdown), insufficient resources.
-    if (code.startsWith('08') || code.startsWith('57') || code.startsWith('53')) return 'unavailable';
-    if (/^E[A-Z]+$/.test(code)) return 'unavailable'; // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
-    return 'permanent';
-  }
-  return 'unavailable';
-}
 
 const MAX_ATTEMPTS = 4;
 /** After a batch met a duplicate, this many batches go straight to staging (retry storms). */

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import { API_KEY_CHANNEL, findApiKeyByHash, hashApiKey, KEY_PATTERN, touchApiKeys, type KeyLookup } from '../sinks/postgres/index.js';
+import { API_KEY_CHANNEL, findApiKeyByHash, hashApiKey, KEY_PATTERN, touchApiKeys, type KeyLookup } from './api-key-store.js';
 
 interface Entry {
   key: KeyLookup | null;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Whether PostgreSQL takes writes. A failed batch marks it down; a probe then retries a

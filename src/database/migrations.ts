@@ -2,11 +2,10 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
 
-/** Where the versioned migrations live: three levels up from src/, four from dist/src/. */
+/** Where the versioned migrations live: two levels up from src/database/, three from dist/src/database/. */
 export const SCHEMA_DIR =
-  [new URL('../../../schema/postgres/', import.meta.url), new URL('../../../../schema/postgres/', import.meta.url)].find((u) =>
-    existsSync(u),
-  ) ?? new URL('../../../schema/postgres/', import.meta.url);
+  [new URL('../../schema/postgres/', import.meta.url), new URL('../../../schema/postgres/', import.meta.url)].find((u) => existsSync(u)) ??
+  new URL('../../schema/postgres/', import.meta.url);
 
 /** Any constant will do, as long as every receiver uses the same one. */
 const MIGRATION_LOCK = 0x6d61_6368;
