@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
 -- Disabling or deleting an endpoint ends its pending deliveries.
 CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_webhook_pending ON webhook_deliveries (webhook_id) WHERE state = 'pending';
+-- Attempts in flight per endpoint (the claim's per-webhook cap): claim_token is set only
+-- while a claim lives, or after one expired unrecorded.
+CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_claimed ON webhook_deliveries (webhook_id) WHERE claim_token IS NOT NULL;
 -- Pruning delivered history by age.
 CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_completed ON webhook_deliveries (completed_at) WHERE completed_at IS NOT NULL;
 

@@ -35,14 +35,42 @@ interface ClaimRow {
  * receivers claim at once without waiting on or taking each other's rows; the claim itself
  * moves next_attempt_at `leaseMs` ahead and sets a fresh claim_token, so the row is no longer
  * due for anyone until the attempt is recorded or the lease runs out (its receiver died).
+ *
+ * At most `perWebhook` attempts per endpoint are in flight (per receiver, give or take a
+ * concurrent claim): an endpoint that holds every request for the whole timeout, with a
+ * backlog of thousands, then takes that many slots and not all of them, so other tenants'
+ * deliveries keep flowing. Claimed rows are found by their claim_token (set only while a
+ * claim is live or expired unrecorded; an expired one is due again and not counted).
  */
-export async function claimDueDeliveries(db: pg.Pool | pg.ClientBase, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+export async function claimDueDeliveries(
+  db: pg.Pool | pg.ClientBase,
+  limit: number,
+  leaseMs: number,
+  perWebhook: number,
+): Promise<ClaimedDelivery[]> {
   const { rows } = await db.query<ClaimRow>(
-    `WITH due AS (
-       SELECT id FROM webhook_deliveries
+    `WITH busy AS (
+       SELECT webhook_id FROM webhook_deliveries
+        WHERE claim_token IS NOT NULL AND state = 'pending' AND next_attempt_at > now()
+        GROUP BY webhook_id
+        HAVING count(*) >= $3
+     ), candidates AS (
+       SELECT id, webhook_id, next_attempt_at FROM webhook_deliveries
         WHERE state = 'pending' AND next_attempt_at <= now()
+          AND webhook_id NOT IN (SELECT webhook_id FROM busy)
+        ORDER BY next_attempt_at, id
+        LIMIT $1 * 4
+     ), picked AS (
+       SELECT id FROM (
+         SELECT id, next_attempt_at, row_number() OVER (PARTITION BY webhook_id ORDER BY next_attempt_at, id) AS nth
+           FROM candidates) c
+        WHERE nth <= $3
         ORDER BY next_attempt_at, id
         LIMIT $1
+     ), due AS (
+       -- Locking re-reads each row: one another receiver claimed meanwhile is skipped or no longer due.
+       SELECT d.id FROM webhook_deliveries d
+        WHERE d.id IN (SELECT id FROM picked) AND d.state = 'pending' AND d.next_attempt_at <= now()
         FOR UPDATE SKIP LOCKED
      )
      UPDATE webhook_deliveries d
@@ -53,7 +81,7 @@ export async function claimDueDeliveries(db: pg.Pool | pg.ClientBase, limit: num
       WHERE d.id = due.id AND w.id = d.webhook_id
      RETURNING d.id, d.message_id, d.webhook_id, d.event_type, d.payload, d.attempts, d.claim_token,
                (extract(epoch FROM now() - d.created_at) * 1000)::float8 AS age_ms, w.url, w.secret`,
-    [limit, leaseMs],
+    [limit, leaseMs, perWebhook],
   );
   return rows.map((r) => ({
     id: r.id,

@@ -84,7 +84,7 @@ export class WebhookDispatcher {
       let claimed: ClaimedDelivery[] = [];
       if (free > 0) {
         try {
-          claimed = await claimDueDeliveries(this.deps.pool, free, config.claimLeaseMs);
+          claimed = await claimDueDeliveries(this.deps.pool, free, config.claimLeaseMs, config.concurrencyPerWebhook);
           await this.samplePending();
         } catch (err) {
           this.logDbError(err, 'could not claim webhook deliveries');

@@ -22,6 +22,8 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(dispatchers.splice(0).map((d) => d.stop(0)));
   await Promise.all(targets.splice(0).map((t) => t.close()));
+  // Each test starts with an empty queue: what one leaves pending is not the next one's work.
+  await wdb.pool.query(`UPDATE webhook_deliveries SET state = 'disabled', claim_token = NULL WHERE state = 'pending'`);
 });
 afterAll(async () => {
   await wdb.close();
@@ -130,6 +132,24 @@ describe('webhook delivery', () => {
     expect(log[0]!.next_attempt_at).toBeInstanceOf(Date);
     expect(log[2]!.next_attempt_at).toBeNull();
     expect(await counterValue(run.registry, 'machpay_webhook_attempts_total', { result: 'timeout' })).toBe(1);
+  });
+
+  it('keeps other endpoints flowing while one holds every request open: at most concurrencyPerWebhook slots go to it', async () => {
+    const slow = await target(() => 'hang');
+    const fast = await target(() => 200);
+    const stuck = await webhookFor(slow.url);
+    const healthy = await webhookFor(fast.url);
+    const backlog: string[] = [];
+    for (let i = 0; i < 10; i++) backlog.push((await enqueue(stuck.tenantId, 'alert.firing', alert(`b${i}`))).messageId);
+    const run = startDispatcher(wdb.pool, { concurrency: 4, concurrencyPerWebhook: 2, timeoutMs: 10_000, claimLeaseMs: 20_000 });
+    dispatchers.push(run.dispatcher);
+    await slow.waitForRequests(2);
+    const queued = await enqueue(healthy.tenantId, 'alert.firing', alert('h1'));
+    run.dispatcher.wake();
+    expect((await settled(queued.messageId)).state).toBe('delivered');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(slow.received).toHaveLength(2);
+    expect(run.dispatcher.activeAttempts).toBe(2);
   });
 
   it('disables the endpoint on 410 and ends its other pending deliveries', async () => {
