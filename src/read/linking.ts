@@ -101,9 +101,9 @@ async function confirmIn(c: pg.ClientBase, tenantId: string, hash: Buffer, name:
   if (agent.tenant_id !== null && agent.tenant_id !== tenantId) return new ReadError('already_linked');
   const updated = (
     await c.query<{ name: string | null; linked_at: string }>(
-      `UPDATE agents SET tenant_id = $2,
-         linked_at = CASE WHEN tenant_id = $2 AND linked_at IS NOT NULL THEN linked_at ELSE now() END,
-         name = COALESCE($3, name)
+      `UPDATE agents SET tenant_id = $2::varchar,
+         linked_at = CASE WHEN tenant_id = $2::varchar AND linked_at IS NOT NULL THEN linked_at ELSE now() END,
+         name = COALESCE($3::varchar, name)
        WHERE pubkey = $1 RETURNING name, ${utcMicros('linked_at')} AS linked_at`,
       [code.agent_id, tenantId, name ?? code.requested_name],
     )

@@ -30,7 +30,7 @@ export async function startReadServer(prefix: string, opts: Partial<ReadApiDeps>
     client.release();
   }
   const app = uWS.App();
-  registerReadRoutes(app, { pool, log: pino({ level: 'silent' }), ...opts });
+  registerReadRoutes(app, { pool, log: pino({ level: process.env.READ_TEST_LOG ?? 'silent' }), ...opts });
   const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
     app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('read server did not listen')) : resolve(s))),
   );
