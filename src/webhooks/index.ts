@@ -20,3 +20,5 @@ export type { WebhookErrorCode } from './webhook-errors.js';
 export { generateWebhookSecret, signWebhook, secretKey } from './signing.js';
 export { refusedAddressReason } from './address-policy.js';
 export { checkWebhookUrl } from './url-guard.js';
+export { pruneWebhookHistory } from './history-pruning.js';
+export type { PrunedHistory } from './history-pruning.js';

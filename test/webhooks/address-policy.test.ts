@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkWebhookUrl, refusedAddressReason } from '../../src/webhooks/index.js';
 import { parseIPv6 } from '../../src/webhooks/address-policy.js';
+import { guardedLookup, RefusedAddressError } from '../../src/webhooks/url-guard.js';
 
 describe('refusedAddressReason', () => {
   it.each([
@@ -90,5 +91,26 @@ describe('checkWebhookUrl (registration)', () => {
       await expect(checkWebhookUrl(url, open)).resolves.toBeInstanceOf(URL);
     }
     await expect(checkWebhookUrl('gopher://127.0.0.1/', open)).rejects.toMatchObject({ code: 'invalid_webhook_url' });
+  });
+});
+
+describe('guardedLookup (the lookup each delivery connects through)', () => {
+  function look(host: string, options: { all?: boolean; family?: number }) {
+    return new Promise<{ err: unknown; address: unknown; family: unknown }>((resolve) =>
+      guardedLookup(host, options, (err, address, family) => resolve({ err, address, family })),
+    );
+  }
+
+  it('refuses a name that resolves to loopback, in both calling forms', async () => {
+    for (const options of [{}, { all: true }, { family: 4 }]) {
+      const { err } = await look('localhost', options);
+      expect(err).toBeInstanceOf(RefusedAddressError);
+      expect((err as Error).message).toContain('loopback');
+    }
+  });
+
+  it('passes resolution failures on unchanged', async () => {
+    const { err } = await look('name.invalid', {});
+    expect((err as NodeJS.ErrnoException).code).toMatch(/ENOTFOUND|EAI_AGAIN/);
   });
 });

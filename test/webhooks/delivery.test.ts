@@ -144,6 +144,8 @@ describe('webhook delivery', () => {
     const run = startDispatcher(wdb.pool, { concurrency: 4, concurrencyPerWebhook: 2, timeoutMs: 10_000, claimLeaseMs: 20_000 });
     dispatchers.push(run.dispatcher);
     await slow.waitForRequests(2);
+    // The queue gauge, sampled at the first claim: the backlog, the two in flight included.
+    expect((await run.metrics.pending.get()).values[0]?.value).toBe(10);
     const queued = await enqueue(healthy.tenantId, 'alert.firing', alert('h1'));
     run.dispatcher.wake();
     expect((await settled(queued.messageId)).state).toBe('delivered');
