@@ -123,6 +123,9 @@ describe('webhook endpoints', () => {
       expect((res.json!.error as { code: string }).code).toBe(code);
       expect((res.json!.error as { message: string }).message).toContain(words);
     }
+    const empty = await fetch(`${base}/v1/webhooks`, { method: 'POST', headers: { authorization: 'Bearer admin-a' } });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ error: { code: 'invalid_body' } });
     const big = await call('POST', '/v1/webhooks', 'admin-a', { url: target.url, event_types: ['alert.firing'], description: 'x'.repeat(20_000) });
     expect(big).toMatchObject({ status: 413, json: { error: { code: 'body_too_large' } } });
     const form = await fetch(`${base}/v1/webhooks`, { method: 'POST', headers: { authorization: 'Bearer admin-a', 'content-type': 'text/plain' }, body: 'x' });
