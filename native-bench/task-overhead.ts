@@ -3,7 +3,7 @@
  * validate, COPY row, rollup tally, the output's structured clone) over signed single-event
  * requests in the shared ring, in tasks of 1, 4, 16 and 64 requests, against libsodium's
  * bare verify of the same signed bytes. The pipeline forms a task that would only queue
- * behind a running one from 16 requests up (src/pipeline/ingest-pipeline.ts) because of
+ * behind a running one from 16 requests up (src/pipeline/task-dispatcher.ts) because of
  * the first rows of this table.
  *
  *   node dist/native-bench/task-overhead.js [--requests=4000] [--rounds=3]
@@ -16,8 +16,7 @@ import { parseArgs } from 'node:util';
 import sodium from 'sodium-native';
 import { BodyKind } from '../src/codec/index.js';
 import { base58Encode, Endpoint, signingPrefix } from '../src/protocol/index.js';
-import { TaskProcessor } from '../src/pipeline/process-task.js';
-import { recordSize, writeRecordHeader } from '../src/pipeline/request-record.js';
+import { recordSize, TaskProcessor, writeRecordHeader } from '../src/pipeline/worker/index.js';
 import { RingBuffer } from '../src/ring/index.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '4000' }, rounds: { type: 'string', default: '3' } } });

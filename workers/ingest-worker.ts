@@ -1,9 +1,9 @@
 /**
  * Piscina worker entry point: builds one TaskProcessor from the settings the pool was
- * started with and runs each task through it. The logic lives in src/pipeline.
+ * started with and runs each task through it. The logic lives in src/pipeline/worker.
  */
 import { workerData } from 'piscina';
-import { TaskProcessor, type TaskInput, type TaskOutput, type WorkerSettings } from '../src/pipeline/process-task.js';
+import { type TaskInput, type TaskOutput, TaskProcessor, type WorkerSettings } from '../src/pipeline/worker/index.js';
 
 const processor = new TaskProcessor(workerData as WorkerSettings);
 

@@ -3,8 +3,8 @@ import { BodyKind, parseContentEncoding, parseContentType } from '../codec/index
 import type { Config } from '../config.js';
 import { Endpoint, ENDPOINTS, REQUEST_ERRORS, signingPrefix, type RequestErrorCode } from '../protocol/index.js';
 import type { Metrics } from '../metrics.js';
-import type { IngestPipeline, Ticket } from '../pipeline/ingest-pipeline.js';
-import { recordSize, writeRecordHeader, writeRecordTenant } from '../pipeline/request-record.js';
+import type { IngestPipeline, Ticket } from '../pipeline/index.js';
+import { recordSize, writeRecordHeader, writeRecordTenant } from '../pipeline/worker/index.js';
 import type { RingBuffer } from '../ring/index.js';
 import type { ApiKeyCache, KeyLookup } from '../api-keys/index.js';
 import { parseAgentHeaders } from './agent-auth.js';

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BodyKind, COPY_FORMATS, decodeAndEncode, RowBatch } from '../../src/codec/index.js';
-import { decodeBatch, encodeBatch } from '../../src/pipeline/batch-codec.js';
+import { decodeBatch, encodeBatch } from '../../src/pipeline/index.js';
 import { createPool, migrate, withClient } from '../../src/database/index.js';
 import { emptyBatch, PostgresCopySink } from '../../src/sinks/postgres/index.js';
 import { encodeJsonBatch, interactionEvent, newAgent } from '../helpers/agent.js';

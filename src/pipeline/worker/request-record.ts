@@ -19,7 +19,7 @@
  * Putting the signing prefix right before the body makes the signed message one contiguous
  * slice of shared memory, so a worker verifies it without copying the body.
  */
-import type { Endpoint } from '../protocol/index.js';
+import type { Endpoint } from '../../protocol/index.js';
 
 const OFF_ENDPOINT = 0;
 const OFF_KIND = 1;

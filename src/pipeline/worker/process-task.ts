@@ -1,44 +1,9 @@
 import sodium from 'sodium-native';
-import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext, type PackedGroups, NO_GROUPS } from '../codec/index.js';
-import { Endpoint, errorBody, EVENT_ERROR_CODES, REQUEST_ERRORS, type RequestErrorCode } from '../protocol/index.js';
-import { RingBuffer } from '../ring/index.js';
+import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext, NO_GROUPS } from '../../codec/index.js';
+import { Endpoint, errorBody, REQUEST_ERRORS, type RequestErrorCode } from '../../protocol/index.js';
+import { RingBuffer } from '../../ring/index.js';
 import { ATTRIBUTE_NAMES, readRecord, type RecordView } from './request-record.js';
-
-/** What a worker is told once, at start-up (Piscina workerData). */
-export interface WorkerSettings {
-  ring: SharedArrayBuffer;
-  maxDecodedBytes: number;
-  maxEvents: number;
-  /** Tally accepted rows into rollup groups (ROLLUPS on). */
-  rollups: boolean;
-}
-
-/** One task: the ring positions of published requests, in arrival order. */
-export interface TaskInput {
-  positions: number[];
-}
-
-/** Event outcomes counted per endpoint: index = endpoint offset + outcome. */
-export const EVENT_OUTCOMES = ['accepted', ...EVENT_ERROR_CODES] as const;
-
-export interface TaskOutput {
-  /** Per request, in the order of `positions`: HTTP status and the response body. */
-  statuses: number[];
-  bodies: string[];
-  /** Error code of a refused request, or '' for a 202 (whose rows are in this output). */
-  codes: string[];
-  /** COPY rows of every accepted event in this task, per table (formats: codec COPY_FORMATS). */
-  interactions: Uint8Array;
-  interactionRows: number;
-  telemetry: Uint8Array;
-  telemetryRows: number;
-  gateway: Uint8Array;
-  gatewayRows: number;
-  /** Interaction and gateway rows of this task grouped for the rollups (empty with ROLLUPS off). */
-  groups: PackedGroups;
-  /** [endpoint agent | endpoint ingest] x EVENT_OUTCOMES. */
-  eventCounts: number[];
-}
+import { EVENT_OUTCOMES, type TaskInput, type TaskOutput, type WorkerSettings } from './task.js';
 
 /**
  * The worker's whole job, for many requests at once: verify the agent signature over the

@@ -1,0 +1,44 @@
+import type { PackedGroups } from '../../codec/index.js';
+import { EVENT_ERROR_CODES } from '../../protocol/index.js';
+
+/**
+ * What crosses the thread boundary: the settings a worker gets once at start-up, and one
+ * task's input (ring positions) and output (statuses, bodies, codes and COPY rows).
+ * Structured clone carries these, so they hold plain data only.
+ */
+
+/** What a worker is told once, at start-up (Piscina workerData). */
+export interface WorkerSettings {
+  ring: SharedArrayBuffer;
+  maxDecodedBytes: number;
+  maxEvents: number;
+  /** Tally accepted rows into rollup groups (ROLLUPS on). */
+  rollups: boolean;
+}
+
+/** One task: the ring positions of published requests, in arrival order. */
+export interface TaskInput {
+  positions: number[];
+}
+
+/** Event outcomes counted per endpoint: index = endpoint offset + outcome. */
+export const EVENT_OUTCOMES = ['accepted', ...EVENT_ERROR_CODES] as const;
+
+export interface TaskOutput {
+  /** Per request, in the order of `positions`: HTTP status and the response body. */
+  statuses: number[];
+  bodies: string[];
+  /** Error code of a refused request, or '' for a 202 (whose rows are in this output). */
+  codes: string[];
+  /** COPY rows of every accepted event in this task, per table (formats: codec COPY_FORMATS). */
+  interactions: Uint8Array;
+  interactionRows: number;
+  telemetry: Uint8Array;
+  telemetryRows: number;
+  gateway: Uint8Array;
+  gatewayRows: number;
+  /** Interaction and gateway rows of this task grouped for the rollups (empty with ROLLUPS off). */
+  groups: PackedGroups;
+  /** [endpoint agent | endpoint ingest] x EVENT_OUTCOMES. */
+  eventCounts: number[];
+}
