@@ -9,9 +9,7 @@ import { RingBuffer } from './ring/index.js';
 import { RollupService } from './rollups/index.js';
 import { Spool } from './sinks/spool/index.js';
 import { ApiKeyCache } from './api-keys/index.js';
-import { startHttpServer } from './server/http-server.js';
-import { IngestRoute, type Exchange } from './server/ingest-route.js';
-import { RateLimiter } from './server/rate-limiter.js';
+import { type Exchange, IngestRoute, RateLimiter, startHttpServer } from './server/index.js';
 import { createPool, type EmbeddedDatabase, ensureMonthlyPartitions, openDatabase, PostgresHealth } from './database/index.js';
 import { type InsertedGroup, PostgresCopySink } from './sinks/postgres/index.js';
 

@@ -1,6 +1,6 @@
 import sodium from 'sodium-native';
 import { signingPrefix } from '../protocol/index.js';
-import { parseAgentHeaders } from '../server/agent-auth.js';
+import { parseAgentHeaders } from '../server/index.js';
 import { ReadError } from './read-errors.js';
 
 export interface SignatureHeaders {

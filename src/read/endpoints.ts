@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { RateLimiter } from '../server/rate-limiter.js';
+import { RateLimiter } from '../server/index.js';
 import { resolveAgent } from './agent-access.js';
 import { agentHistory } from './agent-history.js';
 import { agentMetrics } from './agent-metrics.js';

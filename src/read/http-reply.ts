@@ -1,5 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import { statusLine } from '../server/responses.js';
+import { statusLine } from '../server/index.js';
 
 /** Statuses the read side answers with that the ingest side never does. */
 const READ_STATUS_LINES: Record<number, string> = {

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../logger.js';
-import { RateLimiter } from '../server/rate-limiter.js';
+import { RateLimiter } from '../server/index.js';
 import { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from './alert-settings.js';
 import { readEndpoints } from './endpoints.js';
 import { attachEndpoint, attachMethodNotAllowed } from './read-route.js';
