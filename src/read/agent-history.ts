@@ -69,11 +69,12 @@ export async function agentHistory(
     params.push(c[0], c[1]);
     where.push(`(time, nonce) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
   }
+  // ORDER BY names the table's columns: a bare `nonce` would be the text column of the output.
   const { rows } = await pool.query<Omit<HistoryRow, 'time'> & { t: string }>(
     `SELECT ${utcMicros('time')} AS t, vendor_id, nonce::text AS nonce, amount_atomic::text AS amount_atomic, token_mint,
             request_url, request_method, success, latency_ms, error_type, error_message, signature
-     FROM agent_interactions WHERE ${where.join(' AND ')}
-     ORDER BY time DESC, nonce DESC LIMIT ${f.limit + 1}`,
+     FROM agent_interactions i WHERE ${where.join(' AND ')}
+     ORDER BY i.time DESC, i.nonce DESC LIMIT ${f.limit + 1}`,
     params,
   );
   const page = rows.slice(0, f.limit);
