@@ -154,6 +154,18 @@ describe('webhook delivery', () => {
     expect(run.dispatcher.activeAttempts).toBe(2);
   });
 
+  it('does not follow redirects: a 3xx is a failed attempt, and the redirect target is never contacted', async () => {
+    const elsewhere = await target(() => 200);
+    const redirecting = await target(() => ({ status: 307, headers: { location: elsewhere.url } }));
+    const { tenantId } = await webhookFor(redirecting.url);
+    const run = startDispatcher(wdb.pool, { retryWindowMs: 300 });
+    dispatchers.push(run.dispatcher);
+    const queued = await enqueue(tenantId, 'alert.firing', alert('r1'));
+    run.dispatcher.wake();
+    expect(await settled(queued.messageId)).toMatchObject({ state: 'failed', last_response_code: 307 });
+    expect(elsewhere.received).toHaveLength(0);
+  });
+
   it('disables the endpoint on 410 and ends its other pending deliveries', async () => {
     const t = await target(() => 410);
     const { tenantId, hook } = await webhookFor(t.url);
