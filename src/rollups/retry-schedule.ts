@@ -1,15 +1,6 @@
-/**
- * When a failed write is tried again: jittered exponential backoff, one timer at a time.
- *
- * Equal jitter (half the ceiling fixed, half random) rather than full jitter: a write to a
- * server that refuses connections fails in microseconds, and full jitter's near-zero draws
- * would turn into a burst of attempts. Receivers still spread out over the random half.
- */
-export function backoffDelayMs(failures: number, baseMs: number, capMs: number): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, failures - 1));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
+import { backoffDelayMs } from '../retry/index.js';
 
+/** When a failed write is tried again: the receiver's backoff (src/retry), one timer at a time. */
 export class RetrySchedule {
   private failures = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -28,7 +19,7 @@ export class RetrySchedule {
   /** Records a failure and schedules the retry; returns the delay chosen. */
   failed(): number {
     this.failures++;
-    const delay = backoffDelayMs(this.failures, this.baseMs, this.capMs);
+    const delay = backoffDelayMs(this.failures - 1, { initialDelayMs: this.baseMs, maxDelayMs: this.capMs });
     this.cancel();
     // unref: a pending retry must not keep a stopping process alive.
     this.timer = setTimeout(() => {

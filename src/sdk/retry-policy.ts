@@ -56,21 +56,6 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | n
   return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
 }
 
-export interface BackoffPolicy {
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-}
-
-/**
- * Exponential backoff with "equal jitter": a uniform delay in [d/2, d] where
- * d = min(max, initial · 2^attempt). Jitter spreads producers that failed together; the
- * lower half-bound keeps a retry from firing immediately.
- */
-export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
 /** Retry-After is honoured as a floor; up to 10 % (≤ 1 s) is added so producers told the same value do not return in step. */
 export function retryAfterDelayMs(retryAfterMs: number, random: () => number = Math.random): number {
   return retryAfterMs + Math.round(random() * Math.min(retryAfterMs * 0.1, 1000));

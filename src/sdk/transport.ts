@@ -4,7 +4,8 @@ import { DeliveryLedger, type DeliveryStats, type InFlightBatch } from './delive
 import type { DeliveryConfig } from './delivery-options.js';
 import { gzip } from './gzip.js';
 import { DropOldestRing } from './ring.js';
-import { backoffDelayMs, classifyFailure, classifyResponse, retryAfterDelayMs, type SendOutcome } from './retry-policy.js';
+import { backoffDelayMs } from '../retry/index.js';
+import { classifyFailure, classifyResponse, retryAfterDelayMs, type SendOutcome } from './retry-policy.js';
 
 /**
  * Batching and delivery shared by both emitters: a bounded queue, flush by size or time,

@@ -1,4 +1,4 @@
-import { backoffDelayMs } from '../rollups/retry-schedule.js';
+import { backoffDelayMs } from '../retry/index.js';
 import type { AttemptResult } from './http-sender.js';
 
 /** What an attempt leaves the delivery as (also the attempt log's `status`). */
@@ -35,6 +35,6 @@ export function decideAttempt(result: AttemptResult, attempt: number, ageMs: num
   if (result.kind === 'aborted') return { status: 'retrying', retryInMs: 0, error };
   const left = policy.retryWindowMs - ageMs;
   if (left <= 0) return { status: 'failed', retryInMs: null, error };
-  const delay = Math.min(backoffDelayMs(attempt, policy.retryBaseMs, policy.retryCapMs), left);
+  const delay = Math.min(backoffDelayMs(attempt - 1, { initialDelayMs: policy.retryBaseMs, maxDelayMs: policy.retryCapMs }), left);
   return { status: 'retrying', retryInMs: Math.round(delay), error };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, classifyResponse, parseRetryAfter, retryAfterDelayMs } from '../../src/sdk/retry-policy.js';
+import { classifyResponse, parseRetryAfter, retryAfterDelayMs } from '../../src/sdk/retry-policy.js';
 
 const err = (code: string): string => JSON.stringify({ error: { code, message: `m-${code}` } });
 
@@ -50,15 +50,7 @@ describe('parseRetryAfter', () => {
   });
 });
 
-describe('backoff', () => {
-  const policy = { initialDelayMs: 100, maxDelayMs: 1000 };
-  it('doubles per attempt within [d/2, d] and stops at the cap', () => {
-    for (let attempt = 0; attempt < 12; attempt++) {
-      const d = Math.min(1000, 100 * 2 ** attempt);
-      expect(backoffDelayMs(attempt, policy, () => 0)).toBe(d / 2);
-      expect(backoffDelayMs(attempt, policy, () => 0.999999)).toBe(d);
-    }
-  });
+describe('Retry-After', () => {
   it('never shortens Retry-After and adds at most 10 % (≤ 1 s)', () => {
     expect(retryAfterDelayMs(2000, () => 0)).toBe(2000);
     expect(retryAfterDelayMs(2000, () => 1)).toBe(2200);

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { classifyPgError, type FailureKind } from '../../database/index.js';
+import { backoffDelayMs } from '../../retry/index.js';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, type CopyFormat, type RowGroup } from '../../codec/index.js';
 
 /** The tables rows are copied into, in the order each transaction writes them. */
@@ -82,6 +83,8 @@ export type WriteOutcome =
   | { ok: false; kind: FailureKind; error: Error };
 
 const MAX_ATTEMPTS = 4;
+/** A deadlock or serialization failure is retried after 5–10, 10–20, 20–40 ms. */
+const DEADLOCK_RETRY = { initialDelayMs: 10, maxDelayMs: 1000 };
 /** After a batch met a duplicate, this many batches go straight to staging (retry storms). */
 const STAGING_AFTER_CONFLICT = 8;
 
@@ -154,7 +157,7 @@ export class PostgresCopySink {
         const kind = classifyPgError(err);
         if (kind !== 'retry') return { ok: false, kind, error: err as Error };
         if (attempt >= MAX_ATTEMPTS) return { ok: false, kind: 'unavailable', error: err as Error };
-        await sleep(jitteredBackoff(attempt));
+        await sleep(backoffDelayMs(attempt - 1, DEADLOCK_RETRY));
       }
     }
   }
@@ -315,11 +318,6 @@ function toGroups(results: pg.QueryResult[]): InsertedGroup[] {
     }
   }
   return out;
-}
-
-/** Full jitter over an exponential ceiling: 10, 20, 40 ms… */
-export function jitteredBackoff(attempt: number, baseMs = 10, capMs = 1000): number {
-  return Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1));
 }
 
 function sleep(ms: number): Promise<void> {
