@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/api-keys/index.js';
 import { EVENT_ERROR_CODES, REQUEST_ERRORS } from '../../src/protocol/index.js';
 import { READ_ERRORS, registerReadRoutes } from '../../src/read/index.js';
-import { WEBHOOK_ERRORS } from '../../src/webhooks/index.js';
+import { registerWebhookRoutes, WEBHOOK_ERRORS, type WebhookAuthenticator } from '../../src/webhooks/index.js';
 import {
   bearer,
   encodeJsonBatch,
@@ -163,6 +163,16 @@ describe('the document', () => {
     expect(schemas.length).toBeGreaterThan(100);
     for (const { where, schema } of schemas) expect(ajv.validateSchema(schema), `${where}: ${ajv.errorsText(ajv.errors)}`).toBe(true);
     expect(ajv.validateSchema({ type: 'strin' })).toBe(false);
+  });
+
+  it('has response schemas that refuse what the receiver must not answer', () => {
+    expect(responseSchema('/v1/agent', 'post', 202)({ accepted: 1, rejected: [] })).toBe(true);
+    expect(responseSchema('/v1/agent', 'post', 202)({ accepted: 0, rejected: [] })).toBe(false);
+    expect(responseSchema('/v1/agent', 'post', 202)({ accepted: 1, rejected: [{ index: 0, id: null, code: 'not_a_code', message: '' }] })).toBe(false);
+    expect(responseSchema('/v1/ingest', 'post', 401)({ error: { code: 'invalid_api_key', message: 'no' } })).toBe(true);
+    expect(responseSchema('/v1/ingest', 'post', 401)({ error: { code: 'bad_signature', message: 'no' } })).toBe(false);
+    expect(responseSchema('/v1/agent/history', 'get', 200)({ data: [], next_cursor: null })).toBe(true);
+    expect(responseSchema('/v1/agent/history', 'get', 200)({ data: [{ time: 'yesterday' }], next_cursor: null })).toBe(false);
   });
 
   it('gives every operation a unique operationId', () => {
@@ -371,6 +381,14 @@ describe('real answers of the receiver', () => {
       }
       const app = uWS.App();
       registerReadRoutes(app, { pool, log: pino({ level: 'silent' }) });
+      // The webhook routes take the server's key authentication as a function: a table of this test's keys.
+      const principals = new Map([
+        [keys.read, { tenantId: 'openapi-tenant', scopes: ['read'] }],
+        [keys.admin, { tenantId: 'openapi-tenant', scopes: ['read', 'admin'] }],
+      ]);
+      const authenticate: WebhookAuthenticator = async (headers) =>
+        principals.get(/^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '') ?? { status: 401, code: 'invalid_api_key' };
+      registerWebhookRoutes(app, { pool, authenticate, allowPrivateUrls: true, log: pino({ level: 'silent' }) });
       socket = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
         app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('read routes did not listen')) : resolve(s))),
       );
@@ -435,6 +453,21 @@ describe('real answers of the receiver', () => {
       expectDocumented('put', '/v1/agent/settings', await call('PUT', q, keys.admin, { daily_spend_limit_atomic: '250000000', runway_alert_hours: null }), 200);
       expectDocumented('put', '/v1/agent/settings', await call('PUT', q, keys.admin, { error_rate_threshold: 2 }), 400, 'invalid_settings');
       expectDocumented('put', '/v1/agent/settings', await call('PUT', q, keys.read, {}), 403, 'forbidden');
+    });
+
+    it('webhooks: register, list, deliveries, delete, and their refusals', async () => {
+      const created = await call('POST', '/v1/webhooks', keys.admin, { url: 'http://127.0.0.1:9/hook', event_types: ['alert.firing'], description: 'pager' });
+      expectDocumented('post', '/v1/webhooks', created, 201);
+      const id = (created.json as { id: string }).id;
+      expectDocumented('post', '/v1/webhooks', await call('POST', '/v1/webhooks', keys.admin, { url: 'ftp://127.0.0.1/hook', event_types: ['alert.firing'] }), 400, 'invalid_webhook_url');
+      expectDocumented('post', '/v1/webhooks', await call('POST', '/v1/webhooks', keys.admin, { url: 'http://127.0.0.1:9/hook', event_types: [] }), 400, 'invalid_body');
+      expectDocumented('post', '/v1/webhooks', await call('POST', '/v1/webhooks', keys.read, { url: 'http://127.0.0.1:9/hook', event_types: ['alert.firing'] }), 403, 'forbidden');
+      expectDocumented('get', '/v1/webhooks', await call('GET', '/v1/webhooks', keys.admin), 200);
+      expectDocumented('get', '/v1/webhooks', await call('GET', '/v1/webhooks', null), 401, 'invalid_api_key');
+      expectDocumented('get', '/v1/webhooks/{id}/deliveries', await call('GET', `/v1/webhooks/${id}/deliveries?limit=10`, keys.admin), 200);
+      expectDocumented('get', '/v1/webhooks/{id}/deliveries', await call('GET', `/v1/webhooks/${id}/deliveries?limit=501`, keys.admin), 400, 'invalid_query');
+      expect((await call('DELETE', `/v1/webhooks/${id}`, keys.admin)).status).toBe(204);
+      expectDocumented('delete', '/v1/webhooks/{id}', await call('DELETE', `/v1/webhooks/${id}`, keys.admin), 404, 'not_found');
     });
 
     it('errors: 400 invalid_query, 401, 403 forbidden, 404 not_found', async () => {
