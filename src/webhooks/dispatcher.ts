@@ -109,15 +109,13 @@ export class WebhookDispatcher {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeSleeper = () => {
         this.wakeSleeper = null;
-        done();
+        resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wakeSleeper = done;
     });
   }
 
