@@ -18,7 +18,7 @@ const DESCRIPTION = `Signed telemetry of x402 agent payments in, durable rows in
 - Ingest: docs/protocol.md (protocol v1.1): POST /v1/agent for agents (an Ed25519 signature over each request), POST /v1/ingest for gateways (an API key).
 - Read side: docs/read-api.md: linking agents to a tenant, metrics and history, live events, alerts and webhooks.
 
-Conventions: amounts (\`*_atomic\`, \`*_lamports\`, \`nonce\`) are decimal strings in answers (exact int64 or sums of them); times are RFC 3339 UTC; latencies are milliseconds. Every error has the body \`{"error": {"code", "message"}}\` with a stable code (components.schemas.ErrorCode lists each with its status). Any unknown path is answered 404 \`not_found\`, and a known path used with another method 405 \`method_not_allowed\`. Every response carries a \`Date\` header.`;
+Conventions: amounts (\`*_atomic\`, \`*_lamports\`, \`nonce\`) are decimal strings in answers (exact int64 or sums of them); times are RFC 3339 UTC; latencies are milliseconds. Read-side lists are newest first and paginated by an opaque \`cursor\` (keyset) with \`next_cursor\` null on the last page; a query parameter an endpoint does not take, one given twice, or a malformed value is 400 \`invalid_query\` naming it. Every error has the body \`{"error": {"code", "message"}}\` with a stable code (components.schemas.ErrorCode lists each with its status). Any unknown path is answered 404 \`not_found\`, and a known path used with another method 405 \`method_not_allowed\`. Every response carries a \`Date\` header.`;
 
 export function buildDocument() {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -62,7 +62,7 @@ if (process.argv[1] !== undefined && new URL(`file://${process.argv[1]}`).href =
   if (process.argv.includes('--check')) {
     const current = readFileSync(OUTPUT, 'utf8');
     if (current !== text) {
-      console.error('docs/openapi.json is out of date: run node scripts/openapi/build.mjs');
+      console.error('docs/openapi.json is out of date: run node scripts/openapi/build.mjs (or npm run docs)');
       process.exit(1);
     }
   } else {

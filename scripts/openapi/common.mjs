@@ -7,7 +7,7 @@ export const keyWith = (/** @type {string} */ scope) => ({ ApiKey: [scope] });
 
 export function securitySchemes() {
   const signed =
-    'Sent together with X-MachPay-Timestamp and X-MachPay-Signature: an Ed25519 signature over `machpay-v1\\n{timestamp}\\n{path}\\n` followed by the body exactly as sent (docs/protocol.md §3). On the read side `{path}` is the path, `?` and the query string exactly as sent (none without a query), and the body is empty for GET.';
+    'Sent together with X-MachPay-Timestamp and X-MachPay-Signature: an Ed25519 signature over `machpay-v1\\n{timestamp}\\n{path}\\n` followed by the body exactly as sent (docs/protocol.md §3). In binary mode (v1.1) the lines `ce-specversion:{v}`, `ce-id:{v}`, `ce-source:{v}`, `ce-type:{v}`, `ce-time:{v}` come between the prefix and the body. On the read side `{path}` is the path, `?` and the query string exactly as sent (none without a query), and the body is empty for GET.';
   return {
     AgentId: {
       type: 'apiKey',
