@@ -175,6 +175,24 @@ describe('the document', () => {
     expect(responseSchema('/v1/agent/history', 'get', 200)({ data: [{ time: 'yesterday' }], next_cursor: null })).toBe(false);
   });
 
+  it('has request schemas that take the events producers send and refuse invalid ones, as docs/schemas does', () => {
+    const batch = (path: string): ValidateFunction =>
+      ajv.compile({ $ref: `${DOC_ID}#${jsonPointer('paths', path, 'post', 'requestBody', 'content', 'application/cloudevents-batch+json', 'schema')}` });
+    const agentBatch = batch('/v1/agent');
+    const id = newAgent().agentId;
+    expect(agentBatch([interactionEvent(id), telemetryEvent(id)]), ajv.errorsText(agentBatch.errors)).toBe(true);
+    expect(agentBatch([interactionEvent(id, { data: { latency_ms: -1 } })])).toBe(false);
+    expect(agentBatch([interactionEvent(id, { data: { nonce: '9223372036854775808' } })])).toBe(false);
+    expect(agentBatch([gatewayEvent()])).toBe(false);
+    const example = (doc.paths['/v1/agent']?.post as unknown as { requestBody: { content: Record<string, { example: unknown }> } }).requestBody.content[
+      'application/cloudevents-batch+json'
+    ]?.example;
+    expect(agentBatch(example), ajv.errorsText(agentBatch.errors)).toBe(true);
+    const gatewayBatch = batch('/v1/ingest');
+    expect(gatewayBatch([gatewayEvent()]), ajv.errorsText(gatewayBatch.errors)).toBe(true);
+    expect(gatewayBatch([gatewayEvent({ data: { status_code: 42 } })])).toBe(false);
+  });
+
   it('gives every operation a unique operationId', () => {
     const ids = operations().map(({ op }) => op.operationId);
     expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
