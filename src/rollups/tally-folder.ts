@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { Logger } from 'pino';
 import { classifyPgError } from '../database/index.js';
+import type { Logger } from '../logger.js';
 import { FoldMergers, foldRound, type FoldRoundResult } from './fold-round.js';
 import { RetrySchedule } from './retry-schedule.js';
 

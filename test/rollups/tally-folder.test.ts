@@ -9,10 +9,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import type { RowGroup } from '../../src/codec/index.js';
-import { decodeHistogram, type VendorBreakdownEntry } from '../../src/rollups/index.js';
+import { decodeHistogram, encodeHistogram, newMergeHistogram, type VendorBreakdownEntry } from '../../src/rollups/index.js';
 import { writePendingTallies } from '../../src/rollups/pending-tallies.js';
 import { TallyFolder, type TallyFolderOptions } from '../../src/rollups/tally-folder.js';
-import { agentGroup, eventually, exactPercentile, gatewayGroup, HOUR, latencySample, migratedPool, MINUTE, silentLogger, withinPrecision } from './support.js';
+import { agentGroup, eventually, exactPercentile, gatewayGroup, HOUR, latencySample, migratedPool, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
 
 const DAY = 86_400_000;
 /** Midnight UTC: the groups straddle it, so two days and several hours are touched. */
@@ -386,5 +386,54 @@ describe('TallyFolder', () => {
     await f.stop();
     expect(f.stats()).toMatchObject({ rowsFolded: newer.length + 1, lagSeconds: 0 });
     await expectAllFolded('fs-', [agentGroup('fs-old', 'v1', D1, [3]), ...newer]);
+  });
+
+  it('retries with backoff while PostgreSQL is unreachable, then folds everything once', async () => {
+    const target = new URL(db.url);
+    const proxy = new TcpProxy(target.hostname, Number(target.port));
+    await proxy.up();
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(proxy.port);
+    const p = new pg.Pool({ connectionString: viaProxy.toString(), max: 2 });
+    p.on('error', () => undefined);
+    extraPools.push(p);
+    await proxy.down();
+    const groups = randomGroups('fr-', 120, 53, 3);
+    await write(groups);
+    const f = folder({ intervalMs: 20, baseBackoffMs: 20, maxBackoffMs: 40 }, p);
+    f.start();
+    expect(await eventually(async () => f.stats().failures >= 3, 10_000, 20)).toBe(true);
+    expect(await pendingCount()).toBe(groups.length);
+    await proxy.up();
+    expect(await eventually(async () => (await pendingCount()) === 0, 10_000, 20)).toBe(true);
+    await f.stop();
+    await proxy.down();
+    expect(f.stats().rowsFolded).toBe(groups.length);
+    await expectAllFolded('fr-', groups);
+  });
+
+  it('folds pending rows that carry an encoded histogram instead of raw latencies', async () => {
+    const latencies = latencySample(500, 77);
+    const h = newMergeHistogram();
+    for (const v of latencies) h.recordValue(v);
+    const sum = latencies.reduce((a, b) => a + b, 0);
+    const max = Math.max(...latencies);
+    await pool.query(
+      `INSERT INTO rollup_pending (kind, entity_id, vendor_id, minute, total_requests, successful_requests, failed_requests, total_spend_atomic,
+                                   latency_sum_ms, max_latency_ms, latency_histogram)
+       VALUES ('agent', 'fh-1', 'v1', to_timestamp($1 / 1000.0), 500, 500, 0, 7, $2, $3, $4)`,
+      [D1, sum, max, encodeHistogram(h)],
+    );
+    await write([agentGroup('fh-1', 'v1', D1, [1, 2, 3], { spend: 3n })]);
+    await folder().foldNow();
+    const all = [...latencies, 1, 2, 3];
+    const [row] = [...(await bucketRows('agent_stats_minute', 'fh-')).values()];
+    expect(row).toMatchObject({ total_requests: '503', total_spend_atomic: '10', latency_sum_ms: String(sum + 6), max_latency_ms: max });
+    const merged = decodeHistogram(row?.latency_histogram as string);
+    expect(merged.totalCount).toBe(503);
+    expect(withinPrecision(merged.getValueAtPercentile(99), exactPercentile(all, 99))).toBe(true);
+    const hour = await pool.query<{ n: string; p99: number }>(`SELECT total_requests::text AS n, p99_latency_ms AS p99 FROM agent_stats_hourly WHERE agent_id = 'fh-1'`);
+    expect(hour.rows[0]?.n).toBe('503');
+    expect(withinPrecision(hour.rows[0]?.p99 as number, exactPercentile(all, 99))).toBe(true);
   });
 });
