@@ -2,10 +2,10 @@ import { appendFile, open, readFile, truncate, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Spool, type SpoolStats } from '../../src/sinks/spool/index.js';
-import { crc32 } from '../../src/sinks/spool/crc32.js';
-import { segmentFileName } from '../../src/sinks/spool/segment-file.js';
-import { FILE_HEADER_BYTES, REC_HEADER_BYTES, REC_HEADER_CRC, REC_LENGTH, RECORD_MAGIC_BYTES } from '../../src/sinks/spool/record-format.js';
+import { Spool, type SpoolStats } from '../../../src/sinks/spool/index.js';
+import { crc32 } from '../../../src/sinks/spool/crc32.js';
+import { segmentFileName } from '../../../src/sinks/spool/segment-file.js';
+import { FILE_HEADER_BYTES, REC_HEADER_BYTES, REC_HEADER_CRC, REC_LENGTH, RECORD_MAGIC_BYTES } from '../../../src/sinks/spool/record-format.js';
 import {
   captureLog,
   drain,

@@ -1,8 +1,8 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Spool } from '../../src/sinks/spool/index.js';
-import { FILE_HEADER_BYTES, REC_HEADER_BYTES } from '../../src/sinks/spool/record-format.js';
+import { Spool } from '../../../src/sinks/spool/index.js';
+import { FILE_HEADER_BYTES, REC_HEADER_BYTES } from '../../../src/sinks/spool/record-format.js';
 import { captureLog, drain, makeTempDir, payloadOf, removeTempDirs, segmentBytesOnDisk, segmentFiles } from './fixtures/spool-disk.js';
 
 /** Disk errors, injected into FileHandle methods: what the appenders see, and what is left on disk. */

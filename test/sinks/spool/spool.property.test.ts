@@ -2,10 +2,10 @@ import { appendFile, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Spool, type SpoolOptions } from '../../src/sinks/spool/index.js';
-import { CURSOR_FILE_NAME } from '../../src/sinks/spool/ack-cursor.js';
-import { CRC_SLICE_BYTES } from '../../src/sinks/spool/crc32.js';
-import { FILE_HEADER_BYTES, REC_HEADER_BYTES } from '../../src/sinks/spool/record-format.js';
+import { Spool, type SpoolOptions } from '../../../src/sinks/spool/index.js';
+import { CURSOR_FILE_NAME } from '../../../src/sinks/spool/ack-cursor.js';
+import { CRC_SLICE_BYTES } from '../../../src/sinks/spool/crc32.js';
+import { FILE_HEADER_BYTES, REC_HEADER_BYTES } from '../../../src/sinks/spool/record-format.js';
 import { captureLog, makeTempDir, payloadOf, recordsIn, removeTempDirs, segmentBytesOnDisk, segmentFiles } from './fixtures/spool-disk.js';
 
 afterEach(removeTempDirs);

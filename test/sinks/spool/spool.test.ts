@@ -1,10 +1,10 @@
 import { open, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MAX_PAYLOAD_BYTES, Spool, SpoolError, type SpoolOptions } from '../../src/sinks/spool/index.js';
-import { CURSOR_FILE_NAME } from '../../src/sinks/spool/ack-cursor.js';
-import { CRC_SLICE_BYTES } from '../../src/sinks/spool/crc32.js';
-import { FILE_HEADER_BYTES, REC_HEADER_BYTES } from '../../src/sinks/spool/record-format.js';
+import { MAX_PAYLOAD_BYTES, Spool, SpoolError, type SpoolOptions } from '../../../src/sinks/spool/index.js';
+import { CURSOR_FILE_NAME } from '../../../src/sinks/spool/ack-cursor.js';
+import { CRC_SLICE_BYTES } from '../../../src/sinks/spool/crc32.js';
+import { FILE_HEADER_BYTES, REC_HEADER_BYTES } from '../../../src/sinks/spool/record-format.js';
 import { captureLog, drain, makeTempDir, payloadOf, removeTempDirs, segmentBytesOnDisk, segmentFiles, WARN } from './fixtures/spool-disk.js';
 
 afterEach(removeTempDirs);

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Spool } from '../../src/sinks/spool/index.js';
+import { Spool } from '../../../src/sinks/spool/index.js';
 import { captureLog, makeTempDir, payloadOf, removeTempDirs } from './fixtures/spool-disk.js';
 
 /**
@@ -19,7 +19,7 @@ import { captureLog, makeTempDir, payloadOf, removeTempDirs } from './fixtures/s
  * than the sources (`npm test` builds first), else a private tsc build of this folder.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url));
 const ROUNDS = 4;
 const buildDirs: string[] = [];

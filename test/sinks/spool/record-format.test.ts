@@ -1,7 +1,7 @@
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CRC_SLICE_BYTES, crc32, crc32Sliced, crc32Table } from '../../src/sinks/spool/crc32.js';
+import { CRC_SLICE_BYTES, crc32, crc32Sliced, crc32Table } from '../../../src/sinks/spool/crc32.js';
 import {
   CURSOR_BYTES,
   decodeCursor,
@@ -16,7 +16,7 @@ import {
   RECORD_MAGIC,
   RECORD_MAGIC_BYTES,
   type RecordHeader,
-} from '../../src/sinks/spool/record-format.js';
+} from '../../../src/sinks/spool/record-format.js';
 
 const idArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.constant(Number.MAX_SAFE_INTEGER));
 const headerArb: fc.Arbitrary<RecordHeader> = fc.record({
