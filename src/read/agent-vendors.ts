@@ -30,7 +30,7 @@ export async function agentVendors(pool: pg.Pool, agentId: string, requested: Re
   const w = bucketWindow(requested);
   const read = await inSnapshot(pool, async (c) => {
     const t = await c.query<{ t: string }>(SNAPSHOT_TIME_SQL);
-    return { completeThrough: t.rows[0]?.t ?? '', vendors: await tallyByVendor(c, agentId, w) };
+    return { completeThrough: t.rows[0]?.t ?? '', vendors: await tallyByVendor(c, { kind: 'agent', agentId }, w) };
   });
   const merger = new LatencyMerger();
   const rows = [...read.vendors].map(([vendor, t]) => ({ vendor, t }));

@@ -7,9 +7,10 @@ import { agentVendors } from './agent-vendors.js';
 import { listAgents } from './agents-list.js';
 import { parseSettingsUpdate, readSettings, writeSettings, type AlertDefaults } from './alert-settings.js';
 import { balancePoints } from './balances.js';
+import { gatewayMetrics } from './gateway-metrics.js';
 import { confirmLink, initLink, unlinkAgent } from './linking.js';
 import type { Principal } from './principal.js';
-import { isAgentId, parseBoolean, parseLimit, parseVendorId } from './query-params.js';
+import { isAgentId, parseBoolean, parseGatewayId, parseLimit, parseVendorId } from './query-params.js';
 import { AGENT_NOT_FOUND, ReadError } from './read-errors.js';
 import type { Call, ReadEndpoint, Reply } from './read-route.js';
 import { onlyKeys, parseJsonObject, parseName } from './request-body.js';
@@ -179,6 +180,20 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
         if (!isAgentId(agentId)) return AGENT_NOT_FOUND;
         const out = await unlinkAgent(d.pool, keyOf(call.principal).tenantId, agentId);
         return out ?? { status: 204, body: null };
+      },
+    },
+    {
+      method: 'get',
+      pattern: '/v1/gateway/metrics',
+      query: ['gateway_id', ...WINDOW_PARAMS],
+      need: { scope: 'read', agentMayCall: false },
+      async handle(call) {
+        const gatewayId = parseGatewayId(call.query);
+        if (gatewayId instanceof ReadError) return gatewayId;
+        const w = windowed(call, true);
+        if (w instanceof ReadError || w === null) return w ?? new ReadError('invalid_query');
+        // Gateway rows are keyed by the tenant whose key sent them: a key sees only its own.
+        return ok(await gatewayMetrics(d.pool, keyOf(call.principal).tenantId, gatewayId, w));
       },
     },
     {

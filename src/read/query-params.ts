@@ -46,7 +46,7 @@ export function parseBoolean(q: QueryParams, name: string): boolean | undefined 
   return new ReadError('invalid_query', `Query parameter '${name}' must be true or false.`);
 }
 
-/** Agent ids are base58 public keys; other ids (vendors) are 1–64 printable characters. */
+/** Agent ids are base58 public keys; other ids (vendors, gateways) are 1–64 printable characters. */
 const AGENT_ID = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
 const VENDOR_ID = /^[\x21-\x7e]{1,64}$/;
 
@@ -61,6 +61,13 @@ export function parseVendorId(q: QueryParams): string | undefined | ReadError {
   const v = q.get('vendor_id');
   if (v === undefined) return undefined;
   if (!VENDOR_ID.test(v)) return new ReadError('invalid_query', "Query parameter 'vendor_id' must be 1 to 64 printable characters.");
+  return v;
+}
+
+export function parseGatewayId(q: QueryParams): string | ReadError {
+  const v = q.get('gateway_id');
+  if (v === undefined) return new ReadError('invalid_query', "Query parameter 'gateway_id' is required.");
+  if (!VENDOR_ID.test(v)) return new ReadError('invalid_query', "Query parameter 'gateway_id' must be 1 to 64 printable characters.");
   return v;
 }
 

@@ -66,7 +66,8 @@ export function attachEndpoint(app: TemplatedApp, ep: ReadEndpoint, ctx: RouteCo
       },
     };
     const pathParams: string[] = [];
-    for (let i = 0; i < paramCount; i++) pathParams.push(decodeURIComponent(req.getParameter(i)));
+    // Taken as sent: the ids in paths are base58 or plain ASCII, and a decode could throw inside the handler.
+    for (let i = 0; i < paramCount; i++) pathParams.push(req.getParameter(i));
     // The signed path is the path plus the query string exactly as sent (docs/read-api.md §1).
     const signedPath = rawQuery === '' ? url : `${url}?${rawQuery}`;
     let aborted = false;

@@ -18,7 +18,7 @@ export function cell(vendor: string, latencies: number[], spend: bigint, failure
   return { vendor, latencies, failures, spend };
 }
 
-function histogramOf(latencies: readonly number[]): string {
+export function histogramOf(latencies: readonly number[]): string {
   const h = newMergeHistogram();
   for (const v of latencies) h.recordValue(Math.min(v, HIGHEST_LATENCY_MS));
   return encodeHistogram(h);
@@ -65,11 +65,18 @@ export async function insertHourRow(pool: pg.Pool, agentId: string, bucket: Date
 }
 
 /** A pending tally of one minute: raw latencies (as the ingest side writes them) or a histogram. */
-export async function insertPending(pool: pg.Pool, agentId: string, minute: Date, c: Cell, form: 'raw' | 'histogram' = 'raw'): Promise<void> {
+export async function insertPending(
+  pool: pg.Pool,
+  agentId: string,
+  minute: Date,
+  c: Cell,
+  form: 'raw' | 'histogram' = 'raw',
+  gatewayOf: string | null = null,
+): Promise<void> {
   await pool.query(
     `INSERT INTO rollup_pending (kind, tenant_id, entity_id, vendor_id, minute, total_requests, successful_requests, failed_requests,
                                  total_spend_atomic, latency_sum_ms, max_latency_ms, latencies, latency_histogram)
-     VALUES ('agent', '', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+     VALUES ($12, $13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
     [
       agentId,
       c.vendor,
@@ -82,6 +89,8 @@ export async function insertPending(pool: pg.Pool, agentId: string, minute: Date
       Math.max(...c.latencies),
       form === 'raw' ? c.latencies : null,
       form === 'histogram' ? histogramOf(c.latencies) : null,
+      gatewayOf === null ? 'agent' : 'gateway',
+      gatewayOf ?? '',
     ],
   );
 }

@@ -1,0 +1,63 @@
+import { LatencyMerger, newTotalHistogram } from './latency-summary.js';
+import { addTally, emptyTally, type Tally } from './rollup-tallies.js';
+import { isoMs } from './times.js';
+import type { BucketedWindow } from './window.js';
+
+export interface ChartPoint {
+  bucket: string;
+  requests: number;
+  failed_requests: number;
+  spend_atomic: string;
+  p50_latency_ms: number | null;
+  p99_latency_ms: number | null;
+}
+
+/** The window's totals and its chart, shared by agent and gateway metrics. */
+export interface WindowFigures {
+  total_requests: number;
+  successful_requests: number;
+  failed_requests: number;
+  success_rate: number | null;
+  total_spend_atomic: string;
+  avg_latency_ms: number | null;
+  p50_latency_ms: number | null;
+  p99_latency_ms: number | null;
+  chart_data: ChartPoint[];
+}
+
+/**
+ * Every bucket of the window, oldest first (zeros and null percentiles where nothing
+ * happened), and the totals as the sum of those buckets. Each bucket's histograms are
+ * merged once into a reused scratch histogram and once into the window's own.
+ */
+export function chartWindow(buckets: ReadonlyMap<number, Tally>, w: BucketedWindow): WindowFigures {
+  const merger = new LatencyMerger();
+  const total = newTotalHistogram();
+  const sum = emptyTally();
+  const chart: ChartPoint[] = [];
+  for (let b = w.fromMs; b < w.toMs; b += w.bucketMs) {
+    const t = buckets.get(b) ?? emptyTally();
+    addTally(sum, t);
+    const lat = merger.figures(t.histograms, t.rawLatencies, total);
+    chart.push({
+      bucket: isoMs(b),
+      requests: Number(t.requests),
+      failed_requests: Number(t.failures),
+      spend_atomic: t.spend.toString(),
+      p50_latency_ms: lat.p50,
+      p99_latency_ms: lat.p99,
+    });
+  }
+  const overall = LatencyMerger.read(total);
+  return {
+    total_requests: Number(sum.requests),
+    successful_requests: Number(sum.successes),
+    failed_requests: Number(sum.failures),
+    success_rate: sum.requests > 0n ? Number(sum.successes) / Number(sum.requests) : null,
+    total_spend_atomic: sum.spend.toString(),
+    avg_latency_ms: sum.requests > 0n ? Number(sum.latencySum) / Number(sum.requests) : null,
+    p50_latency_ms: overall.p50,
+    p99_latency_ms: overall.p99,
+    chart_data: chart,
+  };
+}
