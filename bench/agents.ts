@@ -6,7 +6,7 @@ export interface Agent {
   /** base58 of the raw public key: X-MachPay-Agent and data.agent_id. */
   readonly id: string;
   readonly privateKey: KeyObject;
-  /** Next interaction nonce (unique per agent, PROTOCOL.md §5). */
+  /** Next interaction nonce (unique per agent, docs/protocol.md §5). */
   nonce: number;
   /** Next telemetry period (its period_end is the row's time, unique per agent). */
   period: number;

@@ -1,6 +1,6 @@
 /**
  * A few of the receiver's own counters, read from its /metrics around a hold: how many
- * batches it acknowledged through the local spool (PROTOCOL.md §6: durable on local disk,
+ * batches it acknowledged through the local spool (docs/protocol.md §6: durable on local disk,
  * reaching PostgreSQL later) instead of after a PostgreSQL commit.
  */
 export interface SpoolCounters {

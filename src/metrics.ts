@@ -23,7 +23,7 @@ export function createMetrics() {
     }),
     requestErrors: new Counter({
       name: 'machpay_http_request_errors_total',
-      help: 'Ingest requests refused as a whole, by endpoint and error code (PROTOCOL.md §6).',
+      help: 'Ingest requests refused as a whole, by endpoint and error code (docs/protocol.md §6).',
       labelNames: ['endpoint', 'code'] as const,
       registers: r,
     }),

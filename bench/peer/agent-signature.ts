@@ -18,7 +18,7 @@ export interface SignatureHeaders {
 /** Imported keys per agent: importing costs more than verifying (FINDINGS.md), so it is done once. */
 const keys = new Map<string, KeyObject>();
 
-/** Checks the three headers of PROTOCOL.md §3; returns the error code, or what verify() needs. */
+/** Checks the three headers of docs/protocol.md §3; returns the error code, or what verify() needs. */
 export function checkSignatureHeaders(agent: string | undefined, timestamp: string | undefined, signature: string | undefined): SignatureHeaders | string {
   if (agent === undefined || timestamp === undefined || signature === undefined || agent === '' || timestamp === '' || signature === '') {
     return 'missing_signature';

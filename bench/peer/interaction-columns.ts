@@ -1,5 +1,5 @@
 /**
- * Validation of `com.machpay.agent.interaction.v1` events (PROTOCOL.md §2, §5) into one
+ * Validation of `com.machpay.agent.interaction.v1` events (docs/protocol.md §2, §5) into one
  * array per column, ready for `unnest`. The essentials the receiver checks: CloudEvents
  * attributes, RFC 3339 time, the agent named in the event is the signer, required fields,
  * types, ranges and column lengths. int64 fields are kept as decimal strings (PostgreSQL

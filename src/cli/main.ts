@@ -6,7 +6,7 @@ import { startReceiver } from '../receiver.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys/index.js';
 import { openDatabase, withClient } from '../database/index.js';
 
-const USAGE = `machpay-receiver: telemetry receiver for x402 agent payments (PROTOCOL v1)
+const USAGE = `machpay-receiver: telemetry receiver for x402 agent payments (protocol: docs/protocol.md)
 
 Usage:
   machpay-receiver [serve] [options]        run the receiver (the default command)
@@ -29,7 +29,7 @@ ${describeConfig()}
 const HELP: Record<string, string> = {
   serve: `machpay-receiver serve [options]\n\nRuns the receiver until SIGTERM or SIGINT, then answers every request in flight\n(up to SHUTDOWN_TIMEOUT_MS) and exits 0. With DATABASE_URL unset it starts an embedded\nPostgreSQL under DATA_DIR/postgres.\n\nOptions:\n${describeConfig()}\n`,
   migrate: `machpay-receiver migrate [options]\n\nApplies the schema migrations in schema/postgres (idempotent) and creates the\npartitions of the current and next month, then exits. serve does the same at start.\nUses DATABASE_URL, or the embedded PostgreSQL under DATA_DIR.\n`,
-  keys: `machpay-receiver keys create --tenant T --name N [--test]\nmachpay-receiver keys list [--tenant T]\nmachpay-receiver keys revoke ID\n\nGateway API keys (PROTOCOL.md §4). Only a SHA-256 of each key is stored; the key itself\nis printed once, on the last line of stdout of 'keys create'. Uses DATABASE_URL, or the\nembedded PostgreSQL under DATA_DIR (a running receiver's, if there is one).\n`,
+  keys: `machpay-receiver keys create --tenant T --name N [--test]\nmachpay-receiver keys list [--tenant T]\nmachpay-receiver keys revoke ID\n\nGateway API keys (docs/protocol.md §4). Only a SHA-256 of each key is stored; the key itself\nis printed once, on the last line of stdout of 'keys create'. Uses DATABASE_URL, or the\nembedded PostgreSQL under DATA_DIR (a running receiver's, if there is one).\n`,
 };
 
 interface Parsed {

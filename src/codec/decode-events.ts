@@ -1,5 +1,5 @@
 /**
- * The four body forms of PROTOCOL.md §2 → a list of candidate events (still unvalidated).
+ * The four body forms of docs/protocol.md §2 → a list of candidate events (still unvalidated).
  */
 import { parseJsonBody } from './json-body.js';
 import { BodyKind } from './media-type.js';

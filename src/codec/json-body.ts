@@ -7,7 +7,7 @@
  * decimal strings, which int64.ts parses exactly.
  *
  * Which literals: the value after a key ending in `nonce`, `_atomic` or `_lamports` (every
- * int64 field of PROTOCOL.md §5 and nothing else needs it), when it has 16 or more digits
+ * int64 field of docs/protocol.md §5 and nothing else needs it), when it has 16 or more digits
  * (every integer of up to 15 digits is a safe integer). Such a value is never inside a
  * string: in `nonce"` the quote follows a letter, so it is unescaped and must close a
  * string (or the text is not JSON and stays not JSON, as the bare letters are kept), so

@@ -1,5 +1,5 @@
 /**
- * Content-Type and Content-Encoding of a request body (PROTOCOL.md §2): which of the four
+ * Content-Type and Content-Encoding of a request body (docs/protocol.md §2): which of the four
  * body forms it is and whether it is gzipped. Unsupported values are `null`; the caller
  * answers 415 `unsupported_media_type` / `unsupported_encoding`.
  */

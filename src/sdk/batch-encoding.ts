@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr';
 import type { CloudEvent, WireInt64 } from './cloudevents.js';
 
 /**
- * The two batch media types of PROTOCOL.md §2, and how each writes an int64.
+ * The two batch media types of docs/protocol.md §2, and how each writes an int64.
  *
  * JSON has no integer type: values within ±(2^53 − 1) are written as numbers and larger
  * ones as decimal strings, both of which §2 allows. MessagePack has real 64-bit integers,

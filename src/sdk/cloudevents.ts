@@ -2,7 +2,7 @@ import nacl from 'tweetnacl';
 import type { EventType } from '../protocol/index.js';
 import { MachPayConfigError } from './errors.js';
 
-/** The event types of PROTOCOL.md §5: one dependency-free module shared with the receiver. */
+/** The event types of docs/protocol.md §5: one dependency-free module shared with the receiver. */
 export { EVENT_TYPES, type EventType } from '../protocol/index.js';
 
 /** An int64 as the chosen body encoding writes it (see batch-encoding.ts). */
@@ -11,7 +11,7 @@ export type WireInt64 = number | string | bigint;
 /** A value inside an event's `data`: what JSON and MessagePack can both carry. */
 export type EventValue = string | number | boolean | bigint | null | { readonly [key: string]: EventValue };
 
-/** A structured-mode CloudEvent 1.0 (PROTOCOL.md §2). Built once at record time, never mutated. */
+/** A structured-mode CloudEvent 1.0 (docs/protocol.md §2). Built once at record time, never mutated. */
 export interface CloudEvent {
   readonly specversion: '1.0';
   /** Stable for the life of the event, so a retried batch is stored once (§2). */

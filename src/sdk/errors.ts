@@ -1,6 +1,6 @@
 /**
  * The codes the SDK reports for outcomes it decides itself. They sit beside the
- * receiver's own codes (PROTOCOL.md §6: `rate_limited`, `bad_signature`, …), which the
+ * receiver's own codes (docs/protocol.md §6: `rate_limited`, `bad_signature`, …), which the
  * SDK passes through unchanged in {@link DeliveryFailure.code} and in the stats.
  */
 export const SDK_ERROR_CODES = {
@@ -19,7 +19,7 @@ export type SdkErrorCode = keyof typeof SDK_ERROR_CODES;
 
 /** A delivery problem, as given to `onError` and kept as `stats().lastError`. */
 export interface DeliveryFailure {
-  /** A receiver code from PROTOCOL.md §6 (or a per-event code such as `invalid_event`), or an {@link SdkErrorCode}. */
+  /** A receiver code from docs/protocol.md §6 (or a per-event code such as `invalid_event`), or an {@link SdkErrorCode}. */
   readonly code: string;
   /** Human-readable detail; never contains keys or signatures. */
   readonly message: string;

@@ -25,7 +25,7 @@ export const FIELD_LIMITS = {
 const INT32_MAX = 2_147_483_647;
 
 // NUL and unpaired surrogates cannot be stored in a PostgreSQL text column; the receiver
-// rejects an event carrying them (PROTOCOL.md §5, invalid_event).
+// rejects an event carrying them (docs/protocol.md §5, invalid_event).
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
 

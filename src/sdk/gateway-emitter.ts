@@ -33,7 +33,7 @@ export interface GatewayRequestInput {
   time?: Date | number | undefined;
 }
 
-// PROTOCOL.md §4: a prefix, then at least 32 random bytes in base64url (≥ 43 characters).
+// docs/protocol.md §4: a prefix, then at least 32 random bytes in base64url (≥ 43 characters).
 const API_KEY = /^mpk_(live|test)_[A-Za-z0-9_-]{43,}$/;
 
 /**

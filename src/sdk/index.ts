@@ -1,5 +1,5 @@
 /**
- * machpay-receiver/sdk: the producer side of PROTOCOL.md. Agents use
+ * machpay-receiver/sdk: the producer side of docs/protocol.md. Agents use
  * {@link TelemetryEmitter} (signed, `POST /v1/agent`); payment gateways use
  * {@link GatewayEmitter} (API key, `POST /v1/ingest`). Both batch, compress, retry and
  * count through one transport. Runs on Node ≥ 18, browsers and edge runtimes.

@@ -12,7 +12,7 @@ export class AgentKeypair implements AgentSigner {
   /** Private so that logging or JSON-serialising a keypair never prints the secret. */
   readonly #secretKey: Uint8Array;
   readonly publicKey: Uint8Array;
-  /** The base58 public key: the agent id of PROTOCOL.md §3. */
+  /** The base58 public key: the agent id of docs/protocol.md §3. */
   readonly agentId: string;
 
   private constructor(secretKey: Uint8Array, publicKey: Uint8Array) {

@@ -1,5 +1,5 @@
 /**
- * Default interaction nonces (PROTOCOL.md §5: int64, unique per agent): microsecond-scaled
+ * Default interaction nonces (docs/protocol.md §5: int64, unique per agent): microsecond-scaled
  * wall time, `Date.now() · 1000`, bumped by one whenever that would not exceed the last
  * nonce. Strictly increasing within a process even across clock steps backwards, and a
  * restarted process starts above the old one unless the old one issued more than a

@@ -1,7 +1,7 @@
 import type { SdkErrorCode } from './errors.js';
 
 /**
- * The one place that decides what a response means for a batch (PROTOCOL.md §6):
+ * The one place that decides what a response means for a batch (docs/protocol.md §6):
  * delivered, retry (possibly after Retry-After), split (413), or give up.
  */
 

@@ -1,7 +1,7 @@
 import { INT64_MAX } from './int64.js';
 
 /**
- * Per-vendor statistics of one telemetry period (PROTOCOL.md §5, `interactions`),
+ * Per-vendor statistics of one telemetry period (docs/protocol.md §5, `interactions`),
  * computed by the SDK from the interactions it records.
  *
  * Latency percentiles use the nearest-rank definition (the value at rank ⌈p·n⌉ of the

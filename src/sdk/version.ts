@@ -1,5 +1,5 @@
 /**
- * The SDK's own version, sent as `sdk_version` in telemetry snapshots (PROTOCOL.md §5).
+ * The SDK's own version, sent as `sdk_version` in telemetry snapshots (docs/protocol.md §5).
  * Kept as a literal rather than read from package.json so the SDK loads unchanged in
  * browsers and edge runtimes; a test checks it matches package.json.
  */

@@ -3,7 +3,7 @@ import { BodyKind, MAX_ERROR_MESSAGE_LENGTH } from '../../src/codec/index.js';
 import { Endpoint, ENDPOINTS, EVENT_TYPES } from '../../src/protocol/index.js';
 import { AGENT, agentCtx, agentId, gatewayRequest, ingestCtx, interaction, jsonBytes, rejection, rowsOf, run, runOne, telemetry, TENANT, toJson } from './support.js';
 
-describe('event types per endpoint (PROTOCOL §5)', () => {
+describe('event types per endpoint (docs/protocol.md §5)', () => {
   it('lists the three types', () => {
     expect(ENDPOINTS[Endpoint.Agent].eventTypes).toEqual(['com.machpay.agent.interaction.v1', 'com.machpay.agent.telemetry.v1']);
     expect(ENDPOINTS[Endpoint.Ingest].eventTypes).toEqual(['com.machpay.gateway.request.v1']);

@@ -106,7 +106,7 @@ describe('parseInt64', () => {
   });
 });
 
-describe('int64 fields are stored exactly (PROTOCOL §2)', () => {
+describe('int64 fields are stored exactly (docs/protocol.md §2)', () => {
   const cases = [MAX, MIN, '9007199254740993', '-9007199254740993', '1234567890123456'];
 
   it.each(cases)('%s as a JSON number', (v) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BodyKind, parseContentEncoding, parseContentType } from '../../src/codec/index.js';
 
-describe('parseContentType (PROTOCOL §2)', () => {
+describe('parseContentType (docs/protocol.md §2)', () => {
   it.each([
     ['application/cloudevents-batch+json', BodyKind.JsonBatch],
     ['application/cloudevents+json', BodyKind.JsonSingle],

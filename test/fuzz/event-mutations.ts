@@ -1,7 +1,7 @@
 /**
  * One valid event → one hostile event and what the receiver must do with it: a field gets
  * a hostile value (field-mutants.ts), or the envelope, the agent, the prototype chain, the
- * keys or the event's very shape is attacked. The expectation follows PROTOCOL.md §2–§5.
+ * keys or the event's very shape is attacked. The expectation follows docs/protocol.md §2–§5.
  */
 import { DELETE, UNIQUE_LENGTH, personalise, textMutants, type Codec, type Mutant, type MutantValue } from './field-mutants.js';
 import type { EventErrorCode, EventExpectation, RowKey } from './fuzz-case.js';

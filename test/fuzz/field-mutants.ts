@@ -1,5 +1,5 @@
 /**
- * Hostile values per field kind, each with what PROTOCOL.md §2/§5 says must happen to the
+ * Hostile values per field kind, each with what docs/protocol.md §2/§5 says must happen to the
  * event carrying it. `reject` only where the page is explicit (wrong type, out of the
  * column's range or length, missing when required); `either` where it is silent (NUL and
  * lone surrogates PostgreSQL cannot store, `-0`, `5.0`, leading zeros, null for optional).

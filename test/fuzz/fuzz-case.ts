@@ -1,5 +1,5 @@
 /**
- * What one fuzz case is and what PROTOCOL.md §6 lets the receiver answer to it.
+ * What one fuzz case is and what docs/protocol.md §6 lets the receiver answer to it.
  * Cases are plain data (no functions) so that a failing one is saved to the corpus as
  * JSON and replayed byte for byte; only the signature and timestamp are made at send time.
  */

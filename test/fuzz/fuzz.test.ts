@@ -1,5 +1,5 @@
 /**
- * The fuzz suite of PROTOCOL.md §6: the kept corpus, then FUZZ_CASES (default 100 000)
+ * The fuzz suite of docs/protocol.md §6: the kept corpus, then FUZZ_CASES (default 100 000)
  * generated hostile requests against a real receiver and PostgreSQL. Every response must
  * be one §6 allows, with §6's body shapes; the process must stay up, ready and serving; and
  * not one row may come from an invalid event (row-ledger.ts).

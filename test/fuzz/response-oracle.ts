@@ -1,5 +1,5 @@
 /**
- * PROTOCOL.md §6 as a checker: the status ↔ code table, the two body shapes, Retry-After
+ * docs/protocol.md §6 as a checker: the status ↔ code table, the two body shapes, Retry-After
  * on 429/503, and the per-event verdicts of a case. Returns problems as text (empty: the
  * response is within the protocol) and the fate of each event, for the row ledger.
  */

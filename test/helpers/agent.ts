@@ -1,5 +1,5 @@
 /**
- * Producer-side helpers for tests: what an agent SDK or a gateway sends (PROTOCOL.md §2–§5).
+ * Producer-side helpers for tests: what an agent SDK or a gateway sends (docs/protocol.md §2–§5).
  *
  * Written from the protocol, independently of the receiver's code, so that tests built on
  * them check the receiver against the page and not against itself. Signing uses tweetnacl

@@ -1,7 +1,7 @@
 /**
  * Proves the test infrastructure is real: the PostgreSQL and ClickHouse that
  * test/setup/global-services.ts starts answer, keep data, and are isolated per file; and
- * the agent helpers sign exactly what PROTOCOL.md §3 says, checked with node:crypto.
+ * the agent helpers sign exactly what docs/protocol.md §3 says, checked with node:crypto.
  */
 import { verify, createPublicKey } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
@@ -135,7 +135,7 @@ describe('ClickHouse from the global setup', () => {
   });
 });
 
-describe('agent helpers (PROTOCOL.md §3, §5)', () => {
+describe('agent helpers (docs/protocol.md §3, §5)', () => {
   const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
   it('makes agents whose id is the base58 of the public key', () => {

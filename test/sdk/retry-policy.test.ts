@@ -3,7 +3,7 @@ import { classifyResponse, parseRetryAfter, retryAfterDelayMs } from '../../src/
 
 const err = (code: string): string => JSON.stringify({ error: { code, message: `m-${code}` } });
 
-describe('classifyResponse (PROTOCOL.md §6)', () => {
+describe('classifyResponse (docs/protocol.md §6)', () => {
   it.each([
     [202, 'delivered'],
     [200, 'delivered'],

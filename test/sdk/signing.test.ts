@@ -17,7 +17,7 @@ import {
 } from '../../src/sdk/index.js';
 import { publicKeyObject } from './fake-receiver.js';
 
-describe('signedBytes (PROTOCOL.md §3)', () => {
+describe('signedBytes (docs/protocol.md §3)', () => {
   it('is the ASCII prefix followed by the body bytes', () => {
     const body = new Uint8Array([0x1f, 0x8b, 0, 255]);
     const bytes = signedBytes(1700000000123, '/v1/agent', body);

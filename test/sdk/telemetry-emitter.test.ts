@@ -31,7 +31,7 @@ function make(options: Partial<TelemetryEmitterOptions> = {}): TelemetryEmitter 
   return emitter;
 }
 
-describe('signing (PROTOCOL.md §3)', () => {
+describe('signing (docs/protocol.md §3)', () => {
   it('signs each request so the receiver verifies it, over the gzipped bytes as transmitted', async () => {
     const e = make({ gzip: true, gzipMinBytes: 0 });
     e.start();
@@ -64,7 +64,7 @@ describe('signing (PROTOCOL.md §3)', () => {
   });
 });
 
-describe('events (PROTOCOL.md §2, §5)', () => {
+describe('events (docs/protocol.md §2, §5)', () => {
   it('builds interaction CloudEvents with stable nonce-based ids and strictly increasing default nonces', async () => {
     const e = make();
     e.start();
@@ -283,7 +283,7 @@ describe('batching by time (fake timers, no network)', () => {
   });
 });
 
-describe('retries (PROTOCOL.md §6)', () => {
+describe('retries (docs/protocol.md §6)', () => {
   it('honours Retry-After on 429, then resends the same event ids with a fresh signature', async () => {
     receiver.script = (req) => (req.index === 0 ? errorReply(429, 'rate_limited', { 'retry-after': '0.3' }) : accept(req));
     const e = make();

@@ -20,7 +20,7 @@ import { base58Encode } from '../../src/protocol/index.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { RECEIVER_ENTRY, startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 
-/** Every rule of PROTOCOL.md §1–§6, through real HTTP, against a real PostgreSQL. */
+/** Every rule of docs/protocol.md §1–§6, through real HTTP, against a real PostgreSQL. */
 
 let db: TestDatabase;
 let rx: RunningReceiver;

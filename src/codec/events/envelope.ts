@@ -1,5 +1,5 @@
 /**
- * CloudEvents 1.0 attributes of PROTOCOL.md §2 (the `type` is checked earlier, by
+ * CloudEvents 1.0 attributes of docs/protocol.md §2 (the `type` is checked earlier, by
  * encode-event.ts, because its outcome has its own rejection code).
  */
 import { fitsVarchar, isStorableText } from '../pg-text.js';

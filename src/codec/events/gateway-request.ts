@@ -1,5 +1,5 @@
 /**
- * `com.machpay.gateway.request.v1` → one `gateway_telemetry` row (PROTOCOL.md §5), carrying
+ * `com.machpay.gateway.request.v1` → one `gateway_telemetry` row (docs/protocol.md §5), carrying
  * the API key's tenant and the event's (source, id) as its natural key. Written in column
  * order; on the first error the caller rolls the writer back to the row's start.
  */

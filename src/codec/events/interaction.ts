@@ -1,5 +1,5 @@
 /**
- * `com.machpay.agent.interaction.v1` → one `agent_interactions` row (PROTOCOL.md §5).
+ * `com.machpay.agent.interaction.v1` → one `agent_interactions` row (docs/protocol.md §5).
  * Fields are validated and written in column order (row-batch.ts COPY_COLUMNS); on the
  * first error the caller rolls the writer back to the row's start.
  */

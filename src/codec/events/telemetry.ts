@@ -1,5 +1,5 @@
 /**
- * `com.machpay.agent.telemetry.v1` → one `agent_telemetry` row (PROTOCOL.md §5).
+ * `com.machpay.agent.telemetry.v1` → one `agent_telemetry` row (docs/protocol.md §5).
  *
  * The `interactions` map is never stored as sent: a clean JSON document is rebuilt from
  * the validated fields only, written as text (so `__proto__` or `constructor` keys are just
