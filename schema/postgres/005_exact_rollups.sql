@@ -52,3 +52,15 @@ CREATE TABLE IF NOT EXISTS gateway_stats_daily (
 -- Minute rows have a short retention of their own (deleted by bucket, oldest first).
 CREATE INDEX IF NOT EXISTS idx_agent_stats_minute_bucket ON agent_stats_minute (bucket);
 CREATE INDEX IF NOT EXISTS idx_gateway_stats_minute_bucket ON gateway_stats_minute (bucket);
+
+-- ClickHouse delta rows decided by a fold, in the fold's own transaction: each fold writes
+-- one row here holding its rollup_minute rows (JSON array, row_id fixed at fold time). A
+-- sender inserts them into ClickHouse, then deletes them; a row sent again after a lost reply
+-- or a crash carries the same row_ids and collapses under FINAL (ReplacingMergeTree), so
+-- ClickHouse counts every pending tally exactly once and a down ClickHouse never delays a fold.
+CREATE TABLE IF NOT EXISTS rollup_clickhouse_outbox (
+    id          BIGSERIAL PRIMARY KEY,
+    rows        TEXT NOT NULL,
+    row_count   INT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);

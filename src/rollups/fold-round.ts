@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type pg from 'pg';
+import type { ClickhouseFoldRows } from './clickhouse-fold-rows.js';
 import { BUCKET_ROW_READ, BUCKET_ROW_VALUES, BucketRowMerger, type StoredBucketRow } from './bucket-row-merge.js';
 import { cellsByBucket, cellsFromPending, DAY_MS, type FoldCell, type PendingRow } from './fold-cells.js';
 import { HOUR_MS, HourDeltas, type HourDelta, type VendorTally } from './hour-deltas.js';
@@ -86,7 +87,11 @@ export interface FoldRoundResult {
   cells: number;
   /** Oldest created_at among the folded rows (epoch ms); null when nothing was folded. */
   oldestCreatedMs: number | null;
+  /** rollup_minute rows put in rollup_clickhouse_outbox (0 without ClickHouse). */
+  clickhouseRows: number;
 }
+
+const OUTBOX_SQL = 'INSERT INTO rollup_clickhouse_outbox (rows, row_count) VALUES ($1, $2)';
 
 /** The JS side of merging, kept across rounds (scratch histograms, problem counters). */
 export class FoldMergers {
@@ -101,13 +106,15 @@ export class FoldMergers {
 /**
  * Runs one fold on `client` (checked out, not in a transaction). Throws the driver's error
  * on failure, with the transaction left to the caller to roll back or the connection to drop.
+ * With `clickhouse`, the fold's rollup_minute delta rows go into rollup_clickhouse_outbox in
+ * the same transaction.
  */
-export async function foldRound(client: pg.ClientBase, maxRows: number, mergers: FoldMergers): Promise<FoldRoundResult> {
+export async function foldRound(client: pg.ClientBase, maxRows: number, mergers: FoldMergers, clickhouse: ClickhouseFoldRows | null = null): Promise<FoldRoundResult> {
   await client.query('BEGIN');
   const claimed = await client.query<PendingRow>(CLAIM_SQL, [maxRows]);
   if (claimed.rows.length === 0) {
     await client.query('COMMIT');
-    return { rows: 0, requests: 0, cells: 0, oldestCreatedMs: null };
+    return { rows: 0, requests: 0, cells: 0, oldestCreatedMs: null, clickhouseRows: 0 };
   }
   const cells = cellsFromPending(claimed.rows);
   let requests = 0;
@@ -120,11 +127,17 @@ export async function foldRound(client: pg.ClientBase, maxRows: number, mergers:
   for (const t of MINUTE_TABLES) await applyTable(client, t, cells, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
   const days = cellsByBucket(cells, DAY_MS);
   for (const t of DAY_TABLES) await applyTable(client, t, days, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
+  let clickhouseRows = 0;
+  if (clickhouse !== null) {
+    const rows = clickhouse.build(cells);
+    clickhouseRows = rows.length;
+    if (rows.length > 0) await client.query(OUTBOX_SQL, [JSON.stringify(rows), rows.length]);
+  }
   // Last: HourDeltas takes the cells' latency lists over and appends to them.
   const hours = hourDeltas(cells);
   for (const t of HOUR_TABLES) await applyTable(client, t, hours, (s, d) => hourRowValues(mergers.hour, s as StoredHourRow | undefined, d), slicer);
   await client.query('COMMIT');
-  return { rows: claimed.rows.length, requests, cells: cells.length, oldestCreatedMs: oldest };
+  return { rows: claimed.rows.length, requests, cells: cells.length, oldestCreatedMs: oldest, clickhouseRows };
 }
 
 function hourDeltas(cells: readonly FoldCell[]): HourDelta[] {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { classifyPgError } from '../database/index.js';
 import type { Logger } from '../logger.js';
+import { ClickhouseFoldRows } from './clickhouse-fold-rows.js';
 import { FoldMergers, foldRound, type FoldRoundResult } from './fold-round.js';
 import { RetrySchedule } from './retry-schedule.js';
 
@@ -15,6 +16,12 @@ export interface TallyFolderOptions {
   maxBackoffMs?: number;
   /** How long stop() waits for the current round and one last round. Default 5 s. */
   stopTimeoutMs?: number;
+  /**
+   * Set when ClickHouse is configured: each round also puts its rollup_minute delta rows in
+   * rollup_clickhouse_outbox (sent by ClickhouseOutboxSender), tagged with this receiver id.
+   * Every folder on a database must agree, or the rounds of those without it miss ClickHouse.
+   */
+  clickhouseReceiverId?: string | null;
 }
 
 /** Plain numbers for /metrics; counters count since start. */
@@ -31,6 +38,9 @@ export interface TallyFolderStats {
   lastRoundMs: number;
   /** Stored histograms that did not decode (their counts stay; their latencies are lost to the percentiles). */
   undecodableHistograms: number;
+  /** rollup_minute rows put in the ClickHouse outbox, and cells left out (minutes outside DateTime). */
+  clickhouseRowsQueued: number;
+  clickhouseCellsSkipped: number;
 }
 
 /** Age of the oldest pending row: one probe of the primary key. */
@@ -46,12 +56,13 @@ export class TallyFolder {
   private readonly maxRows: number;
   private readonly stopTimeoutMs: number;
   private readonly mergers = new FoldMergers();
+  private readonly clickhouse: ClickhouseFoldRows | null;
   private readonly retry: RetrySchedule;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopping = false;
   private started = false;
-  private readonly counters = { rounds: 0, rowsFolded: 0, requestsFolded: 0, failures: 0, lagSeconds: 0, lastRoundMs: 0 };
+  private readonly counters = { rounds: 0, rowsFolded: 0, requestsFolded: 0, failures: 0, lagSeconds: 0, lastRoundMs: 0, clickhouseRowsQueued: 0 };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -61,6 +72,7 @@ export class TallyFolder {
     this.intervalMs = options.intervalMs ?? 1000;
     this.maxRows = options.maxRowsPerRound ?? 5000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+    this.clickhouse = options.clickhouseReceiverId === undefined || options.clickhouseReceiverId === null ? null : new ClickhouseFoldRows(options.clickhouseReceiverId);
     this.retry = new RetrySchedule(options.baseBackoffMs ?? 250, options.maxBackoffMs ?? 30_000, () => this.kick());
   }
 
@@ -71,7 +83,7 @@ export class TallyFolder {
   }
 
   stats(): TallyFolderStats {
-    return { ...this.counters, undecodableHistograms: this.mergers.undecodable };
+    return { ...this.counters, undecodableHistograms: this.mergers.undecodable, clickhouseCellsSkipped: this.clickhouse?.skipped ?? 0 };
   }
 
   /**
@@ -155,11 +167,12 @@ export class TallyFolder {
     let broken = false;
     const started = performance.now();
     try {
-      const r = await foldRound(client, this.maxRows, this.mergers);
+      const r = await foldRound(client, this.maxRows, this.mergers, this.clickhouse);
       this.counters.rounds++;
       if (r.rows > 0) {
         this.counters.rowsFolded += r.rows;
         this.counters.requestsFolded += r.requests;
+        this.counters.clickhouseRowsQueued += r.clickhouseRows;
         this.counters.lastRoundMs = performance.now() - started;
       }
       const lag = await client.query<{ lag: number }>(LAG_SQL);

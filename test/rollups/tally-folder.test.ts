@@ -7,9 +7,13 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import type { RowGroup } from '../../src/codec/index.js';
 import { decodeHistogram, encodeHistogram, newMergeHistogram, type VendorBreakdownEntry } from '../../src/rollups/index.js';
+import { ClickhouseOutboxSender } from '../../src/rollups/clickhouse-outbox-sender.js';
+import type { ClickhouseRow } from '../../src/rollups/clickhouse-rows.js';
+import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
 import { writePendingTallies } from '../../src/rollups/pending-tallies.js';
 import { TallyFolder, type TallyFolderOptions } from '../../src/rollups/tally-folder.js';
 import { agentGroup, eventually, exactPercentile, gatewayGroup, HOUR, latencySample, migratedPool, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
@@ -435,5 +439,68 @@ describe('TallyFolder', () => {
     const hour = await pool.query<{ n: string; p99: number }>(`SELECT total_requests::text AS n, p99_latency_ms AS p99 FROM agent_stats_hourly WHERE agent_id = 'fh-1'`);
     expect(hour.rows[0]?.n).toBe('503');
     expect(withinPrecision(hour.rows[0]?.p99 as number, exactPercentile(all, 99))).toBe(true);
+  });
+});
+
+describe('TallyFolder → ClickHouse', () => {
+  let ch: TestClickhouseDatabase;
+  const sinks: ClickhouseRollupSink[] = [];
+
+  beforeAll(async () => {
+    ch = await createTestClickhouseDatabase('tally_folder');
+  });
+
+  afterAll(async () => {
+    await Promise.all(sinks.map((s) => s.close()));
+    await ch?.drop();
+  });
+
+  function sender(): ClickhouseOutboxSender {
+    const sink = new ClickhouseRollupSink(ch.url, 'default', 10_000);
+    sinks.push(sink);
+    return new ClickhouseOutboxSender(pool, sink, { baseBackoffMs: 20, maxBackoffMs: 100, maxFoldsPerInsert: 3 }, silentLogger());
+  }
+
+  async function chTotals(prefix: string): Promise<Map<string, { requests: string; successes: string; spend: string; sum: string; max: number }>> {
+    const rs = await ch.client.query({
+      query: `SELECT concat(tenant_id, '|', entity_id, '|', toString(toUInt64(minute) * 1000), '|', vendor_id) AS key, toString(sum(requests)) AS requests,
+                     toString(sum(successes)) AS successes, toString(sum(spend_atomic)) AS spend, toString(sum(latency_sum_ms)) AS sum, max(latency_max_ms) AS max
+              FROM rollup_minute FINAL WHERE startsWith(entity_id, '${prefix}') GROUP BY key`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ key: string; requests: string; successes: string; spend: string; sum: string; max: number }>();
+    return new Map(rows.map((r) => [r.key, r]));
+  }
+
+  it('sends every fold once through the outbox; a resent fold collapses under FINAL', async () => {
+    // Spend per minute cell stays below 2^64: 18.16 sums UInt64 without a wider type.
+    const groups = randomGroups('fc-', 400, 61, 5).map((g) => ({ ...g, spendAtomic: g.spendAtomic % 1_000_000_000_000n }));
+    await write(groups);
+    const f = folder({ maxRowsPerRound: 50, clickhouseReceiverId: 'test-receiver' });
+    await f.foldNow();
+    expect(f.stats().clickhouseRowsQueued).toBeGreaterThan(0);
+    const outbox = await pool.query<{ rows: string }>('SELECT rows FROM rollup_clickhouse_outbox ORDER BY id');
+    expect(outbox.rows.length).toBe(8);
+    // A send whose reply was lost, before the sender's own: the same rows reach ClickHouse twice.
+    const first = JSON.parse(outbox.rows[0]?.rows as string) as ClickhouseRow[];
+    const sink = new ClickhouseRollupSink(ch.url, 'default', 10_000);
+    sinks.push(sink);
+    expect((await sink.ensureSchema()).ok).toBe(true);
+    expect((await sink.insert(first)).ok).toBe(true);
+
+    const s = sender();
+    await s.sendNow();
+    expect(s.stats()).toMatchObject({ failures: 0, clickhouseUp: true, rowsSent: f.stats().clickhouseRowsQueued });
+    expect((await pool.query('SELECT count(*)::int AS n FROM rollup_clickhouse_outbox')).rows[0].n).toBe(0);
+
+    for (const kind of ['agent', 'gateway'] as const) {
+      const expected = expectedBy(groups, kind, MINUTE);
+      const got = await chTotals('fc-');
+      for (const [key, e] of expected) {
+        expect(got.get(key), key).toEqual({ key, requests: String(e.requests), successes: String(e.successes), spend: e.spend.toString(), sum: String(e.latencySum), max: e.max });
+      }
+    }
+    const all = await chTotals('fc-');
+    expect(all.size).toBe(expectedBy(groups, 'agent', MINUTE).size + expectedBy(groups, 'gateway', MINUTE).size);
   });
 });
