@@ -32,7 +32,7 @@ export async function agentMetrics(pool: pg.Pool, agentId: string, requested: Re
     return { completeThrough: t.rows[0]?.t ?? '', buckets, burnSpend, balance };
   });
 
-  const { chart_data, ...totals } = chartWindow(read.buckets, w);
+  const { chart_data, ...totals } = await chartWindow(read.buckets, w);
   const burnMs = nowMs - burnFromMs;
   const burnPerHour = (read.burnSpend * BigInt(HOUR_MS)) / BigInt(burnMs);
   return {

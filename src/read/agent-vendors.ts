@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { LatencyMerger } from './latency-summary.js';
+import { TimeSlicer } from './time-slices.js';
 import { tallyByVendor } from './rollup-tallies.js';
 import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
@@ -41,7 +42,7 @@ export async function agentVendors(pool: pg.Pool, agentId: string, requested: Re
     from: isoMs(w.fromMs),
     to: isoMs(w.toMs),
     complete_through: apiTime(read.completeThrough),
-    vendors: rows.map(({ vendor, t }) => {
+    vendors: await mapSliced(rows, ({ vendor, t }) => {
       const lat = merger.figures(t.histograms, t.rawLatencies);
       return {
         vendor_id: vendor,
@@ -56,4 +57,14 @@ export async function agentVendors(pool: pg.Pool, agentId: string, requested: Re
       };
     }),
   };
+}
+
+async function mapSliced<T, R>(items: readonly T[], fn: (item: T) => R): Promise<R[]> {
+  const slices = new TimeSlicer();
+  const out: R[] = [];
+  for (const item of items) {
+    await slices.yieldIfDue();
+    out.push(fn(item));
+  }
+  return out;
 }

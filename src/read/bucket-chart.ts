@@ -1,5 +1,6 @@
 import { LatencyMerger, newTotalHistogram } from './latency-summary.js';
 import { addTally, emptyTally, type Tally } from './rollup-tallies.js';
+import { TimeSlicer } from './time-slices.js';
 import { isoMs } from './times.js';
 import type { BucketedWindow } from './window.js';
 
@@ -28,14 +29,17 @@ export interface WindowFigures {
 /**
  * Every bucket of the window, oldest first (zeros and null percentiles where nothing
  * happened), and the totals as the sum of those buckets. Each bucket's histograms are
- * merged once into a reused scratch histogram and once into the window's own.
+ * merged once into a reused scratch histogram and once into the window's own, in slices
+ * of at most a few milliseconds of CPU.
  */
-export function chartWindow(buckets: ReadonlyMap<number, Tally>, w: BucketedWindow): WindowFigures {
+export async function chartWindow(buckets: ReadonlyMap<number, Tally>, w: BucketedWindow): Promise<WindowFigures> {
   const merger = new LatencyMerger();
   const total = newTotalHistogram();
   const sum = emptyTally();
   const chart: ChartPoint[] = [];
+  const slices = new TimeSlicer();
   for (let b = w.fromMs; b < w.toMs; b += w.bucketMs) {
+    await slices.yieldIfDue();
     const t = buckets.get(b) ?? emptyTally();
     addTally(sum, t);
     const lat = merger.figures(t.histograms, t.rawLatencies, total);

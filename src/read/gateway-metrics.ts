@@ -24,7 +24,7 @@ export async function gatewayMetrics(pool: pg.Pool, tenantId: string, gatewayId:
     const buckets = await tallyByBucket(c, { kind: 'gateway', tenantId, gatewayId }, w);
     return { completeThrough: t.rows[0]?.t ?? '', buckets };
   });
-  const { chart_data, ...totals } = chartWindow(read.buckets, w);
+  const { chart_data, ...totals } = await chartWindow(read.buckets, w);
   return {
     gateway_id: gatewayId,
     from: isoMs(w.fromMs),

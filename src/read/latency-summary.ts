@@ -1,4 +1,4 @@
-import { addEncodedHistogram, HIGHEST_LATENCY_MS, newMergeHistogram, percentiles, type LatencyHistogram } from '../rollups/index.js';
+import { addEncodedHistogram, HIGHEST_LATENCY_MS, newMergeHistogram, type LatencyHistogram } from '../rollups/index.js';
 
 export interface LatencyFigures {
   p50: number | null;
@@ -32,10 +32,28 @@ export class LatencyMerger {
     return LatencyMerger.read(h);
   }
 
+  /**
+   * Nearest-rank p50 and p99 as HDR's getValueAtPercentile reports them (the upper bound of
+   * the bucket where the running count reaches the rank). One pass that stops at p99 and
+   * maps an index to its value only where a rank is crossed: the rollups' describe() maps
+   * every non-empty bucket and took ~200 µs per histogram, most of a 7-day chart's time.
+   */
   static read(h: LatencyHistogram): LatencyFigures {
-    if (h.totalCount === 0) return { p50: null, p99: null };
-    const p = percentiles(h);
-    return { p50: p.p50, p99: p.p99 };
+    const total = h.totalCount;
+    if (total === 0) return { p50: null, p99: null };
+    const r50 = rank(50, total);
+    const r99 = rank(99, total);
+    let p50: number | null = null;
+    let seen = 0;
+    const limit = h.countsArrayIndex(h.maxValue) + 1;
+    for (let i = 0; i < limit; i++) {
+      const c = h.getCountAtIndex(i);
+      if (c === 0) continue;
+      seen += c;
+      if (p50 === null && seen >= r50) p50 = h.highestEquivalentValue(h.valueFromIndex(i));
+      if (seen >= r99) return { p50, p99: h.highestEquivalentValue(h.valueFromIndex(i)) };
+    }
+    return { p50, p99: null };
   }
 
   private add(h: LatencyHistogram, encoded: string): boolean {
@@ -47,6 +65,12 @@ export class LatencyMerger {
       return false;
     }
   }
+}
+
+/** The count HDR's getValueAtPercentile ranks at (the ulp keeps 0.99 × 100 at 99, not 100). */
+function rank(percentile: number, total: number): number {
+  const fp = (percentile / 100) * total;
+  return Math.max(Math.ceil(fp - 2 ** (Math.floor(Math.log2(fp)) - 52)), 1);
 }
 
 /** Raw latencies of pending tallies ("12,40,7"), recorded as the rollups record them (capped at one hour). */
