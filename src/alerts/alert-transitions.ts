@@ -1,0 +1,46 @@
+import type pg from 'pg';
+import { enqueueWebhookEvent } from '../webhooks/index.js';
+import type { OpenAlert } from './agent-context.js';
+import { insertFiring, resolveOpen, type NewAlert } from './alert-store.js';
+import type { Alert } from './alert-types.js';
+
+/**
+ * Opens an alert and queues its `alert.firing` webhooks, on the caller's client inside the
+ * caller's transaction: both commit together or not at all. Null (and nothing queued) when
+ * the alert was already open.
+ */
+export async function fireInTransaction(c: pg.ClientBase, a: NewAlert): Promise<Alert | null> {
+  const alert = await insertFiring(c, a);
+  if (alert !== null) await enqueueWebhookEvent(c, a.tenantId, 'alert.firing', alert, { timestamp: new Date(a.firedAtMs) });
+  return alert;
+}
+
+/** Resolves an open alert and queues `alert.resolved` for the tenant it fired for, in the caller's transaction. */
+export async function resolveInTransaction(
+  c: pg.ClientBase,
+  open: OpenAlert,
+  resolvedAtMs: number,
+  resolution: Record<string, unknown>,
+): Promise<Alert | null> {
+  const alert = await resolveOpen(c, open.id, resolvedAtMs, resolution);
+  if (alert !== null) await enqueueWebhookEvent(c, open.tenantId, 'alert.resolved', alert, { timestamp: new Date(resolvedAtMs) });
+  return alert;
+}
+
+/** Runs `work` in its own transaction on a pooled client; rolls back on any failure. */
+export async function inTransaction<T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const out = await work(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    // A connection that cannot even roll back is not given back to the pool.
+    client.release(broken);
+  }
+}

@@ -1,0 +1,80 @@
+import type pg from 'pg';
+import { STALE_MIN_SECONDS, STALE_PERIODS, STALE_REPORTED_WITHIN_MS } from './alert-rules.js';
+
+/*
+ * Which agents the sweep hands to the evaluator: those whose alerts can change with time
+ * alone, with no new event. Each query returns at most `limit` ids; a full answer means
+ * there may be more, and the evaluator then covers every agent with a full pass.
+ */
+
+/** Agents with an open alert: every resolution of §5 can come with time (the day ends, 5 minutes pass, a window slides). */
+export async function agentsWithOpenAlerts(pool: pg.Pool, limit: number): Promise<string[]> {
+  const { rows } = await pool.query<{ agent_id: string }>(
+    `SELECT DISTINCT agent_id FROM agent_alerts WHERE state = 'firing' LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.agent_id);
+}
+
+/**
+ * Linked agents that may raise alerts and whose latest snapshot, at most 24 h old, is older
+ * than their stale limit, without an open stale_telemetry alert: one index probe of
+ * agent_telemetry per linked agent, in the partitions of the last day only.
+ */
+export async function staleCandidates(pool: pg.Pool, nowMs: number, enabledByDefault: boolean, limit: number): Promise<string[]> {
+  const { rows } = await pool.query<{ pubkey: string }>(
+    `SELECT a.pubkey FROM agents a
+     CROSS JOIN LATERAL (
+       SELECT t.time, t.period_seconds FROM agent_telemetry t
+       WHERE t.agent_id = a.pubkey AND t.time > $1::timestamptz - make_interval(secs => $4::double precision / 1000)
+       ORDER BY t.time DESC LIMIT 1) s
+     WHERE a.tenant_id IS NOT NULL AND COALESCE(a.alerts_enabled, $2)
+       AND s.time <= $1::timestamptz - make_interval(secs => GREATEST($5 * GREATEST(COALESCE(s.period_seconds, 0), 0), $6))
+       AND NOT EXISTS (SELECT 1 FROM agent_alerts al WHERE al.agent_id = a.pubkey AND al.type = 'stale_telemetry' AND al.state = 'firing')
+     LIMIT $3`,
+    [new Date(nowMs).toISOString(), enabledByDefault, limit, STALE_REPORTED_WITHIN_MS, STALE_PERIODS, STALE_MIN_SECONDS],
+  );
+  return rows.map((r) => r.pubkey);
+}
+
+/**
+ * Linked agents with requests counted since `sinceMs` (folded or pending): the error rate's
+ * window moves every minute, and a minute of successes leaving it can raise the failure share.
+ */
+export async function agentsWithRequestsSince(pool: pg.Pool, sinceMs: number, limit: number): Promise<string[]> {
+  const { rows } = await pool.query<{ agent: string }>(
+    `SELECT x.agent FROM (
+       SELECT entity_id AS agent FROM rollup_pending WHERE kind = 'agent' AND minute >= $1::timestamptz
+       UNION SELECT agent_id FROM agent_stats_minute WHERE bucket >= $1::timestamptz) x
+     JOIN agents a ON a.pubkey = x.agent AND a.tenant_id IS NOT NULL
+     LIMIT $2`,
+    [new Date(sinceMs).toISOString(), limit],
+  );
+  return rows.map((r) => r.agent);
+}
+
+/**
+ * Linked agents with spend since `fromMs` (hourly rows and pending tallies): when an hour
+ * leaves the burn-rate window, the rate is spread over a shorter span and a runway can drop
+ * below its threshold without any new event.
+ */
+export async function agentsWithSpendSince(pool: pg.Pool, fromMs: number, limit: number): Promise<string[]> {
+  const { rows } = await pool.query<{ agent: string }>(
+    `SELECT x.agent FROM (
+       SELECT agent_id AS agent FROM agent_stats_hourly WHERE bucket >= $1::timestamptz AND total_spend_atomic > 0
+       UNION SELECT entity_id FROM rollup_pending WHERE kind = 'agent' AND minute >= $1::timestamptz AND total_spend_atomic > 0) x
+     JOIN agents a ON a.pubkey = x.agent AND a.tenant_id IS NOT NULL
+     LIMIT $2`,
+    [new Date(fromMs).toISOString(), limit],
+  );
+  return rows.map((r) => r.agent);
+}
+
+/** One page of every linked agent, by public key: the full pass. */
+export async function linkedAgentsAfter(pool: pg.Pool, afterPubkey: string, limit: number): Promise<string[]> {
+  const { rows } = await pool.query<{ pubkey: string }>(
+    `SELECT pubkey FROM agents WHERE pubkey > $1 AND tenant_id IS NOT NULL ORDER BY pubkey LIMIT $2`,
+    [afterPubkey, limit],
+  );
+  return rows.map((r) => r.pubkey);
+}
