@@ -113,19 +113,27 @@ function emptyCell(kind: 'agent' | 'gateway', tenantId: string, entity: string, 
   };
 }
 
-/** "12,7,300" → [12, 7, 300]: one pass, no intermediate strings. */
+/**
+ * "12,7,300" → [12, 7, 300]: one pass, no intermediate strings. A negative value (refused by
+ * writePendingTallies, but SQL writers are not checked) reads as 0: a row that could never
+ * be folded would stop every later round behind it.
+ */
 function parseLatencies(text: string): number[] {
   const out: number[] = [];
   let v = 0;
+  let negative = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 44) {
-      out.push(v);
+      out.push(negative ? 0 : v);
       v = 0;
+      negative = false;
+    } else if (c === 45) {
+      negative = true;
     } else {
       v = v * 10 + (c - 48);
     }
   }
-  out.push(v);
+  out.push(negative ? 0 : v);
   return out;
 }

@@ -442,6 +442,23 @@ describe('TallyFolder', () => {
   });
 });
 
+describe('TallyFolder, rows written by other SQL', () => {
+  it('folds a pending row with a negative latency (recorded as 0) instead of failing every round', async () => {
+    await pool.query(
+      `INSERT INTO rollup_pending (kind, entity_id, vendor_id, minute, total_requests, successful_requests, failed_requests, latency_sum_ms, max_latency_ms, latencies)
+       VALUES ('agent', 'fn-1', 'v1', to_timestamp($1 / 1000.0), 2, 2, 0, 5, 10, '{-5,10}')`,
+      [D1],
+    );
+    const f = folder();
+    await f.foldNow();
+    expect(f.stats()).toMatchObject({ failures: 0, rowsFolded: 1 });
+    const [row] = [...(await bucketRows('agent_stats_minute', 'fn-')).values()];
+    expect(row).toMatchObject({ total_requests: '2', latency_sum_ms: '5', max_latency_ms: 10 });
+    const h = decodeHistogram(row?.latency_histogram as string);
+    expect([h.totalCount, h.minNonZeroValue, h.maxValue]).toEqual([2, 10, 10]);
+  });
+});
+
 describe('TallyFolder → ClickHouse', () => {
   let ch: TestClickhouseDatabase;
   const sinks: ClickhouseRollupSink[] = [];
