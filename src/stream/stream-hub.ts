@@ -1,0 +1,273 @@
+import type pg from 'pg';
+import { ThrottledLog, type Logger } from '../logger.js';
+import type { EventIdCodec } from './event-ids.js';
+import { startOf, type LogPosition } from './log-position.js';
+import { readHorizon, readLive, readRange, type LogRow, type RowFilter } from './log-reader.js';
+import type { StreamSource } from './stream-sources.js';
+import type { Subscriber } from './subscriber.js';
+import { NotifyListener } from './wake-ups.js';
+
+export interface HubOptions {
+  /** Reads run on it; the poller holds one of its connections while anyone subscribes. */
+  pool: pg.Pool;
+  sources: readonly StreamSource[];
+  ids: EventIdCodec;
+  log: Logger;
+  clock: () => number;
+  /** Read the log at least this often while anyone subscribes, whatever the wake-ups say. */
+  pollIntervalMs: number;
+  heartbeatMs: number;
+  /** Transactions per live read: bounds a read's rows after a stall. */
+  maxXidsPerRead: number;
+  /** Transactions per catch-up read of a resumed stream. */
+  catchUpXids: number;
+  /** LISTEN for other receivers' commits (false: poll only). */
+  listen: boolean;
+  /** How long the poller runs on after the last subscriber leaves. */
+  lingerMs: number;
+}
+
+export interface HubStats {
+  subscribers: number;
+  /** Events written to subscribers (one per subscriber). */
+  delivered: number;
+  resets: number;
+  /** Reads of the log since start. */
+  reads: number;
+  /** Where the next live read starts (null: not running). */
+  next: string | null;
+}
+
+/**
+ * The stream's one reader of the log per receiver, running only while someone subscribes.
+ *
+ * Each read takes the rows of transactions between the last horizon and the snapshot's xmin
+ * (every one of them has ended), in log order, and hands each row's event to the subscribers
+ * of its agent and of its agent's tenant: one read and one serialised frame per event,
+ * whatever the number of subscribers. Wake-ups come from this receiver's commits, from
+ * other receivers' NOTIFYs, and from a poll interval that covers a lost one.
+ */
+export class StreamHub {
+  private readonly subs = new Set<Subscriber>();
+  private readonly byAgent = new Map<string, Set<Subscriber>>();
+  private readonly byTenant = new Map<string, Set<Subscriber>>();
+  private next: bigint | null = null;
+  private starting: Promise<void> | null = null;
+  private client: pg.PoolClient | null = null;
+  private reading = false;
+  private again = false;
+  private poll: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private linger: NodeJS.Timeout | null = null;
+  private readonly listener: NotifyListener | null;
+  private readonly failures: ThrottledLog;
+  private closed = false;
+  private stats = { delivered: 0, resets: 0, reads: 0 };
+
+  constructor(private readonly o: HubOptions) {
+    this.failures = new ThrottledLog(o.log, 10_000);
+    this.listener = o.listen ? new NotifyListener(o.pool.options, () => this.wake(), o.log) : null;
+  }
+
+  /**
+   * Adds a subscriber that has sent its head. `resumeAfter`: the position of the client's last
+   * event id (null: from now on). What it missed is read from the database while its live
+   * events wait, then the live events follow; its cursor drops whatever both delivered.
+   */
+  async add(sub: Subscriber, resumeAfter: LogPosition | null): Promise<void> {
+    if (this.closed) return sub.end();
+    await this.ensureRunning();
+    if (sub.closed) return;
+    // No await between taking the horizon and registering: every live read from `upTo` on
+    // reaches this subscriber, and everything before it comes from the catch-up.
+    const upTo = this.next as bigint;
+    this.register(sub);
+    sub.onClose = () => this.unregister(sub);
+    if (resumeAfter === null) {
+      sub.cursor = startOf(upTo);
+      return;
+    }
+    sub.cursor = resumeAfter;
+    if (resumeAfter.xid >= upTo) return;
+    sub.hold();
+    const filter = rowFilter(sub);
+    let from = resumeAfter;
+    while (from.xid < upTo && !sub.closed) {
+      const end = from.xid + BigInt(this.o.catchUpXids) < upTo ? from.xid + BigInt(this.o.catchUpXids) : upTo;
+      const rows = await readRange(this.o.pool, this.o.sources, from, end, filter);
+      const now = this.o.clock();
+      sub.corked(() => {
+        for (const r of rows) sub.sendAt(r.position, this.frame(r, now));
+      });
+      this.stats.delivered += rows.length;
+      from = startOf(end);
+      await sub.whenDrained();
+    }
+    sub.release();
+  }
+
+  /** Asks for a read now (commits here, NOTIFYs from elsewhere). Cheap when nobody subscribes. */
+  wake(): void {
+    if (this.next === null || this.closed) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    this.readOnce()
+      .then((more) => {
+        this.reading = false;
+        if (more || this.again) {
+          this.again = false;
+          this.wake();
+        }
+      })
+      .catch((err: unknown) => {
+        this.reading = false;
+        this.failures.warn({ err: (err as Error).message }, 'stream log read failed; retrying at the next poll');
+        this.client?.release(true);
+        this.client = null;
+      });
+  }
+
+  snapshot(): HubStats {
+    return { subscribers: this.subs.size, ...this.stats, next: this.next?.toString() ?? null };
+  }
+
+  /** Ends every stream (clients reconnect, to this receiver or another, with their last id) and stops. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of [...this.subs]) s.end();
+    await this.stop();
+  }
+
+  private async ensureRunning(): Promise<void> {
+    if (this.linger !== null) {
+      clearTimeout(this.linger);
+      this.linger = null;
+    }
+    if (this.next !== null) return;
+    this.starting ??= (async () => {
+      try {
+        const horizon = await readHorizon(this.o.pool);
+        this.next = horizon;
+        this.poll = setInterval(() => this.wake(), this.o.pollIntervalMs);
+        this.heartbeat = setInterval(() => {
+          for (const s of this.subs) s.ping();
+        }, this.o.heartbeatMs);
+        this.listener?.start();
+      } finally {
+        this.starting = null;
+      }
+    })();
+    await this.starting;
+  }
+
+  private async stop(): Promise<void> {
+    if (this.poll !== null) clearInterval(this.poll);
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    if (this.linger !== null) clearTimeout(this.linger);
+    this.poll = this.heartbeat = this.linger = null;
+    this.next = null;
+    await this.listener?.stop();
+    // A read in flight keeps its connection until it ends; it sees `next` null and releases.
+    if (!this.reading) {
+      this.client?.release();
+      this.client = null;
+    }
+  }
+
+  /** One live read and its fan-out; true when the read was capped and more is ready. */
+  private async readOnce(): Promise<boolean> {
+    this.client ??= await this.o.pool.connect();
+    const from = this.next;
+    if (from === null) return false;
+    const read = await readLive(this.client, this.o.sources, from, this.o.maxXidsPerRead);
+    this.stats.reads++;
+    if (this.next !== from) {
+      // Stopped (or restarted) while reading: these rows belong to nobody now.
+      if (this.next === null) {
+        this.client.release();
+        this.client = null;
+      }
+      return false;
+    }
+    this.fanOut(read.rows);
+    this.next = read.next;
+    return read.next < read.horizon;
+  }
+
+  private fanOut(rows: LogRow[]): void {
+    if (rows.length === 0) return;
+    const now = this.o.clock();
+    const out = new Map<Subscriber, { position: LogPosition; frame: Buffer }[]>();
+    for (const r of rows) {
+      let frame: Buffer | null = null;
+      const add = (s: Subscriber): void => {
+        frame ??= this.frame(r, now);
+        let list = out.get(s);
+        if (list === undefined) out.set(s, (list = []));
+        list.push({ position: r.position, frame });
+      };
+      const agentSubs = this.byAgent.get(r.agentId);
+      if (agentSubs !== undefined) {
+        for (const s of agentSubs) {
+          // A key reads an agent only while it is linked to the key's tenant.
+          if (s.reader.kind === 'agent' || s.reader.tenantId === r.tenantId) add(s);
+        }
+      }
+      if (r.tenantId !== null) {
+        const tenantSubs = this.byTenant.get(r.tenantId);
+        if (tenantSubs !== undefined) for (const s of tenantSubs) add(s);
+      }
+    }
+    for (const [s, list] of out) {
+      s.corked(() => {
+        for (const e of list) s.deliver(e.position, e.frame);
+      });
+      this.stats.delivered += list.length;
+    }
+  }
+
+  private frame(r: LogRow, now: number): Buffer {
+    const data = JSON.stringify({ agent_id: r.agentId, ...r.source.payload(r.row) });
+    return Buffer.from(`id: ${this.o.ids.encode(r.position, now)}\nevent: ${r.source.event}\ndata: ${data}\n\n`);
+  }
+
+  private register(sub: Subscriber): void {
+    this.subs.add(sub);
+    const [map, key] = this.filedUnder(sub);
+    let set = map.get(key);
+    if (set === undefined) map.set(key, (set = new Set()));
+    set.add(sub);
+  }
+
+  private unregister(sub: Subscriber): void {
+    if (!this.subs.delete(sub)) return;
+    if (sub.wasReset) this.stats.resets++;
+    const [map, key] = this.filedUnder(sub);
+    const set = map.get(key);
+    set?.delete(sub);
+    if (set?.size === 0) map.delete(key);
+    if (this.subs.size === 0 && !this.closed && this.linger === null) {
+      this.linger = setTimeout(() => {
+        this.linger = null;
+        if (this.subs.size === 0) void this.stop();
+      }, this.o.lingerMs);
+      this.linger.unref();
+    }
+  }
+
+  /** The map and key a subscriber is filed under: its agent, or its tenant for `agent:*`. */
+  private filedUnder(sub: Subscriber): [Map<string, Set<Subscriber>>, string] {
+    if (sub.topic.kind === 'agent') return [this.byAgent, sub.topic.agentId];
+    return [this.byTenant, sub.reader.kind === 'tenant' ? sub.reader.tenantId : ''];
+  }
+}
+
+function rowFilter(sub: Subscriber): RowFilter {
+  if (sub.topic.kind === 'agent') {
+    return { agentId: sub.topic.agentId, tenantId: sub.reader.kind === 'tenant' ? sub.reader.tenantId : null };
+  }
+  return { tenantId: sub.reader.kind === 'tenant' ? sub.reader.tenantId : '' };
+}

@@ -1,0 +1,209 @@
+import type { HttpResponse } from 'uWebSockets.js';
+import { comparePositions, type LogPosition } from './log-position.js';
+import type { Topic } from './topics.js';
+
+/** Who the subscriber reads as: a tenant (key or stream token) or one agent itself. */
+export type StreamReader = { kind: 'tenant'; tenantId: string } | { kind: 'agent'; agentId: string };
+
+export interface SubscriberLimits {
+  /** Bytes of events held for a subscriber that is not reading; past it, `reset` and close. */
+  maxQueuedBytes: number;
+}
+
+/** After a `reset`, how long the connection may take to drain before it is cut. */
+const CLOSE_GRACE_MS = 5000;
+
+const PING = Buffer.from(': ping\n\n');
+
+/**
+ * One open SSE response. Events below its cursor are dropped (a resumed stream's catch-up and
+ * the live fan-out can overlap); the cursor moves with every event sent.
+ *
+ * Backpressure: frames go straight to uWS while the socket keeps up. Once uWS reports
+ * backpressure, frames wait in this subscriber's queue and move on in slices as the socket
+ * drains (onWritable). The queue is bounded: a subscriber that falls that far behind gets a
+ * `reset` and is closed, so a slow reader costs a bounded amount of memory and never waits
+ * on, or slows, anything else.
+ */
+export class Subscriber {
+  cursor: LogPosition;
+  closed = false;
+  /** Closed by a `reset` (too slow), not by the client or a shutdown. */
+  wasReset = false;
+  /** While a resumed stream catches up from the database, live frames wait here. */
+  private held: { position: LogPosition; frame: Buffer }[] | null = null;
+  private heldBytes = 0;
+  private readonly queue: Buffer[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  private blocked = false;
+  private drainWaiters: (() => void)[] = [];
+  onClose: (() => void) | null = null;
+
+  constructor(
+    private readonly res: HttpResponse,
+    readonly topic: Topic,
+    readonly reader: StreamReader,
+    start: LogPosition,
+    private readonly limits: SubscriberLimits,
+  ) {
+    this.cursor = start;
+    res.onWritable(() => {
+      this.flush();
+      return true;
+    });
+  }
+
+  /** Sends the response head and a first comment, so the client sees the stream open at once. */
+  open(): void {
+    this.res.cork(() => {
+      this.res
+        .writeStatus('200 OK')
+        .writeHeader('content-type', 'text/event-stream')
+        .writeHeader('cache-control', 'no-store')
+        .writeHeader('x-accel-buffering', 'no');
+      this.res.write(': stream open\n\n');
+    });
+  }
+
+  /** From now on, live frames are held until `release` (a catch-up is about to run). */
+  hold(): void {
+    this.held = [];
+  }
+
+  /** Sends what was held while catching up, except what the catch-up already sent. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    this.heldBytes = 0;
+    this.res.cork(() => {
+      for (const h of held) this.sendAt(h.position, h.frame);
+    });
+  }
+
+  /** A live event of this subscriber's topic; call inside `corked`. */
+  deliver(position: LogPosition, frame: Buffer): void {
+    if (this.closed) return;
+    if (this.held !== null) {
+      this.held.push({ position, frame });
+      this.heldBytes += frame.length;
+      if (this.heldBytes > this.limits.maxQueuedBytes) this.reset('subscriber_too_slow');
+      return;
+    }
+    this.sendAt(position, frame);
+  }
+
+  /** An event the catch-up read; call inside `corked`. */
+  sendAt(position: LogPosition, frame: Buffer): void {
+    if (this.closed || comparePositions(position, this.cursor) <= 0) return;
+    this.cursor = position;
+    this.send(frame);
+  }
+
+  /** Runs `writes` corked: one syscall for many frames. */
+  corked(writes: () => void): void {
+    if (!this.closed) this.res.cork(writes);
+  }
+
+  ping(): void {
+    if (this.closed || this.blocked) return;
+    this.res.cork(() => this.send(PING));
+  }
+
+  /** Resolves once the queue is at most half full (or the subscriber is gone): for catch-up reads. */
+  whenDrained(): Promise<void> {
+    if (this.closed || this.queuedBytes <= this.limits.maxQueuedBytes / 2) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** `reset` (docs/read-api.md §4), then the stream ends. */
+  reset(reason: string): void {
+    if (this.closed) return;
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.queuedBytes = 0;
+    const frame = Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+    this.wasReset = true;
+    this.res.cork(() => {
+      this.res.write(frame);
+      this.res.end();
+    });
+    this.markClosed();
+    // A client that reads nothing never drains what is buffered: cut it after a grace period.
+    const res = this.res;
+    setTimeout(() => {
+      try {
+        res.close();
+      } catch {
+        // Already gone: uWS throws on a response it has freed.
+      }
+    }, CLOSE_GRACE_MS).unref();
+  }
+
+  /** A reset that keeps the stream open: the id the client sent cannot be resumed from. */
+  resetAndContinue(reason: string): void {
+    if (this.closed) return;
+    this.res.cork(() => this.send(Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`)));
+  }
+
+  /** Ends the stream cleanly (shutdown): the client reconnects with its last id. */
+  end(): void {
+    if (this.closed) return;
+    this.res.cork(() => this.res.end());
+    this.markClosed();
+  }
+
+  /** The client went away (uWS onAborted): the response must not be touched again. */
+  aborted(): void {
+    this.markClosed();
+  }
+
+  private send(frame: Buffer): void {
+    if (this.blocked) {
+      this.queue.push(frame);
+      this.queuedBytes += frame.length;
+      if (this.queuedBytes > this.limits.maxQueuedBytes) this.reset('subscriber_too_slow');
+      return;
+    }
+    if (!this.res.write(frame)) this.blocked = true;
+  }
+
+  private flush(): void {
+    if (this.closed) return;
+    this.blocked = false;
+    // Frames move on until uWS reports backpressure again, so uWS's own buffer holds at most
+    // about one frame more than the socket took; the rest stays counted in this queue.
+    this.res.cork(() => {
+      while (this.queueHead < this.queue.length) {
+        const frame = this.queue[this.queueHead++] as Buffer;
+        this.queuedBytes -= frame.length;
+        if (!this.res.write(frame)) {
+          this.blocked = true;
+          break;
+        }
+      }
+    });
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    if (this.queuedBytes <= this.limits.maxQueuedBytes / 2) this.wakeDrainWaiters();
+  }
+
+  private markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.held = null;
+    this.wakeDrainWaiters();
+    this.onClose?.();
+  }
+
+  private wakeDrainWaiters(): void {
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+}
