@@ -15,6 +15,19 @@ ALTER TABLE rollup_pending
 
 -- The folder claims the oldest ids first: the primary key serves that scan, and the age of
 -- the oldest pending row (the folder's lag) is one probe of it. Nothing else to index.
+-- The table is a queue (rows live about a fold interval): vacuumed after a fixed number of
+-- deleted rows rather than a share of a table that is mostly dead, so the claim's index scan
+-- does not wade through dead entries.
+ALTER TABLE rollup_pending SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
+                                autovacuum_vacuum_cost_delay = 0);
+
+-- Every fold rewrites the rows of the buckets it touches (their key columns unchanged): room
+-- left in each page lets PostgreSQL keep the new version on the same page without touching
+-- the indexes (a HOT update).
+ALTER TABLE agent_stats_minute SET (fillfactor = 70);
+ALTER TABLE agent_stats_daily SET (fillfactor = 70);
+ALTER TABLE agent_stats_hourly SET (fillfactor = 70);
+ALTER TABLE gateway_stats_hourly SET (fillfactor = 70);
 
 -- Minute and day buckets of gateways, per (tenant, gateway, vendor), shaped like the agents'
 -- tables of 003: the gateway metrics' chart_data needs 1-minute buckets as the agents' does.
@@ -32,7 +45,7 @@ CREATE TABLE IF NOT EXISTS gateway_stats_minute (
     max_latency_ms      INT,
     latency_histogram   TEXT,
     PRIMARY KEY (tenant_id, gateway_id, bucket, vendor_id)
-);
+) WITH (fillfactor = 70);
 
 CREATE TABLE IF NOT EXISTS gateway_stats_daily (
     tenant_id           VARCHAR(64) NOT NULL,
@@ -47,7 +60,7 @@ CREATE TABLE IF NOT EXISTS gateway_stats_daily (
     max_latency_ms      INT,
     latency_histogram   TEXT,
     PRIMARY KEY (tenant_id, gateway_id, bucket, vendor_id)
-);
+) WITH (fillfactor = 70);
 
 -- Minute rows have a short retention of their own (deleted by bucket, oldest first).
 CREATE INDEX IF NOT EXISTS idx_agent_stats_minute_bucket ON agent_stats_minute (bucket);
