@@ -14,7 +14,7 @@ export function liveSchemas() {
       type: 'object',
       additionalProperties: false,
       required: ['topics'],
-      properties: { topics: { type: 'array', minItems: 1, items: ref('Topic') } },
+      properties: { topics: { type: 'array', minItems: 1, maxItems: 32, items: ref('Topic') } },
     },
     StreamToken: {
       type: 'object',
@@ -44,14 +44,19 @@ export function liveSchemas() {
       type: 'object',
       description: 'Data of a `reset` event: the stream cannot continue without a gap; reload through §3, then reconnect without an id.',
       required: ['reason'],
-      properties: { reason: { type: 'string' } },
+      properties: {
+        reason: {
+          type: 'string',
+          description: 'For example `subscriber_too_slow`, `unknown_event_id`, `event_id_too_old`, `server_error`.',
+        },
+      },
     },
     Alert: {
       type: 'object',
       description: 'An alert (docs/read-api.md §5): at most one open alert per (agent, type).',
       required: ['id', 'agent_id', 'type', 'severity', 'state', 'message', 'data', 'fired_at', 'resolved_at', 'acknowledged_at'],
       properties: {
-        id: { type: 'string' },
+        id: { type: 'string', format: 'uuid' },
         agent_id: ref('AgentId'),
         type: { enum: ['low_balance', 'runway', 'spend_limit', 'high_error_rate', 'stale_telemetry'] },
         severity: { enum: ['info', 'warning', 'critical'] },
@@ -111,7 +116,7 @@ export function livePaths() {
         operationId: 'createStreamToken',
         tags: ['live'],
         summary: 'A short-lived token that opens streams of the given topics',
-        description: 'Valid for 10 minutes. Each agent topic must name an agent linked to the key’s tenant.',
+        description: 'Valid for 10 minutes. Each agent topic must name an agent linked to the key’s tenant. Issued to API keys only (an agent signature is `forbidden`).',
         security: [keyWith('read')],
         requestBody: { required: true, content: { 'application/json': { schema: ref('StreamTokenRequest') } } },
         responses: {
@@ -142,12 +147,14 @@ export function livePaths() {
         operationId: 'acknowledgeAlert',
         tags: ['alerts'],
         summary: 'Acknowledge an alert',
-        description: 'Sets `acknowledged_at`; acknowledging again changes nothing. An alert of an agent the key may not read is `not_found`.',
-        security: [keyWith('read')],
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        description:
+          'Sets `acknowledged_at`; acknowledging again changes nothing. A read key acknowledges the alerts of its tenant’s agents, an agent its own; any other alert is `not_found`. A body, if sent (`{}`), is ignored; it is covered by the agent signature.',
+        security: [keyWith('read'), AGENT_SIGNED],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+        requestBody: { required: false, content: { 'application/json': { schema: { type: 'object' } } } },
         responses: {
           200: { description: 'The alert.', content: { 'application/json': { schema: ref('Alert') } } },
-          ...errorResponses(['not_found', ...AUTH]),
+          ...errorResponses(['not_found', 'body_too_large', ...AUTH]),
         },
       },
     },

@@ -15,9 +15,11 @@ import pg from 'pg';
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fireInTransaction, registerAlertRoutes } from '../../src/alerts/index.js';
 import { createApiKey } from '../../src/api-keys/index.js';
 import { EVENT_ERROR_CODES, REQUEST_ERRORS } from '../../src/protocol/index.js';
 import { READ_ERRORS, registerReadRoutes } from '../../src/read/index.js';
+import { registerStreamRoutes, type StreamRoutes } from '../../src/stream/index.js';
 import { registerWebhookRoutes, WEBHOOK_ERRORS, type WebhookAuthenticator } from '../../src/webhooks/index.js';
 import {
   bearer,
@@ -379,6 +381,7 @@ describe('real answers of the receiver', () => {
     let base: string;
     let socket: uWS.us_listen_socket;
     let pool: pg.Pool;
+    let stream: StreamRoutes | undefined;
     const keys: Record<'read' | 'admin' | 'ingest' | 'otherAdmin', string> = { read: '', admin: '', ingest: '', otherAdmin: '' };
 
     beforeAll(async () => {
@@ -399,6 +402,8 @@ describe('real answers of the receiver', () => {
       }
       const app = uWS.App();
       registerReadRoutes(app, { pool, log: pino({ level: 'silent' }) });
+      registerAlertRoutes(app, { pool, log: pino({ level: 'silent' }) });
+      stream = registerStreamRoutes(app, { pool, log: pino({ level: 'silent' }), secret: Buffer.alloc(32, 7), listen: false });
       // The webhook routes take the server's key authentication as a function: a table of this test's keys.
       const principals = new Map([
         [keys.read, { tenantId: 'openapi-tenant', scopes: ['read'] }],
@@ -420,6 +425,7 @@ describe('real answers of the receiver', () => {
       expect(sent.status).toBe(202);
     });
     afterAll(async () => {
+      await stream?.close();
       if (socket !== undefined) uWS.us_listen_socket_close(socket);
       await pool?.end();
     });
@@ -471,6 +477,63 @@ describe('real answers of the receiver', () => {
       expectDocumented('put', '/v1/agent/settings', await call('PUT', q, keys.admin, { daily_spend_limit_atomic: '250000000', runway_alert_hours: null }), 200);
       expectDocumented('put', '/v1/agent/settings', await call('PUT', q, keys.admin, { error_rate_threshold: 2 }), 400, 'invalid_settings');
       expectDocumented('put', '/v1/agent/settings', await call('PUT', q, keys.read, {}), 403, 'forbidden');
+    });
+
+    it('gateway metrics', async () => {
+      const gatewayId = (gatewayEvent().data as { gateway_id: string }).gateway_id;
+      expectDocumented('get', '/v1/gateway/metrics', await call('GET', `/v1/gateway/metrics?gateway_id=${encodeURIComponent(gatewayId)}&range=7d`, keys.read), 200);
+      expectDocumented('get', '/v1/gateway/metrics', await call('GET', '/v1/gateway/metrics?range=7d', keys.read), 400, 'invalid_query');
+      expectDocumented('get', '/v1/gateway/metrics', await call('GET', `/v1/gateway/metrics?gateway_id=${encodeURIComponent(gatewayId)}`, agent), 403, 'forbidden');
+    });
+
+    it('alerts: list and acknowledge, by key and by the agent', async () => {
+      const client = await pool.connect();
+      let alertId: string;
+      try {
+        await client.query('BEGIN');
+        const fired = await fireInTransaction(client, {
+          agentId: agent.agentId,
+          tenantId: 'openapi-tenant',
+          type: 'low_balance',
+          message: 'USDC balance 1.00 is below 5.00',
+          data: { usdc_balance_atomic: '1000000', low_balance_threshold_atomic: '5000000' },
+          firedAtMs: Date.now(),
+        });
+        await client.query('COMMIT');
+        alertId = (fired as { id: string }).id;
+      } finally {
+        client.release();
+      }
+      const list = await call('GET', `/v1/agent/alerts?agent_id=${agent.agentId}&state=firing`, keys.read);
+      expectDocumented('get', '/v1/agent/alerts', list, 200);
+      expect((list.json as { data: unknown[] }).data).toHaveLength(1);
+      expectDocumented('get', '/v1/agent/alerts', await call('GET', '/v1/agent/alerts?state=open', agent), 400, 'invalid_query');
+      expectDocumented('post', '/v1/agent/alerts/{id}/ack', await call('POST', `/v1/agent/alerts/${alertId}/ack`, agent, {}), 200);
+      expectDocumented('post', '/v1/agent/alerts/{id}/ack', await call('POST', `/v1/agent/alerts/${alertId}/ack`, keys.read), 200);
+      expectDocumented('post', '/v1/agent/alerts/{id}/ack', await call('POST', `/v1/agent/alerts/${crypto.randomUUID()}/ack`, keys.read), 404, 'not_found');
+    });
+
+    it('live events: stream tokens and the event stream', async () => {
+      const token = await call('POST', '/v1/stream/tokens', keys.read, { topics: [`agent:${agent.agentId}`] });
+      expectDocumented('post', '/v1/stream/tokens', token, 201);
+      expectDocumented('post', '/v1/stream/tokens', await call('POST', '/v1/stream/tokens', keys.read, { topics: ['vendor:x'] }), 400, 'invalid_request');
+      expectDocumented('post', '/v1/stream/tokens', await call('POST', '/v1/stream/tokens', keys.read, { topics: [`agent:${newAgent().agentId}`] }), 404, 'not_found');
+      expectDocumented('post', '/v1/stream/tokens', await call('POST', '/v1/stream/tokens', agent, { topics: ['agent:*'] }), 403, 'forbidden');
+
+      const query = `topic=${encodeURIComponent(`agent:${agent.agentId}`)}&access_token=${encodeURIComponent((token.json as { token: string }).token)}`;
+      const aborter = new AbortController();
+      const open = await fetch(`${base}/v1/agent/events?${query}`, { signal: aborter.signal });
+      try {
+        expect(open.status).toBe(200);
+        const media = (open.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+        expect(responseSchema('/v1/agent/events', 'get', 200, media)('')).toBe(true);
+        expect(open.headers.get('cache-control')).toBe('no-store');
+      } finally {
+        aborter.abort();
+        await open.body?.cancel().catch(() => undefined);
+      }
+      expectDocumented('get', '/v1/agent/events', await call('GET', '/v1/agent/events', keys.read), 400, 'invalid_query');
+      expectDocumented('get', '/v1/agent/events', await call('GET', '/v1/agent/events?topic=agent:*&access_token=forged', null), 401, 'invalid_api_key');
     });
 
     it('webhooks: register, list, deliveries, delete, and their refusals', async () => {
