@@ -42,31 +42,40 @@ export const DAY_MS = 86_400_000;
 
 /**
  * Claimed pending rows grouped by (kind, tenant, entity, vendor, minute). A key string per
- * pending row (not per latency); latencies are parsed once into plain arrays.
+ * pending row (not per latency); latencies are parsed once into plain arrays. Rows are added
+ * in slices (add(rows, from, to)) so the caller can give the event loop a turn in between.
  */
-export function cellsFromPending(rows: readonly PendingRow[]): FoldCell[] {
-  const cells = new Map<string, FoldCell>();
-  for (const r of rows) {
-    const minute = Number(r.minute_ms);
-    const key = `${r.kind}\u0000${r.tenant_id}\u0000${r.entity_id}\u0000${r.vendor_id}\u0000${minute}`;
-    let cell = cells.get(key);
-    const created = Number(r.created_ms);
-    if (cell === undefined) {
-      cell = emptyCell(r.kind, r.tenant_id, r.entity_id, r.vendor_id, minute, created);
-      cells.set(key, cell);
-    } else if (created < cell.oldestCreatedMs) {
-      cell.oldestCreatedMs = created;
+export class PendingCells {
+  private readonly cells = new Map<string, FoldCell>();
+
+  add(rows: readonly PendingRow[], from: number, to: number): void {
+    const cells = this.cells;
+    for (let i = from; i < to; i++) {
+      const r = rows[i] as PendingRow;
+      const minute = Number(r.minute_ms);
+      const key = `${r.kind}\u0000${r.tenant_id}\u0000${r.entity_id}\u0000${r.vendor_id}\u0000${minute}`;
+      let cell = cells.get(key);
+      const created = Number(r.created_ms);
+      if (cell === undefined) {
+        cell = emptyCell(r.kind, r.tenant_id, r.entity_id, r.vendor_id, minute, created);
+        cells.set(key, cell);
+      } else if (created < cell.oldestCreatedMs) {
+        cell.oldestCreatedMs = created;
+      }
+      cell.requests += r.total_requests;
+      cell.successes += r.successful_requests;
+      cell.failures += r.failed_requests;
+      if (r.spend !== '0') cell.spend += BigInt(r.spend);
+      cell.latencySum += Number(r.latency_sum);
+      if (r.max_latency_ms !== null && (cell.maxLatency === null || r.max_latency_ms > cell.maxLatency)) cell.maxLatency = r.max_latency_ms;
+      if (r.latencies !== null && r.latencies !== '') cell.latencies.push(parseLatencies(r.latencies));
+      if (r.latency_histogram !== null && r.latency_histogram !== '') cell.histograms.push(r.latency_histogram);
     }
-    cell.requests += r.total_requests;
-    cell.successes += r.successful_requests;
-    cell.failures += r.failed_requests;
-    if (r.spend !== '0') cell.spend += BigInt(r.spend);
-    cell.latencySum += Number(r.latency_sum);
-    if (r.max_latency_ms !== null && (cell.maxLatency === null || r.max_latency_ms > cell.maxLatency)) cell.maxLatency = r.max_latency_ms;
-    if (r.latencies !== null && r.latencies !== '') cell.latencies.push(parseLatencies(r.latencies));
-    if (r.latency_histogram !== null && r.latency_histogram !== '') cell.histograms.push(r.latency_histogram);
   }
-  return [...cells.values()];
+
+  list(): FoldCell[] {
+    return [...this.cells.values()];
+  }
 }
 
 /** Cells regrouped into coarser buckets (e.g. days); latency arrays are shared, not copied. */

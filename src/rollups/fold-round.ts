@@ -2,7 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type pg from 'pg';
 import type { ClickhouseFoldRows } from './clickhouse-fold-rows.js';
 import { BUCKET_ROW_READ, BUCKET_ROW_VALUES, BucketRowMerger, type StoredBucketRow } from './bucket-row-merge.js';
-import { cellsByBucket, cellsFromPending, DAY_MS, type FoldCell, type PendingRow } from './fold-cells.js';
+import { cellsByBucket, DAY_MS, PendingCells, type FoldCell, type PendingRow } from './fold-cells.js';
 import { HOUR_MS, HourDeltas, type HourDelta, type VendorTally } from './hour-deltas.js';
 import { HourRowMerger, type StoredHourRow } from './hourly-row-merge.js';
 import { decodeHistogram, type LatencyHistogram } from './latency-histogram.js';
@@ -77,6 +77,8 @@ const HOUR_TABLES = [hourTable('agent'), hourTable('gateway')];
 
 /** Merging is CPU work on this thread: the event loop gets a turn at least this often. */
 const SLICE_MS = 5;
+/** Claimed rows grouped between two looks at the clock (a few µs each). */
+const PARSE_SLICE_ROWS = 256;
 
 export interface FoldRoundResult {
   /** Pending rows folded (and deleted). */
@@ -116,14 +118,19 @@ export async function foldRound(client: pg.ClientBase, maxRows: number, mergers:
     await client.query('COMMIT');
     return { rows: 0, requests: 0, cells: 0, oldestCreatedMs: null, clickhouseRows: 0 };
   }
-  const cells = cellsFromPending(claimed.rows);
+  const slicer = new Slicer();
+  const grouped = new PendingCells();
+  for (let i = 0; i < claimed.rows.length; i += PARSE_SLICE_ROWS) {
+    grouped.add(claimed.rows, i, Math.min(i + PARSE_SLICE_ROWS, claimed.rows.length));
+    await slicer.maybeYield();
+  }
+  const cells = grouped.list();
   let requests = 0;
   let oldest = Infinity;
   for (const c of cells) {
     requests += c.requests;
     if (c.oldestCreatedMs < oldest) oldest = c.oldestCreatedMs;
   }
-  const slicer = new Slicer();
   for (const t of MINUTE_TABLES) await applyTable(client, t, cells, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
   const days = cellsByBucket(cells, DAY_MS);
   for (const t of DAY_TABLES) await applyTable(client, t, days, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
