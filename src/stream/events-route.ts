@@ -66,8 +66,7 @@ export function attachEventsRoute(app: TemplatedApp, ctx: EventsRouteContext): v
         if (aborted) return;
         const s = new Subscriber(res, o.topic, o.reader, startOf(0n), ctx.limits);
         sub = s;
-        s.open();
-        if (o.resetReason !== null) s.resetAndContinue(o.resetReason);
+        s.openingReset = o.resetReason;
         await ctx.hub.add(s, o.resumeAfter);
       })
       .catch((err: unknown) => {

@@ -33,7 +33,7 @@ export interface StreamDeps {
   heartbeatMs?: number;
   /** Read the log at least this often while anyone subscribes; default 100 ms. */
   pollIntervalMs?: number;
-  /** Bytes held for one subscriber that does not read before it is reset; default 1 MiB. */
+  /** Bytes held for one subscriber that does not read before it is reset; default 8 MiB (above one read's burst). */
   maxQueuedBytes?: number;
   /** LISTEN for other receivers' commits; default true. */
   listen?: boolean;
@@ -68,7 +68,7 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     clock,
     pollIntervalMs: deps.pollIntervalMs ?? 100,
     heartbeatMs: deps.heartbeatMs ?? 10_000,
-    maxXidsPerRead: 64,
+    maxXidsPerRead: 16,
     catchUpXids: 1024,
     listen: deps.listen ?? true,
     lingerMs: 10_000,
@@ -84,7 +84,7 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     clock,
     timestampWindowMs: deps.timestampWindowMs ?? 300_000,
     resumeWindowMs: deps.resumeWindowMs ?? 300_000,
-    limits: { maxQueuedBytes: deps.maxQueuedBytes ?? 1024 * 1024 },
+    limits: { maxQueuedBytes: deps.maxQueuedBytes ?? 8 * 1024 * 1024 },
     log,
   });
   return {

@@ -77,16 +77,23 @@ export class StreamHub {
   async add(sub: Subscriber, resumeAfter: LogPosition | null): Promise<void> {
     if (this.closed) return sub.end();
     await this.ensureRunning();
-    if (sub.closed) return;
+    // A stream without an id starts at the database's horizon now, not at where this
+    // receiver's reader happens to be: rows committed before the request are not "new".
+    const now = resumeAfter === null ? await readHorizon(this.o.pool) : null;
+    if (sub.closed || this.next === null) return;
     // No await between taking the horizon and registering: every live read from `upTo` on
     // reaches this subscriber, and everything before it comes from the catch-up.
     const upTo = this.next as bigint;
     this.register(sub);
     sub.onClose = () => this.unregister(sub);
-    if (resumeAfter === null) {
-      sub.cursor = startOf(upTo);
+    // The head goes out once the subscriber is registered: an event committed after the
+    // client saw the stream open is never missed.
+    sub.open();
+    if (now !== null) {
+      sub.cursor = startOf(now > upTo ? now : upTo);
       return;
     }
+    if (resumeAfter === null) return;
     sub.cursor = resumeAfter;
     if (resumeAfter.xid >= upTo) return;
     sub.hold();

@@ -11,7 +11,7 @@ export interface SubscriberLimits {
 }
 
 /** After a `reset`, how long the connection may take to drain before it is cut. */
-const CLOSE_GRACE_MS = 5000;
+const CLOSE_GRACE_MS = 2000;
 
 const PING = Buffer.from(': ping\n\n');
 
@@ -39,6 +39,11 @@ export class Subscriber {
   private blocked = false;
   private drainWaiters: (() => void)[] = [];
   onClose: (() => void) | null = null;
+  /** A `reset` is written and the connection is about to be cut. */
+  private closing = false;
+  /** The response was ended or aborted: uWS has freed it. */
+  private gone = false;
+  private graceTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly res: HttpResponse,
@@ -49,13 +54,18 @@ export class Subscriber {
   ) {
     this.cursor = start;
     res.onWritable(() => {
-      this.flush();
+      // While closing, the reset frame is queued in uWS; the grace timer ends the connection.
+      if (!this.closing) this.flush();
       return true;
     });
   }
 
+  /** Written right after the head: the client's id could not be resumed from. */
+  openingReset: string | null = null;
+
   /** Sends the response head and a first comment, so the client sees the stream open at once. */
   open(): void {
+    if (this.closed) return;
     this.res.cork(() => {
       this.res
         .writeStatus('200 OK')
@@ -63,6 +73,7 @@ export class Subscriber {
         .writeHeader('cache-control', 'no-store')
         .writeHeader('x-accel-buffering', 'no');
       this.res.write(': stream open\n\n');
+      if (this.openingReset !== null) this.send(Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason: this.openingReset })}\n\n`));
     });
   }
 
@@ -102,11 +113,11 @@ export class Subscriber {
 
   /** Runs `writes` corked: one syscall for many frames. */
   corked(writes: () => void): void {
-    if (!this.closed) this.res.cork(writes);
+    if (!this.closed && !this.gone) this.res.cork(writes);
   }
 
   ping(): void {
-    if (this.closed || this.blocked) return;
+    if (this.closed || this.blocked || this.gone) return;
     this.res.cork(() => this.send(PING));
   }
 
@@ -124,38 +135,41 @@ export class Subscriber {
     this.queuedBytes = 0;
     const frame = Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
     this.wasReset = true;
-    this.res.cork(() => {
-      this.res.write(frame);
-      this.res.end();
-    });
+    this.closing = true;
+    let sent = false;
+    this.res.cork(() => (sent = this.res.write(frame)));
     this.markClosed();
-    // A client that reads nothing never drains what is buffered: cut it after a grace period.
-    const res = this.res;
-    setTimeout(() => {
-      try {
-        res.close();
-      } catch {
-        // Already gone: uWS throws on a response it has freed.
-      }
-    }, CLOSE_GRACE_MS).unref();
-  }
-
-  /** A reset that keeps the stream open: the id the client sent cannot be resumed from. */
-  resetAndContinue(reason: string): void {
-    if (this.closed) return;
-    this.res.cork(() => this.send(Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`)));
+    if (sent) return this.finish();
+    // Ending the response would wait for the buffered bytes to drain, which a client that
+    // reads nothing never does: the connection is cut after a grace period instead.
+    this.graceTimer = setTimeout(() => {
+      if (this.gone) return;
+      this.gone = true;
+      this.res.close();
+    }, CLOSE_GRACE_MS);
+    this.graceTimer.unref();
   }
 
   /** Ends the stream cleanly (shutdown): the client reconnects with its last id. */
   end(): void {
     if (this.closed) return;
-    this.res.cork(() => this.res.end());
     this.markClosed();
+    this.finish();
   }
 
   /** The client went away (uWS onAborted): the response must not be touched again. */
   aborted(): void {
+    this.gone = true;
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     this.markClosed();
+  }
+
+  /** Ends the response and its connection (a client reconnects on a new one). */
+  private finish(): void {
+    if (this.gone) return;
+    this.gone = true;
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    this.res.cork(() => this.res.end(undefined, true));
   }
 
   private send(frame: Buffer): void {
