@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertEvaluator } from '../../src/alerts/index.js';
-import { alertsOf, evaluatorOn, interactions, linkedAgent, openAlertDatabase, snapshot, states, TestClock, type AlertDatabase } from './support.js';
+import { TallyFolder } from '../../src/rollups/tally-folder.js';
+import { alertsOf, evaluatorOn, silentLog, interactions, linkedAgent, openAlertDatabase, snapshot, states, TestClock, type AlertDatabase } from './support.js';
 
 let adb: AlertDatabase;
 const clock = new TestClock(0);
@@ -267,5 +268,26 @@ describe('stale_telemetry', () => {
     clock.set('2026-12-09T00:00:00Z');
     await ev.sweepNow();
     expect(await states(adb.pool, silent.agentId)).toEqual(['stale_telemetry:firing']);
+  });
+});
+
+describe('folded rollups', () => {
+  it('count as the pending tallies did: the rules read minute and hour rows after the folder moved them', async () => {
+    clock.set('2026-12-07T21:30:30Z');
+    const a = await linkedAgent(adb.pool, 'tenant-fold');
+    await interactions(adb.pool, a.agentId, [
+      ...Array.from({ length: 20 }, () => ({ at: '2026-12-07T21:29:00Z', success: false, amountAtomic: 5_000_000n })),
+      ...Array.from({ length: 20 }, () => ({ at: '2026-12-07T21:30:00Z', success: true, amountAtomic: 1n })),
+    ]);
+    const folder = new TallyFolder(adb.pool, {}, silentLog);
+    await folder.foldNow();
+    await folder.stop();
+    const pending = await adb.pool.query(`SELECT 1 FROM rollup_pending WHERE entity_id = $1`, [a.agentId]);
+    expect(pending.rowCount).toBe(0);
+    await committed(a.agentId);
+    const byType = new Map((await alertsOf(adb.pool, a.agentId)).map((x) => [x.type, x.data]));
+    expect([...byType.keys()].sort()).toEqual(['high_error_rate', 'spend_limit']);
+    expect(byType.get('high_error_rate')).toMatchObject({ requests: 40, failed_requests: 20, error_rate: 0.5 });
+    expect(byType.get('spend_limit')).toEqual({ spend_atomic: '100000020', daily_spend_limit_atomic: '100000000', day: '2026-12-07' });
   });
 });
