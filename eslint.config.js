@@ -11,6 +11,11 @@ export default tseslint.config(
     },
   },
   {
+    // The console page runs in the browser (tsconfig.console.json): no Node built-ins there.
+    files: ['src/console/page/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['node:*'] }] },
+  },
+  {
     files: ['src/cli/**', 'bench/**', 'native-bench/**', 'scripts/**', 'examples/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
