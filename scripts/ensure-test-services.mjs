@@ -53,6 +53,14 @@ const REQUIREMENTS = [
     service: null,
   },
   {
+    // The console's browser tests (test/console) drive Debian's Chromium with playwright-core.
+    pkg: 'chromium',
+    binaries: ['chromium'],
+    skipWhen: () => null,
+    processNames: [],
+    service: null,
+  },
+  {
     pkg: 'prometheus',
     binaries: ['promtool', 'prometheus'],
     skipWhen: () => null,
