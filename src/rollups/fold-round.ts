@@ -6,7 +6,7 @@ import { cellsByBucket, DAY_MS, PendingCells, type FoldCell, type PendingRow } f
 import { HOUR_MS, HourDeltas, type HourDelta, type VendorTally } from './hour-deltas.js';
 import { HourRowMerger, type StoredHourRow } from './hourly-row-merge.js';
 import { decodeHistogram, type LatencyHistogram } from './latency-histogram.js';
-import { lockedRowKey, lockedRowsSql, type LockedRowsSql, type RollupTableShape } from './locked-rows-sql.js';
+import { LockedRowsJson, lockedRowKey, lockedRowsSql, type LockedRowsSql, type RollupTableShape } from './locked-rows-sql.js';
 
 /**
  * One fold: claim the oldest pending tallies no other folder holds, merge them into the
@@ -79,6 +79,8 @@ const HOUR_TABLES = [hourTable('agent'), hourTable('gateway')];
 const SLICE_MS = 5;
 /** Claimed rows grouped between two looks at the clock (a few µs each). */
 const PARSE_SLICE_ROWS = 256;
+/** Most rows of one UPDATE statement. */
+const UPDATE_ROWS = 200;
 
 export interface FoldRoundResult {
   /** Pending rows folded (and deleted). */
@@ -208,27 +210,29 @@ async function applyTable<T extends { kind: 'agent' | 'gateway' }>(
   const items = all.filter((i) => i.kind === t.kind);
   if (items.length === 0) return;
   const keys = t.shape.keys;
-  const keyColumns: string[][] = keys.map(() => []);
+  const json = new LockedRowsJson(t.shape);
   const itemKeys: string[] = [];
+  const itemKeyValues: string[][] = [];
   for (const item of items) {
     const kv = t.keyOf(item);
-    for (let i = 0; i < kv.length; i++) {
-      const v = kv[i] as string | number;
-      (keyColumns[i] as string[]).push(keys[i] === 'bucket' ? new Date(v).toISOString() : (v as string));
-    }
+    const params = kv.map((v, i) => (keys[i] === 'bucket' ? new Date(v).toISOString() : (v as string)));
+    json.addKey(params);
+    itemKeyValues.push(params);
     itemKeys.push(lockedRowKey(kv.map(String)));
   }
-  await client.query(t.sql.placeholders, keyColumns);
-  const locked = await client.query<Record<string, unknown>>(t.sql.lock, keyColumns);
+  const keysJson = json.keysJson();
+  await client.query(t.sql.placeholders, [keysJson]);
+  const locked = await client.query<Record<string, unknown>>(t.sql.lock, [keysJson]);
   const stored = new Map<string, unknown>();
   for (const row of locked.rows) stored.set(lockedRowKey(keys.map((k) => String(row[k]))), row);
-  const values: unknown[][] = t.shape.values.map(() => []);
   for (let n = 0; n < items.length; n++) {
     await slicer.maybeYield();
-    const row = merge(stored.get(itemKeys[n] as string), items[n] as T);
-    for (let i = 0; i < row.length; i++) (values[i] as unknown[]).push(row[i]);
+    json.addRow(itemKeyValues[n] as string[], merge(stored.get(itemKeys[n] as string), items[n] as T));
+    // Written in parts: one statement of thousands of rows (kilobytes of histograms each) is
+    // megabytes the driver copies into its message in one go on this thread.
+    if (json.rowCount >= UPDATE_ROWS) await client.query(t.sql.update, [json.takeRowsJson()]);
   }
-  await client.query(t.sql.update, [...keyColumns, ...values]);
+  if (json.rowCount > 0) await client.query(t.sql.update, [json.takeRowsJson()]);
 }
 
 /** Gives the event loop a turn once SLICE_MS of merging has passed since the last one. */
