@@ -9,8 +9,8 @@ import { fireInTransaction, inTransaction, resolveInTransaction } from './alert-
 import type { Alert } from './alert-types.js';
 import type { AlertMetrics } from './metrics.js';
 import {
-  agentsWithOpenAlerts,
   agentsWithRequestsSince,
+  agentsWithExpiringAlerts,
   agentsWithSpendSince,
   linkedAgentsAfter,
   staleCandidates,
@@ -67,7 +67,7 @@ const HOUR_MS = 60 * MINUTE_MS;
  * the id in a bounded set: nothing per event happens on the ingest path. A round, debounced,
  * takes up to `maxAgentsPerRound` ids, reads each agent's settings, open alerts and figures,
  * and applies what the rules decide. The sweep, every `sweepIntervalMs`, names the agents
- * whose alerts can change with time alone (open alerts, silent agents, sliding windows) and
+ * whose alerts can change with time alone (alerts that expire, silent agents, sliding windows) and
  * hands them to the same rounds.
  *
  * Every change of state is one transaction: the alert row and its webhook deliveries commit
@@ -309,7 +309,7 @@ export class AlertEvaluator {
     const pool = this.deps.pool;
     const windowFromMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - (ERROR_WINDOW_MINUTES - 1) * MINUTE_MS;
     const lists = [
-      await agentsWithOpenAlerts(pool, limit),
+      await agentsWithExpiringAlerts(pool, nowMs, this.defaults.alertsEnabled, limit),
       await staleCandidates(pool, nowMs, this.defaults.alertsEnabled, limit),
       await agentsWithRequestsSince(pool, windowFromMs, limit),
     ];

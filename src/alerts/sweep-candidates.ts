@@ -7,11 +7,22 @@ import { STALE_MIN_SECONDS, STALE_PERIODS, STALE_REPORTED_WITHIN_MS } from './al
  * there may be more, and the evaluator then covers every agent with a full pass.
  */
 
-/** Agents with an open alert: every resolution of §5 can come with time (the day ends, 5 minutes pass, a window slides). */
-export async function agentsWithOpenAlerts(pool: pg.Pool, limit: number): Promise<string[]> {
+/**
+ * Agents with an open alert that can end with time alone: runway (the burn rate falls as its
+ * window grows), high_error_rate (5 minutes below), spend_limit fired on an earlier UTC day,
+ * and any open alert of an agent that turned its alerts off or left the alert's tenant.
+ * low_balance and stale_telemetry end only with a new snapshot, whose commit touches the
+ * agent: an agent that has gone silent for good costs the sweep nothing.
+ */
+export async function agentsWithExpiringAlerts(pool: pg.Pool, nowMs: number, enabledByDefault: boolean, limit: number): Promise<string[]> {
   const { rows } = await pool.query<{ agent_id: string }>(
-    `SELECT DISTINCT agent_id FROM agent_alerts WHERE state = 'firing' LIMIT $1`,
-    [limit],
+    `SELECT DISTINCT al.agent_id FROM agent_alerts al JOIN agents a ON a.pubkey = al.agent_id
+     WHERE al.state = 'firing'
+       AND (al.type IN ('runway', 'high_error_rate')
+            OR (al.type = 'spend_limit' AND al.fired_at < date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+            OR a.tenant_id IS DISTINCT FROM al.tenant_id OR NOT COALESCE(a.alerts_enabled, $2))
+     LIMIT $3`,
+    [new Date(nowMs).toISOString(), enabledByDefault, limit],
   );
   return rows.map((r) => r.agent_id);
 }
