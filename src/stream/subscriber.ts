@@ -164,12 +164,13 @@ export class Subscriber {
     this.markClosed();
   }
 
-  /** Ends the response and its connection (a client reconnects on a new one). */
+  /** Ends the response (the terminating chunk). Not end(…, closeConnection): once a chunked
+   *  body has started, uWS would write its `Connection: close` header into the body. */
   private finish(): void {
     if (this.gone) return;
     this.gone = true;
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
-    this.res.cork(() => this.res.end(undefined, true));
+    this.res.cork(() => this.res.end());
   }
 
   private send(frame: Buffer): void {
