@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -55,6 +55,10 @@ interface Figures {
   foldPgCpuUsPerGroupSteady: number;
   /** Minute cells per pending row in the steady fold (1: every row its own key, the worst case). */
   cellsPerGroup: number;
+  /** Longest event-loop stall during the steady fold, ms (the fold yields every 5 ms of merging). */
+  foldMaxStallMs: number;
+  /** The ceiling: the longest stall of this process doing nothing for as long, in the same run (the machine's own noise). */
+  idleMaxStallMs: number;
 }
 
 interface ResultsFile {
@@ -236,7 +240,8 @@ async function main(): Promise<void> {
       client.release();
     }
     // The first fold below takes both sets of tallies (statement and COPY text) into empty tables.
-    const fold = async (): Promise<{ rows: number; cells: number; wallMs: number; cpuMs: number; pgCpuMs: number }> => {
+    const fold = async (): Promise<{ rows: number; cells: number; wallMs: number; cpuMs: number; pgCpuMs: number; maxStallMs: number }> => {
+      const stalls = monitorEventLoopDelay({ resolution: 1 });
       const mergers = new FoldMergers();
       const c = await pool.connect();
       const foldPid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number;
@@ -244,6 +249,7 @@ async function main(): Promise<void> {
       let cells = 0;
       const cpu0 = process.cpuUsage();
       const pg0 = backendCpuMs(foldPid);
+      stalls.enable();
       const t = performance.now();
       try {
         for (;;) {
@@ -256,8 +262,9 @@ async function main(): Promise<void> {
         c.release();
       }
       const wallMs = performance.now() - t;
+      stalls.disable();
       const cpu = process.cpuUsage(cpu0);
-      return { rows, cells, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: backendCpuMs(foldPid) - pg0 };
+      return { rows, cells, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, pgCpuMs: backendCpuMs(foldPid) - pg0, maxStallMs: stalls.max / 1e6 };
     };
     const first = await fold();
     // The same tallies once more, into the rows the first fold created.
@@ -272,6 +279,10 @@ async function main(): Promise<void> {
       c2.release();
     }
     const steady = await fold();
+    const idle = monitorEventLoopDelay({ resolution: 1 });
+    idle.enable();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1000, steady.wallMs)));
+    idle.disable();
 
     const n = p.batches;
     const figures: Figures = {
@@ -289,6 +300,8 @@ async function main(): Promise<void> {
       foldCpuUsPerGroupSteady: round2((steady.cpuMs * 1000) / steady.rows),
       foldPgCpuUsPerGroupSteady: round2((steady.pgCpuMs * 1000) / steady.rows),
       cellsPerGroup: round2(steady.cells / steady.rows),
+      foldMaxStallMs: round2(steady.maxStallMs),
+      idleMaxStallMs: round2(idle.max / 1e6),
     };
     const previous = values['no-save'] || !existsSync(values.results) ? null : (JSON.parse(readFileSync(values.results, 'utf8')) as ResultsFile);
     console.log(`fold-cost: ${p.batches} batches of ${p.groups} groups / ${p.rows} rows (${p.agents} agents × 3 vendors, ${p.minutes} minute(s)), fold rounds of ≤ ${p.foldRows} pending rows`);
