@@ -11,6 +11,12 @@ const DAY_MS = 24 * HOUR_MS;
 /** high_error_rate's window (docs/read-api.md §5): the last 5 minutes. */
 export const ERROR_WINDOW_MINUTES = 5;
 
+/** The error-rate window at `nowMs`: the current UTC minute and the four before it, [fromMs, toMs). */
+export function errorRateWindow(nowMs: number): { fromMs: number; toMs: number } {
+  const toMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+  return { fromMs: toMs - ERROR_WINDOW_MINUTES * MINUTE_MS, toMs };
+}
+
 /** The agent's latest telemetry snapshot. */
 export interface LatestSnapshot {
   /** RFC 3339 with the row's microseconds (comparable as text: fixed width, UTC). */
@@ -53,8 +59,7 @@ interface SnapshotRow {
 export async function readAgentFigures(pool: pg.Pool, agentId: string, nowMs: number): Promise<AgentFigures> {
   const dayStartMs = Math.floor(nowMs / DAY_MS) * DAY_MS;
   const burnFromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS - 24 * HOUR_MS;
-  const errToMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
-  const errFromMs = errToMs - ERROR_WINDOW_MINUTES * MINUTE_MS;
+  const { fromMs: errFromMs, toMs: errToMs } = errorRateWindow(nowMs);
   return inSnapshot(pool, async (c) => {
     const snap = await c.query<SnapshotRow>(
       `SELECT ${utcMicros('time')} AS t, (extract(epoch FROM time) * 1000)::bigint::text AS ms,

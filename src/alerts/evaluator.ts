@@ -2,14 +2,14 @@ import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from '../read/index.js';
 import { loadAgentContexts, type AgentContext } from './agent-context.js';
-import { readAgentFigures, ERROR_WINDOW_MINUTES } from './agent-figures.js';
+import { errorRateWindow, readAgentFigures } from './agent-figures.js';
 import { decide, type Decision } from './alert-rules.js';
 import { setClearSince } from './alert-store.js';
 import { fireInTransaction, inTransaction, resolveInTransaction } from './alert-transitions.js';
 import type { Alert } from './alert-types.js';
 import type { AlertMetrics } from './metrics.js';
 import {
-  agentsWithRequestsSince,
+  agentsCrossingErrorRate,
   agentsWithExpiringAlerts,
   agentsWithSpendSince,
   linkedAgentsAfter,
@@ -307,11 +307,10 @@ export class AlertEvaluator {
     const nowMs = this.clock();
     const limit = this.o.maxPendingAgents;
     const pool = this.deps.pool;
-    const windowFromMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS - (ERROR_WINDOW_MINUTES - 1) * MINUTE_MS;
     const lists = [
       await agentsWithExpiringAlerts(pool, nowMs, this.defaults.alertsEnabled, limit),
       await staleCandidates(pool, nowMs, this.defaults.alertsEnabled, limit),
-      await agentsWithRequestsSince(pool, windowFromMs, limit),
+      await agentsCrossingErrorRate(pool, errorRateWindow(nowMs), this.defaults, limit),
     ];
     const hour = Math.floor(nowMs / HOUR_MS);
     if (hour !== this.lastSweepHour) {

@@ -49,17 +49,31 @@ export async function staleCandidates(pool: pg.Pool, nowMs: number, enabledByDef
 }
 
 /**
- * Linked agents with requests counted since `sinceMs` (folded or pending): the error rate's
- * window moves every minute, and a minute of successes leaving it can raise the failure share.
+ * Linked agents, with alerts on and no open high_error_rate alert, whose requests in the
+ * error-rate window [fromMs, toMs) (folded or pending) meet their high_error_rate condition:
+ * the window moves every minute, and a minute of successes leaving it can raise the failure
+ * share with no new event. Computed in the database, so the sweep hands the evaluator only
+ * the agents about to fire, not every agent with traffic.
  */
-export async function agentsWithRequestsSince(pool: pg.Pool, sinceMs: number, limit: number): Promise<string[]> {
+export async function agentsCrossingErrorRate(
+  pool: pg.Pool,
+  w: { fromMs: number; toMs: number },
+  d: { alertsEnabled: boolean; errorRateMinRequests: number; errorRateThreshold: number },
+  limit: number,
+): Promise<string[]> {
   const { rows } = await pool.query<{ agent: string }>(
     `SELECT x.agent FROM (
-       SELECT entity_id AS agent FROM rollup_pending WHERE kind = 'agent' AND minute >= $1::timestamptz
-       UNION SELECT agent_id FROM agent_stats_minute WHERE bucket >= $1::timestamptz) x
-     JOIN agents a ON a.pubkey = x.agent AND a.tenant_id IS NOT NULL
-     LIMIT $2`,
-    [new Date(sinceMs).toISOString(), limit],
+       SELECT entity_id AS agent, total_requests::bigint AS req, failed_requests::bigint AS bad FROM rollup_pending
+        WHERE kind = 'agent' AND minute >= $1::timestamptz AND minute < $2::timestamptz
+       UNION ALL
+       SELECT agent_id, total_requests, failed_requests FROM agent_stats_minute WHERE bucket >= $1::timestamptz AND bucket < $2::timestamptz) x
+     JOIN agents a ON a.pubkey = x.agent AND a.tenant_id IS NOT NULL AND COALESCE(a.alerts_enabled, $3)
+     WHERE NOT EXISTS (SELECT 1 FROM agent_alerts al WHERE al.agent_id = x.agent AND al.type = 'high_error_rate' AND al.state = 'firing')
+     GROUP BY x.agent, a.error_rate_min_requests, a.error_rate_threshold
+     HAVING sum(x.req) > 0 AND sum(x.req) >= COALESCE(a.error_rate_min_requests, $4)
+        AND sum(x.bad)::double precision / sum(x.req)::double precision >= COALESCE(a.error_rate_threshold, $5)
+     LIMIT $6`,
+    [new Date(w.fromMs).toISOString(), new Date(w.toMs).toISOString(), d.alertsEnabled, d.errorRateMinRequests, d.errorRateThreshold, limit],
   );
   return rows.map((r) => r.agent);
 }
