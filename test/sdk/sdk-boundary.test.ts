@@ -22,14 +22,16 @@ describe('the SDK stands on its own', () => {
     }
   });
 
-  it('builds on a protocol module that imports nothing but its own files', async () => {
-    const protocolDir = fileURLToPath(new URL('../../src/protocol/', import.meta.url));
-    for (const file of await readdir(protocolDir)) {
-      const text = await readFile(protocolDir + file, 'utf8');
-      for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)) {
-        expect(m[1], `${file} imports ${m[1]}`).toMatch(/^\.\/[a-z0-9-]+\.js$/);
+  it('builds on protocol and retry modules that import nothing but their own files', async () => {
+    for (const folder of ['protocol', 'retry']) {
+      const dir = fileURLToPath(new URL(`../../src/${folder}/`, import.meta.url));
+      for (const file of await readdir(dir)) {
+        const text = await readFile(dir + file, 'utf8');
+        for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)) {
+          expect(m[1], `${folder}/${file} imports ${m[1]}`).toMatch(/^\.\/[a-z0-9-]+\.js$/);
+        }
+        expect(text, `${folder}/${file} must not use Node.js APIs`).not.toMatch(/\bBuffer\b|\bprocess\.|'node:/);
       }
-      expect(text, `${file} must not use Node.js APIs`).not.toMatch(/\bBuffer\b|\bprocess\.|'node:/);
     }
   });
 
