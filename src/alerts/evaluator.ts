@@ -114,6 +114,16 @@ export class AlertEvaluator {
     this.schedule(this.o.debounceMs);
   }
 
+  /**
+   * Evaluates every linked agent, in pages of maxAgentsPerRound: for commits whose agents are
+   * not known one by one (a spool replay), or after settings changed in bulk.
+   */
+  evaluateAll(): void {
+    if (this.fullPassAfter === null) this.startFullPass('every linked agent was asked for');
+    else this.passAgain = true;
+    this.schedule(0);
+  }
+
   /** Starts the sweep (the first one at once, so a restarted receiver resolves what ended meanwhile). */
   start(): void {
     if (this.sweepTimer !== null || this.stopped) return;
@@ -153,14 +163,14 @@ export class AlertEvaluator {
 
   private overflowed(): void {
     this.deps.metrics?.droppedTouches.inc();
-    if (this.fullPassAfter === null) this.startFullPass();
+    if (this.fullPassAfter === null) this.startFullPass('more agents to evaluate than the pending set holds');
     else this.passAgain = true;
   }
 
-  private startFullPass(): void {
+  private startFullPass(why: string): void {
     this.fullPassAfter = '';
     this.deps.metrics?.fullPasses.inc();
-    this.failures.warn({ pendingAgents: this.touched.size }, 'more agents to evaluate than the pending set holds; passing over every linked agent');
+    this.log.info({ pendingAgents: this.touched.size }, `${why}; passing over every linked agent`);
   }
 
   private hasWork(): boolean {
@@ -319,7 +329,7 @@ export class AlertEvaluator {
       this.lastSweepHour = hour;
     }
     for (const ids of lists) {
-      if (ids.length >= limit && this.fullPassAfter === null) this.startFullPass();
+      if (ids.length >= limit && this.fullPassAfter === null) this.startFullPass('a sweep query reached its limit');
       for (const id of ids) if (!this.touched.add(id)) this.overflowed();
     }
   }

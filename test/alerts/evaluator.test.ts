@@ -277,4 +277,15 @@ describe('the set of touched agents', () => {
     expect(ev.stats()).toMatchObject({ pendingAgents: 0, fullPassRunning: false });
     await ev.stop();
   });
+
+  it('evaluateAll covers agents nobody touched (a spool replay, settings changed in bulk)', async () => {
+    const clock = new TestClock(Date.parse('2026-12-07T12:00:00Z'));
+    const ev = evaluatorOn(adb.pool, clock, { options: { maxAgentsPerRound: 2 } });
+    const agents = await Promise.all(Array.from({ length: 5 }, () => linkedAgent(adb.pool, 'tenant-all')));
+    for (const a of agents) await snapshot(adb.pool, a.agentId, '2026-12-07T11:59:30Z', 0n);
+    ev.evaluateAll();
+    await ev.flush();
+    for (const a of agents) expect(await states(adb.pool, a.agentId)).toEqual(['low_balance:firing']);
+    await ev.stop();
+  });
 });
