@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { runwayHours } from '../read/agent-metrics.js';
 import { spendSince, tallyByBucket } from '../read/rollup-tallies.js';
-import { inSnapshot } from '../read/snapshot.js';
 import { apiTime, utcMicros } from '../read/times.js';
 
 const MINUTE_MS = 60_000;
@@ -50,46 +49,46 @@ interface SnapshotRow {
 
 /**
  * The figures of one agent at `nowMs`, from the same rollups and queries the read API
- * answers with, so an alert and the metrics an owner then looks at agree.
+ * answers with, so an alert and the metrics an owner then looks at agree. `c` runs inside a
+ * REPEATABLE READ transaction (the read side's inSnapshot): folded rows and pending tallies
+ * are read as of one instant, so no event is counted twice or missed while a folder moves it.
  *
  * The error-rate window is whole minutes, as the rollups count them: the current minute and
  * the four before it. The burn rate covers the current hour and the 24 whole hours before it,
  * as §3's does.
  */
-export async function readAgentFigures(pool: pg.Pool, agentId: string, nowMs: number): Promise<AgentFigures> {
+export async function readAgentFigures(c: pg.ClientBase, agentId: string, nowMs: number): Promise<AgentFigures> {
   const dayStartMs = Math.floor(nowMs / DAY_MS) * DAY_MS;
   const burnFromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS - 24 * HOUR_MS;
   const { fromMs: errFromMs, toMs: errToMs } = errorRateWindow(nowMs);
-  return inSnapshot(pool, async (c) => {
-    const snap = await c.query<SnapshotRow>(
-      `SELECT ${utcMicros('time')} AS t, (extract(epoch FROM time) * 1000)::bigint::text AS ms,
-              usdc_balance_atomic::text AS usdc, period_seconds AS period
-       FROM agent_telemetry WHERE agent_id = $1 ORDER BY time DESC LIMIT 1`,
-      [agentId],
-    );
-    const spendToday = await spendSince(c, agentId, dayStartMs);
-    const burnSpend = await spendSince(c, agentId, burnFromMs);
-    const tallies = await tallyByBucket(c, { kind: 'agent', agentId }, { fromMs: errFromMs, toMs: errToMs, unit: 'minute', bucketMs: MINUTE_MS });
-    let requests = 0n;
-    let failures = 0n;
-    for (const t of tallies.values()) {
-      requests += t.requests;
-      failures += t.failures;
-    }
-    const r = snap.rows[0];
-    const snapshot: LatestSnapshot | null =
-      r === undefined
-        ? null
-        : { atMicros: r.t, at: apiTime(r.t), atMs: Number(r.ms), usdcAtomic: r.usdc === null ? null : BigInt(r.usdc), periodSeconds: r.period };
-    const burnMs = nowMs - burnFromMs;
-    const balance = snapshot === null ? null : { usdc_balance_atomic: r?.usdc ?? null, sol_balance_lamports: null, at: snapshot.at };
-    return {
-      nowMs,
-      snapshot,
-      spendToday,
-      burnRateAtomicPerHour: (burnSpend * BigInt(HOUR_MS)) / BigInt(burnMs),
-      runwayHours: runwayHours(balance, burnSpend, burnMs),
-      errorWindow: { fromMs: errFromMs, toMs: errToMs, requests, failures },
-    };
-  });
+  const snap = await c.query<SnapshotRow>(
+    `SELECT ${utcMicros('time')} AS t, (extract(epoch FROM time) * 1000)::bigint::text AS ms,
+            usdc_balance_atomic::text AS usdc, period_seconds AS period
+     FROM agent_telemetry WHERE agent_id = $1 ORDER BY time DESC LIMIT 1`,
+    [agentId],
+  );
+  const spendToday = await spendSince(c, agentId, dayStartMs);
+  const burnSpend = await spendSince(c, agentId, burnFromMs);
+  const tallies = await tallyByBucket(c, { kind: 'agent', agentId }, { fromMs: errFromMs, toMs: errToMs, unit: 'minute', bucketMs: MINUTE_MS });
+  let requests = 0n;
+  let failures = 0n;
+  for (const t of tallies.values()) {
+    requests += t.requests;
+    failures += t.failures;
+  }
+  const r = snap.rows[0];
+  const snapshot: LatestSnapshot | null =
+    r === undefined
+      ? null
+      : { atMicros: r.t, at: apiTime(r.t), atMs: Number(r.ms), usdcAtomic: r.usdc === null ? null : BigInt(r.usdc), periodSeconds: r.period };
+  const burnMs = nowMs - burnFromMs;
+  const balance = snapshot === null ? null : { usdc_balance_atomic: r?.usdc ?? null, sol_balance_lamports: null, at: snapshot.at };
+  return {
+    nowMs,
+    snapshot,
+    spendToday,
+    burnRateAtomicPerHour: (burnSpend * BigInt(HOUR_MS)) / BigInt(burnMs),
+    runwayHours: runwayHours(balance, burnSpend, burnMs),
+    errorWindow: { fromMs: errFromMs, toMs: errToMs, requests, failures },
+  };
 }

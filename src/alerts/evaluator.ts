@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from '../read/index.js';
+import { inSnapshot } from '../read/snapshot.js';
 import { loadAgentContexts, type AgentContext } from './agent-context.js';
-import { errorRateWindow, readAgentFigures } from './agent-figures.js';
+import { errorRateWindow, readAgentFigures, type AgentFigures } from './agent-figures.js';
 import { decide, type Decision } from './alert-rules.js';
 import { setClearSince } from './alert-store.js';
 import { fireInTransaction, inTransaction, resolveInTransaction } from './alert-transitions.js';
@@ -58,6 +59,8 @@ export interface AlertEvaluatorDeps {
 }
 
 const MINUTE_MS = 60_000;
+/** Agents whose figures one REPEATABLE READ transaction reads (its BEGIN and COMMIT are shared). */
+const FIGURES_PER_SNAPSHOT = 16;
 const HOUR_MS = 60 * MINUTE_MS;
 
 /**
@@ -237,21 +240,34 @@ export class AlertEvaluator {
       this.failed(err, 'loading agents for alert evaluation failed');
       return;
     }
+    // Workers take chunks of agents; a chunk's figures are read in one snapshot, then its
+    // changes are applied, each in its own transaction.
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < contexts.length) {
-        const ctx = contexts[next++] as AgentContext;
+        const chunk = contexts.slice(next, (next += FIGURES_PER_SNAPSHOT));
+        let figures: Map<string, AgentFigures>;
         try {
-          await this.evaluate(ctx);
-          this.deps.metrics?.evaluations.labels('ok').inc();
+          figures = await this.readFigures(chunk);
         } catch (err) {
-          this.deps.metrics?.evaluations.labels('failed').inc();
-          this.retryLater([ctx.agentId]);
-          this.failed(err, 'alert evaluation failed; the agent is retried');
+          this.deps.metrics?.evaluations.labels('failed').inc(chunk.length);
+          this.retryLater(chunk.map((c) => c.agentId));
+          this.failed(err, 'reading figures for alert evaluation failed; the agents are retried');
+          continue;
+        }
+        for (const ctx of chunk) {
+          try {
+            await this.evaluate(ctx, figures.get(ctx.agentId));
+            this.deps.metrics?.evaluations.labels('ok').inc();
+          } catch (err) {
+            this.deps.metrics?.evaluations.labels('failed').inc();
+            this.retryLater([ctx.agentId]);
+            this.failed(err, 'alert evaluation failed; the agent is retried');
+          }
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, contexts.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, Math.ceil(contexts.length / FIGURES_PER_SNAPSHOT)) }, worker));
     this.deps.metrics?.roundDuration.observe((performance.now() - started) / 1000);
   }
 
@@ -264,10 +280,20 @@ export class AlertEvaluator {
     this.failures.warn({ err: (err as Error).message }, message);
   }
 
-  /** One agent: close what may no longer be open, then apply the rules. */
-  private async evaluate(ctx: AgentContext): Promise<void> {
+  /** The figures of the agents of `chunk` that may raise alerts, in one snapshot. */
+  private async readFigures(chunk: readonly AgentContext[]): Promise<Map<string, AgentFigures>> {
+    const out = new Map<string, AgentFigures>();
+    const eligible = chunk.filter(mayRaise);
+    if (eligible.length === 0) return out;
+    await inSnapshot(this.deps.pool, async (c) => {
+      for (const ctx of eligible) out.set(ctx.agentId, await readAgentFigures(c, ctx.agentId, this.clock()));
+    });
+    return out;
+  }
+
+  /** One agent: close what may no longer be open, then apply the rules to its figures. */
+  private async evaluate(ctx: AgentContext, figures: AgentFigures | undefined): Promise<void> {
     const nowMs = this.clock();
-    const eligible = ctx.tenantId !== null && ctx.settings.alertsEnabled;
     for (const alert of ctx.open.values()) {
       // Alerts belong to the tenant they fired for: an agent that left it, or turned its
       // alerts off, has its open alerts resolved (that tenant's webhooks are told).
@@ -276,9 +302,8 @@ export class AlertEvaluator {
       await this.apply(ctx, { kind: 'resolve', alert, reason, values: {} }, nowMs);
       ctx.open.delete(alert.type);
     }
-    if (!eligible) return;
-    const figures = await readAgentFigures(this.deps.pool, ctx.agentId, nowMs);
-    for (const d of decide(ctx, figures)) await this.apply(ctx, d, nowMs);
+    if (figures === undefined) return;
+    for (const d of decide(ctx, figures)) await this.apply(ctx, d, figures.nowMs);
   }
 
   private async apply(ctx: AgentContext, d: Decision, nowMs: number): Promise<void> {
@@ -333,4 +358,9 @@ export class AlertEvaluator {
       for (const id of ids) if (!this.touched.add(id)) this.overflowed();
     }
   }
+}
+
+/** Only agents linked to a tenant, with alerts on, raise alerts. */
+function mayRaise(ctx: AgentContext): boolean {
+  return ctx.tenantId !== null && ctx.settings.alertsEnabled;
 }
