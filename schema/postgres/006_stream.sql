@@ -12,8 +12,9 @@
 --
 -- BRIN, not btree: rows arrive in transaction order at the end of the heap, so a block range
 -- summary finds "the last few transactions" nearly as well as a btree, at a fraction of the
--- insert cost (native-bench/stream-cost.ts measures both). autosummarize keeps the ranges
--- behind the insertion point summarised, so a read scans only the tail.
+-- insert cost (native-bench/stream-cost.ts measures both). An unsummarised range is always
+-- scanned, so while anyone subscribes the stream's reader summarises new ranges itself every
+-- fraction of a second (brin_summarize_new_values); autosummarize covers the idle times.
 
 ALTER TABLE agent_interactions ADD COLUMN IF NOT EXISTS stream_xid BIGINT;
 ALTER TABLE agent_interactions ALTER COLUMN stream_xid SET DEFAULT (pg_current_xact_id()::text::bigint);

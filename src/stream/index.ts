@@ -72,6 +72,7 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     catchUpXids: 1024,
     listen: deps.listen ?? true,
     lingerMs: 10_000,
+    summarizeIntervalMs: 250,
   });
   const notifier = new CommitNotifier(deps.pool, () => hub.wake(), log);
   attachTokensRoute(app, { pool: deps.pool, tokens, keys, clock, log });

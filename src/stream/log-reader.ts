@@ -33,7 +33,9 @@ type SourceRow = Record<string, unknown> & { xid: string; agent_id: string; tena
 export async function readLive(client: pg.ClientBase, sources: readonly StreamSource[], from: bigint, maxXids: number): Promise<LiveRead> {
   const horizonSql = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
   const cap = from + BigInt(maxXids);
-  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT ${horizonSql}::text AS horizon;`;
+  // The planner has no statistics for the newest transaction ids and may guess that a scan of
+  // the whole table is cheaper than the index: it never is for the log's tail.
+  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_seqscan = off; SELECT ${horizonSql}::text AS horizon;`;
   for (const s of sources) {
     sql += `
       SELECT r.stream_xid::text AS xid, a.tenant_id AS tenant, ${s.columns}
@@ -43,12 +45,12 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   }
   sql += 'COMMIT;';
   const results = (await client.query(sql)) as unknown as pg.QueryResult[];
-  const horizon = BigInt((results[1]?.rows[0] as { horizon: string }).horizon);
+  const horizon = BigInt((results[2]?.rows[0] as { horizon: string }).horizon);
   const rows: LogRow[] = [];
   sources.forEach((s, i) => {
     let xid = -1n;
     let ordinal = 0;
-    for (const r of (results[2 + i]?.rows ?? []) as SourceRow[]) {
+    for (const r of (results[3 + i]?.rows ?? []) as SourceRow[]) {
       const x = BigInt(r.xid);
       ordinal = x === xid ? ordinal + 1 : 0;
       xid = x;
@@ -69,7 +71,7 @@ export type RowFilter = { agentId: string; tenantId: string | null } | { tenantI
  * the caller took from an earlier horizon) are read, so every one of them has ended.
  */
 export async function readRange(
-  client: pg.ClientBase | pg.Pool,
+  client: pg.ClientBase,
   sources: readonly StreamSource[],
   after: LogPosition,
   before: bigint,
@@ -77,10 +79,31 @@ export async function readRange(
 ): Promise<LogRow[]> {
   const rows: LogRow[] = [];
   const byAgent = 'agentId' in filter;
+  await client.query('BEGIN READ ONLY; SET LOCAL enable_seqscan = off');
+  try {
+    await readRangeRows(client, sources, after, before, filter, byAgent, rows);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  rows.sort((a, b) => comparePositions(a.position, b.position));
+  return rows;
+}
+
+async function readRangeRows(
+  client: pg.ClientBase,
+  sources: readonly StreamSource[],
+  after: LogPosition,
+  before: bigint,
+  filter: RowFilter,
+  byAgent: boolean,
+  rows: LogRow[],
+): Promise<void> {
   for (const s of sources) {
     const params: unknown[] = [after.xid.toString(), before.toString()];
     let where: string;
-    if (byAgent) {
+    if (byAgent && 'agentId' in filter) {
       params.push(filter.agentId);
       where = 's.agent_id = $3';
       if (filter.tenantId !== null) {
@@ -107,8 +130,45 @@ export async function readRange(
       rows.push({ position, source: s, agentId: r.agent_id, tenantId: r.tenant, row: r });
     }
   }
-  rows.sort((a, b) => comparePositions(a.position, b.position));
-  return rows;
+}
+
+/**
+ * Summarises the block ranges of the stream's BRIN indexes that have none yet (on every
+ * partition). Rows arrive at the end of the heap in transaction order, so a summarised range
+ * is skipped by a read of the newest ids; an unsummarised one is always scanned. Autovacuum
+ * summarises too, but only on its own schedule (a minute apart by default): the reader does
+ * it while anyone subscribes, so each read scans only the last few ranges. Skipped when a
+ * lock is not free at once (a VACUUM of the table holds one).
+ */
+export async function summarizeNewRanges(client: pg.ClientBase): Promise<void> {
+  await client.query(`BEGIN; SET LOCAL lock_timeout = '50ms';
+    SELECT brin_summarize_new_values(c.oid)
+    FROM pg_class c
+    JOIN pg_am am ON am.oid = c.relam AND am.amname = 'brin'
+    JOIN pg_index i ON i.indexrelid = c.oid
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] AND a.attname = 'stream_xid'
+    WHERE c.relkind = 'i';
+    COMMIT;`).catch(async (err: unknown) => {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  });
+}
+
+/**
+ * A snapshot's committed set: transactions below xmax and not in xip had ended when it was
+ * taken. A stream opened without an id skips their rows, so it shows only what commits after
+ * it opens, even when an older transaction (an ANALYZE, a slow batch) holds the horizon back.
+ */
+export interface OpeningSnapshot {
+  xmin: bigint;
+  xmax: bigint;
+  running: ReadonlySet<bigint>;
+}
+
+export async function readOpeningSnapshot(client: pg.ClientBase | pg.Pool): Promise<OpeningSnapshot> {
+  const { rows } = await client.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s');
+  const [xmin, xmax, xip] = (rows[0] as { s: string }).s.split(':') as [string, string, string];
+  return { xmin: BigInt(xmin), xmax: BigInt(xmax), running: new Set(xip === '' ? [] : xip.split(',').map(BigInt)) };
 }
 
 /** The current horizon alone: where a stream with no history starts. */

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { EventIdCodec } from './event-ids.js';
 import { startOf, type LogPosition } from './log-position.js';
-import { readHorizon, readLive, readRange, type LogRow, type RowFilter } from './log-reader.js';
+import { readHorizon, readLive, readOpeningSnapshot, readRange, summarizeNewRanges, type LogRow, type RowFilter } from './log-reader.js';
 import type { StreamSource } from './stream-sources.js';
 import type { Subscriber } from './subscriber.js';
 import { NotifyListener } from './wake-ups.js';
@@ -25,6 +25,8 @@ export interface HubOptions {
   listen: boolean;
   /** How long the poller runs on after the last subscriber leaves. */
   lingerMs: number;
+  /** How often the log's new BRIN ranges are summarised while anyone subscribes. */
+  summarizeIntervalMs: number;
 }
 
 export interface HubStats {
@@ -59,6 +61,8 @@ export class StreamHub {
   private poll: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private linger: NodeJS.Timeout | null = null;
+  private summarize: NodeJS.Timeout | null = null;
+  private summarizing = false;
   private readonly listener: NotifyListener | null;
   private readonly failures: ThrottledLog;
   private closed = false;
@@ -79,7 +83,7 @@ export class StreamHub {
     await this.ensureRunning();
     // A stream without an id starts at the database's horizon now, not at where this
     // receiver's reader happens to be: rows committed before the request are not "new".
-    const now = resumeAfter === null ? await readHorizon(this.o.pool) : null;
+    const now = resumeAfter === null ? await readOpeningSnapshot(this.o.pool) : null;
     if (sub.closed || this.next === null) return;
     // No await between taking the horizon and registering: every live read from `upTo` on
     // reaches this subscriber, and everything before it comes from the catch-up.
@@ -90,7 +94,8 @@ export class StreamHub {
     // client saw the stream open is never missed.
     sub.open();
     if (now !== null) {
-      sub.cursor = startOf(now > upTo ? now : upTo);
+      sub.cursor = startOf(now.xmin > upTo ? now.xmin : upTo);
+      sub.skipCommittedBefore(now);
       return;
     }
     if (resumeAfter === null) return;
@@ -101,7 +106,13 @@ export class StreamHub {
     let from = resumeAfter;
     while (from.xid < upTo && !sub.closed) {
       const end = from.xid + BigInt(this.o.catchUpXids) < upTo ? from.xid + BigInt(this.o.catchUpXids) : upTo;
-      const rows = await readRange(this.o.pool, this.o.sources, from, end, filter);
+      const client = await this.o.pool.connect();
+      let rows: LogRow[];
+      try {
+        rows = await readRange(client, this.o.sources, from, end, filter);
+      } finally {
+        client.release();
+      }
       const now = this.o.clock();
       sub.corked(() => {
         for (const r of rows) sub.sendAt(r.position, this.frame(r, now));
@@ -162,6 +173,8 @@ export class StreamHub {
         this.heartbeat = setInterval(() => {
           for (const s of this.subs) s.ping();
         }, this.o.heartbeatMs);
+        this.summarize = setInterval(() => this.summarizeRanges(), this.o.summarizeIntervalMs);
+        this.summarizeRanges();
         this.listener?.start();
       } finally {
         this.starting = null;
@@ -174,7 +187,8 @@ export class StreamHub {
     if (this.poll !== null) clearInterval(this.poll);
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     if (this.linger !== null) clearTimeout(this.linger);
-    this.poll = this.heartbeat = this.linger = null;
+    if (this.summarize !== null) clearInterval(this.summarize);
+    this.poll = this.heartbeat = this.linger = this.summarize = null;
     this.next = null;
     await this.listener?.stop();
     // A read in flight keeps its connection until it ends; it sees `next` null and releases.
@@ -182,6 +196,24 @@ export class StreamHub {
       this.client?.release();
       this.client = null;
     }
+  }
+
+  private summarizeRanges(): void {
+    if (this.summarizing) return;
+    this.summarizing = true;
+    this.o.pool
+      .connect()
+      .then(async (client) => {
+        try {
+          await summarizeNewRanges(client);
+          client.release();
+        } catch (err) {
+          client.release();
+          throw err;
+        }
+      })
+      .catch((err: unknown) => this.failures.warn({ err: (err as Error).message }, 'stream index summarisation failed; reads scan more meanwhile'))
+      .finally(() => (this.summarizing = false));
   }
 
   /** One live read and its fan-out; true when the read was capped and more is ready. */

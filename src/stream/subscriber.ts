@@ -1,4 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import type { OpeningSnapshot } from './log-reader.js';
 import { comparePositions, type LogPosition } from './log-position.js';
 import type { Topic } from './topics.js';
 
@@ -60,6 +61,9 @@ export class Subscriber {
     });
   }
 
+  /** Transactions that had committed when the stream opened without an id: not new to it. */
+  private opening: OpeningSnapshot | null = null;
+
   /** Written right after the head: the client's id could not be resumed from. */
   openingReset: string | null = null;
 
@@ -75,6 +79,10 @@ export class Subscriber {
       this.res.write(': stream open\n\n');
       if (this.openingReset !== null) this.send(Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason: this.openingReset })}\n\n`));
     });
+  }
+
+  skipCommittedBefore(s: OpeningSnapshot): void {
+    this.opening = s;
   }
 
   /** From now on, live frames are held until `release` (a catch-up is about to run). */
@@ -107,6 +115,11 @@ export class Subscriber {
   /** An event the catch-up read; call inside `corked`. */
   sendAt(position: LogPosition, frame: Buffer): void {
     if (this.closed || comparePositions(position, this.cursor) <= 0) return;
+    const o = this.opening;
+    if (o !== null) {
+      if (position.xid >= o.xmax) this.opening = null;
+      else if (!o.running.has(position.xid)) return;
+    }
     this.cursor = position;
     this.send(frame);
   }

@@ -155,6 +155,8 @@ describe('live stream (docs/read-api.md §4)', () => {
       // A client that sends its request and never reads a byte.
       const stalled = net.connect({ host: '127.0.0.1', port: Number(new URL(tight.baseUrl).port) });
       stalled.pause();
+      // The receiver cuts this connection: a reset by the peer is the expected end.
+      stalled.on('error', () => undefined);
       const closed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
       stalled.write(`GET /v1/agent/events?topic=agent:${agent} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keyA}\r\n\r\n`);
       await new Promise((r) => setTimeout(r, 200));
