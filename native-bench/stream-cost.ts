@@ -20,7 +20,7 @@
  * Without --database-url an embedded PostgreSQL is started in a temporary directory. Figures
  * are medians over the batches: wall ms per COPY transaction and the backend's CPU ms.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -104,6 +104,8 @@ async function main(): Promise<void> {
   let dataDir: string | null = null;
   if (serverUrl === undefined) {
     dataDir = mkdtempSync(join(tmpdir(), 'machpay-stream-cost-'));
+    // Run as root, the server runs as the postgres user, who must be able to enter the directory.
+    chmodSync(dataDir, 0o755);
     const db = await openEmbeddedPostgres(dataDir, log, 'serve');
     serverUrl = db.url;
     stopServer = () => db.stop();
