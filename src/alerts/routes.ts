@@ -87,7 +87,7 @@ export function registerAlertRoutes(app: TemplatedApp, deps: AlertRouteDeps): Al
   const endpoints = alertEndpoints(deps.pool);
   for (const ep of endpoints) {
     attachEndpoint(app, ep, ctx);
-    attachMethodNotAllowed(app, ep.pattern);
+    attachMethodNotAllowed(app, ep.pattern, [ep.method]);
   }
   return { routes: endpoints.map((e) => ({ method: e.method as 'get' | 'post', pattern: e.pattern })) };
 }

@@ -24,6 +24,14 @@ export const REQUEST_ERRORS = {
 
 export type RequestErrorCode = keyof typeof REQUEST_ERRORS;
 
+export function errorStatus(code: RequestErrorCode): number {
+  return REQUEST_ERRORS[code].status;
+}
+
+export function isRequestErrorCode(code: string): code is RequestErrorCode {
+  return Object.hasOwn(REQUEST_ERRORS, code);
+}
+
 /** Per-event rejection codes (`rejected[].code`). */
 export const EVENT_ERROR_CODES = ['invalid_event', 'unknown_type', 'agent_mismatch'] as const;
 export type EventErrorCode = (typeof EVENT_ERROR_CODES)[number];

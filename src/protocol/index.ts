@@ -9,7 +9,9 @@ export { SIGNATURE_HEADERS, signingPrefix } from './signing.js';
 export { base58Decode, base58Encode } from './base58.js';
 export {
   errorBody,
+  errorStatus,
   EVENT_ERROR_CODES,
+  isRequestErrorCode,
   REQUEST_ERRORS,
   type EventErrorCode,
   type EventRejection,

@@ -47,12 +47,12 @@ export function registerReadRoutes(app: TemplatedApp, deps: ReadApiDeps): ReadRo
     timestampWindowMs: deps.timestampWindowMs ?? 300_000,
     log: deps.log.child({ component: 'read-api' }),
   };
-  const patterns = new Set<string>();
+  const methods = new Map<string, string[]>();
   for (const ep of endpoints) {
     attachEndpoint(app, ep, ctx);
-    patterns.add(ep.pattern);
+    methods.set(ep.pattern, [...(methods.get(ep.pattern) ?? []), ep.method]);
   }
-  for (const p of patterns) attachMethodNotAllowed(app, p);
+  for (const [pattern, m] of methods) attachMethodNotAllowed(app, pattern, m);
   return { routes: endpoints.map((e) => ({ method: e.method === 'del' ? 'delete' : e.method, pattern: e.pattern })) };
 }
 

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ThrottledLog, type Logger } from '../logger.js';
+import { httpMethod, sendMethodNotAllowed } from '../server/index.js';
 import { sendJson, sendNoContent } from './http-reply.js';
 import { authenticate, authorize, type AuthContext, type Credentials, type Principal, type Requirement } from './principal.js';
 import { parseQuery, type QueryParams } from './query-params.js';
@@ -134,7 +135,8 @@ function isUnavailable(err: unknown): boolean {
   );
 }
 
-/** Wrong method on a read path: 405, as on the ingest paths. */
-export function attachMethodNotAllowed(app: TemplatedApp, pattern: string): void {
-  app.any(pattern, (res) => sendReadError(res, new ReadError('method_not_allowed')));
+/** Wrong method on a read path: 405 with the methods it takes, as on every other path. */
+export function attachMethodNotAllowed(app: TemplatedApp, pattern: string, methods: readonly string[]): void {
+  const allow = [...new Set(methods.map(httpMethod))].sort();
+  app.any(pattern, (res) => sendMethodNotAllowed(res, allow));
 }

@@ -1,7 +1,9 @@
-import uWS from 'uWebSockets.js';
+import uWS, { type TemplatedApp } from 'uWebSockets.js';
 import { ALL_ENDPOINTS, ENDPOINTS, errorBody } from '../protocol/index.js';
 import type { IngestRoute } from './ingest-route.js';
-import { sendJson, sendText } from './responses.js';
+import { loadOpenApiDocument } from './openapi-document.js';
+import { reply, sendError, sendJson, sendMethodNotAllowed, sendText } from './responses.js';
+import { RouteTable, type RegisteredRoute } from './route-table.js';
 
 /**
  * The uWebSockets.js package quietly falls back to a slow pure-JS server when its native
@@ -16,23 +18,38 @@ export function assertNativeUws(): void {
   }
 }
 
+/** Adds routes to the app and returns every (method, pattern) it registered. */
+export type RouteRegistration = (app: TemplatedApp) => readonly RegisteredRoute[];
+
 export interface HttpHandlers {
   ingest: IngestRoute;
   isReady(): boolean;
   metricsText(): Promise<{ contentType: string; body: string }>;
   retryAfterSeconds: number;
+  /** The other components' routes (read API, webhooks, alerts, stream, console), registered before the catch-all. */
+  routes?: readonly RouteRegistration[];
 }
 
 export interface HttpServer {
   port: number;
+  /** Every (method, pattern) the server answers, methods in upper case. */
+  routes: readonly RegisteredRoute[];
   /** Stops accepting connections; requests already received are still answered. */
   closeListener(): void;
 }
 
-const KNOWN_PATHS = new Set([...ALL_ENDPOINTS.map((e) => ENDPOINTS[e].path), '/metrics', '/healthz', '/readyz']);
+/** The routes the server registers itself, whatever components are wired in. */
+export const SERVER_ROUTES: readonly RegisteredRoute[] = [
+  ...ALL_ENDPOINTS.map((e) => ({ method: 'post', pattern: ENDPOINTS[e].path })),
+  { method: 'get', pattern: '/healthz' },
+  { method: 'get', pattern: '/readyz' },
+  { method: 'get', pattern: '/metrics' },
+  { method: 'get', pattern: '/openapi.json' },
+];
 
 export function startHttpServer(host: string, port: number, h: HttpHandlers): Promise<HttpServer> {
   assertNativeUws();
+  const openApi = loadOpenApiDocument();
   const app = uWS.App();
   for (const endpoint of ALL_ENDPOINTS) app.post(ENDPOINTS[endpoint].path, (res, req) => h.ingest.handle(res, req, endpoint));
   app.get('/healthz', (res) => sendJson(res, 200, '{"status":"ok"}'));
@@ -48,9 +65,17 @@ export function startHttpServer(host: string, port: number, h: HttpHandlers): Pr
       () => !aborted && sendText(res, 500, 'text/plain', 'metrics unavailable\n'),
     );
   });
+  app.get('/openapi.json', (res) => reply(res, 200, openApi));
+
+  const table = new RouteTable();
+  for (const r of SERVER_ROUTES) table.add(r);
+  for (const register of h.routes ?? []) for (const r of register(app)) table.add(r);
+
+  // Registered last: uWS tries it only when no route of the path took the method.
   app.any('/*', (res, req) => {
-    const known = KNOWN_PATHS.has(req.getUrl());
-    sendJson(res, known ? 405 : 404, errorBody(known ? 'method_not_allowed' : 'not_found'));
+    const allow = table.allowedMethods(req.getUrl());
+    if (allow.length > 0) sendMethodNotAllowed(res, allow);
+    else sendError(res, 'not_found', undefined, 0);
   });
 
   return new Promise((resolve, reject) => {
@@ -58,6 +83,7 @@ export function startHttpServer(host: string, port: number, h: HttpHandlers): Pr
       if (socket === false) return reject(new Error(`could not listen on ${host}:${port}`));
       resolve({
         port: uWS.us_socket_local_port(socket),
+        routes: table.routes(),
         closeListener: () => uWS.us_listen_socket_close(socket),
       });
     });

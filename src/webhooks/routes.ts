@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../logger.js';
+import { sendMethodNotAllowed } from '../server/index.js';
 import { encodeCursor, parseDeliveriesQuery } from './deliveries-query.js';
 import { Exchange } from './http-exchange.js';
 import { parseRegistration } from './registration.js';
@@ -23,6 +24,11 @@ export interface AuthRefusal {
 /** Authenticates a request from its headers (lower-case names, as received). */
 export type WebhookAuthenticator = (headers: Readonly<Record<string, string>>) => Promise<WebhookPrincipal | AuthRefusal>;
 
+export interface WebhookRoutes {
+  /** Every (method, path pattern) registered, for the API description and its test. */
+  routes: typeof WEBHOOK_ROUTES;
+}
+
 export interface WebhookRouteDeps {
   readonly pool: pg.Pool;
   readonly authenticate: WebhookAuthenticator;
@@ -41,7 +47,7 @@ const ADMIN_SCOPE = 'admin';
  * secret shown once), listing (never the secret), deletion, and the attempt log. A webhook of
  * another tenant is answered exactly as one that does not exist.
  */
-export function registerWebhookRoutes(app: TemplatedApp, deps: WebhookRouteDeps): void {
+export function registerWebhookRoutes(app: TemplatedApp, deps: WebhookRouteDeps): WebhookRoutes {
   const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const policy = { allowPrivateUrls: deps.allowPrivateUrls };
 
@@ -87,14 +93,20 @@ export function registerWebhookRoutes(app: TemplatedApp, deps: WebhookRouteDeps)
     });
   });
 
-  const notAllowed = (res: HttpResponse, req: HttpRequest): void => {
-    const ex = new Exchange(res, req, 0);
-    ex.error(405, 'method_not_allowed', WEBHOOK_ERRORS.method_not_allowed.message);
-  };
-  app.any('/v1/webhooks', notAllowed);
-  app.any('/v1/webhooks/:id', notAllowed);
-  app.any('/v1/webhooks/:id/deliveries', notAllowed);
+  for (const [pattern, allow] of ALLOWED) app.any(pattern, (res) => sendMethodNotAllowed(res, allow));
+  return { routes: WEBHOOK_ROUTES };
 }
+
+/** Every (method, pattern) registerWebhookRoutes adds. */
+export const WEBHOOK_ROUTES: readonly { method: 'get' | 'post' | 'delete'; pattern: string }[] = [
+  { method: 'post', pattern: '/v1/webhooks' },
+  { method: 'get', pattern: '/v1/webhooks' },
+  { method: 'delete', pattern: '/v1/webhooks/:id' },
+  { method: 'get', pattern: '/v1/webhooks/:id/deliveries' },
+];
+
+const ALLOWED = new Map<string, string[]>();
+for (const r of WEBHOOK_ROUTES) ALLOWED.set(r.pattern, [...(ALLOWED.get(r.pattern) ?? []), r.method.toUpperCase()].sort());
 
 function parseNoQuery(query: string): void {
   const first = new URLSearchParams(query).keys().next();

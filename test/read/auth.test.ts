@@ -136,5 +136,8 @@ describe('requests', () => {
     const r = await withKey(s.baseUrl, 'DELETE', '/v1/agent/metrics', readKey);
     expect(r.status).toBe(405);
     expect(errorCode(r)).toBe('method_not_allowed');
+    expect(r.headers.get('allow')).toBe('GET');
+    const settings = await withKey(s.baseUrl, 'POST', '/v1/agent/settings', readKey);
+    expect([settings.status, settings.headers.get('allow')]).toEqual([405, 'GET, PUT']);
   });
 });
