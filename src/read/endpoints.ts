@@ -22,6 +22,8 @@ export interface EndpointDeps {
   defaults: AlertDefaults;
   /** Confirm attempts per API key: a link code has 40 bits, and this keeps guessing slow. */
   confirmLimiter: RateLimiter;
+  /** Called once a change of an agent's settings or link has committed. */
+  onAgentChanged: (agentId: string) => void;
 }
 
 const SMALL_BODY = 4096;
@@ -129,7 +131,9 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
         const update = parseSettingsUpdate(body);
         if (update instanceof ReadError) return update;
         const s = await writeSettings(d.pool, keyOf(call.principal).tenantId, agentId, update, d.defaults);
-        return s instanceof ReadError ? s : ok(s);
+        if (s instanceof ReadError) return s;
+        d.onAgentChanged(agentId);
+        return ok(s);
       },
     },
     {
@@ -167,7 +171,9 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
         const name = parseName(body, 'invalid_request');
         if (name instanceof ReadError) return name;
         const linked = await confirmLink(d.pool, key.tenantId, body.code, name);
-        return linked instanceof ReadError ? linked : ok(linked);
+        if (linked instanceof ReadError) return linked;
+        d.onAgentChanged(linked.agent_id);
+        return ok(linked);
       },
     },
     {
@@ -179,7 +185,9 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
         const agentId = call.pathParams[0] ?? '';
         if (!isAgentId(agentId)) return AGENT_NOT_FOUND;
         const out = await unlinkAgent(d.pool, keyOf(call.principal).tenantId, agentId);
-        return out ?? { status: 204, body: null };
+        if (out !== null) return out;
+        d.onAgentChanged(agentId);
+        return { status: 204, body: null };
       },
     },
     {

@@ -25,6 +25,11 @@ export interface ReadApiDeps {
   keyCacheTtlMs?: number;
   /** Link confirmations per API key: `perMinute` refilled, `burst` at once; default 10 and 10. */
   confirmRate?: { perMinute: number; burst: number };
+  /**
+   * Called after a settings change, a link confirmation or an unlink has committed, with the
+   * agent's id (the alert evaluator re-reads the agent). A throw is logged, never answered.
+   */
+  onAgentChanged?: (agentId: string) => void;
 }
 
 export interface ReadRoutes {
@@ -35,17 +40,25 @@ export interface ReadRoutes {
 /** Adds the read endpoints to `app` (register them before any catch-all route). */
 export function registerReadRoutes(app: TemplatedApp, deps: ReadApiDeps): ReadRoutes {
   const clock = deps.clock ?? Date.now;
+  const log = deps.log.child({ component: 'read-api' });
   const rate = deps.confirmRate ?? { perMinute: 10, burst: 10 };
   const endpoints = readEndpoints({
     pool: deps.pool,
     defaults: deps.defaults ?? DEFAULT_ALERT_SETTINGS,
     confirmLimiter: new RateLimiter(rate.perMinute / 60, rate.burst),
+    onAgentChanged: (agentId) => {
+      try {
+        deps.onAgentChanged?.(agentId);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'onAgentChanged failed');
+      }
+    },
   });
   const ctx = {
     keys: new ScopedKeyCache(deps.pool, deps.keyCacheTtlMs ?? 5000, 10_000, clock),
     clock,
     timestampWindowMs: deps.timestampWindowMs ?? 300_000,
-    log: deps.log.child({ component: 'read-api' }),
+    log,
   };
   const methods = new Map<string, string[]>();
   for (const ep of endpoints) {
