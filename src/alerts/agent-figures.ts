@@ -1,7 +1,5 @@
 import type pg from 'pg';
-import { runwayHours } from '../read/agent-metrics.js';
-import { spendSince, tallyByBucket } from '../read/rollup-tallies.js';
-import { apiTime, utcMicros } from '../read/times.js';
+import { apiTime, runwayHours, spendSince, tallyByBucket, utcMicros } from '../read/index.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;

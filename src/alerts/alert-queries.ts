@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import { decodeCursor, encodeCursor, MICROS_TIME } from '../read/cursor.js';
-import { ReadError } from '../read/read-errors.js';
+import { decodeCursor, encodeCursor, MICROS_TIME, ReadError } from '../read/index.js';
 import { ALERT_COLUMNS, toAlert, type AlertRow } from './alert-store.js';
 import type { Alert } from './alert-types.js';
 

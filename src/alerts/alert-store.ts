@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { apiTime, utcMicros } from '../read/times.js';
+import { apiTime, utcMicros } from '../read/index.js';
 import { SEVERITY, type Alert, type AlertState, type AlertType } from './alert-types.js';
 
 /** The columns of an alert as the API shows it; times keep the row's microseconds (see `cursor`). */

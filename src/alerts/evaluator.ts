@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from '../read/index.js';
-import { inSnapshot } from '../read/snapshot.js';
+import { inSnapshot } from '../read/index.js';
 import { loadAgentContexts, type AgentContext } from './agent-context.js';
 import { errorRateWindow, readAgentFigures, type AgentFigures } from './agent-figures.js';
 import { decide, type Decision } from './alert-rules.js';

@@ -1,12 +1,16 @@
 import type pg from 'pg';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../logger.js';
-import { resolveAgent } from '../read/agent-access.js';
-import type { Principal } from '../read/principal.js';
-import { parseLimit } from '../read/query-params.js';
-import { ReadError } from '../read/read-errors.js';
-import { attachEndpoint, attachMethodNotAllowed, type ReadEndpoint } from '../read/read-route.js';
-import { ScopedKeyCache } from '../read/scoped-key-cache.js';
+import {
+  attachEndpoint,
+  attachMethodNotAllowed,
+  parseLimit,
+  ReadError,
+  resolveAgent,
+  ScopedKeyCache,
+  type Principal,
+  type ReadEndpoint,
+} from '../read/index.js';
 import { acknowledgeAlert, listAlerts, UUID_TEXT, type AlertOwner, type StateFilter } from './alert-queries.js';
 
 export interface AlertRouteDeps {

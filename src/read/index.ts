@@ -81,3 +81,19 @@ export { listAgents, type AgentSummary } from './agents-list.js';
 export { confirmLink, initLink, unlinkAgent, type LinkedAgent } from './linking.js';
 export { normalizeLinkCode } from './link-code.js';
 export { bucketWindow, parseWindow, type BucketedWindow, type RequestedWindow } from './window.js';
+
+// The read API's building blocks, for the other read-side components (alerts, the stream,
+// the receiver's webhook authentication): one authentication, one set of query checks and one
+// error shape across every read endpoint.
+export { attachEndpoint, attachMethodNotAllowed, type Call, type ReadEndpoint, type Reply } from './read-route.js';
+export { authenticate, authorize, type Credentials, type Principal, type Requirement } from './principal.js';
+export { hasScope, ScopedKeyCache, type Scope, type ScopedKey } from './scoped-key-cache.js';
+export { isLinkedTo, resolveAgent } from './agent-access.js';
+export { isAgentId, parseLimit, parseQuery, type QueryParams } from './query-params.js';
+export { ReadError, sendReadError } from './read-errors.js';
+export { sendJson } from './http-reply.js';
+export { decodeCursor, encodeCursor, MICROS_TIME } from './cursor.js';
+export { apiTime, utcMicros } from './times.js';
+export { inSnapshot } from './snapshot.js';
+export { spendSince, tallyByBucket, type Tally, type TallyScope } from './rollup-tallies.js';
+export { runwayHours } from './agent-metrics.js';
