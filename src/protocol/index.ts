@@ -5,7 +5,7 @@
  */
 export { ALL_ENDPOINTS, Endpoint, ENDPOINTS, type EndpointInfo, type EndpointName } from './endpoints.js';
 export { EVENT_TYPE_OF_TABLE, EVENT_TYPES, TABLE_OF_EVENT_TYPE, type EventTable, type EventType } from './event-types.js';
-export { SIGNATURE_HEADERS, signingPrefix } from './signing.js';
+export { binaryModeSignedLines, SIGNATURE_HEADERS, SIGNED_BINARY_MODE_HEADERS, signingPrefix } from './signing.js';
 export { base58Decode, base58Encode } from './base58.js';
 export {
   errorBody,

@@ -16,7 +16,7 @@ export { AgentKeypair, agentIdOf, generateKeypair, keypairFromSecretKey, loadKey
 export type { LoadKeypairOptions } from './keypair.js';
 export { SIGNATURE_HEADERS } from '../protocol/index.js';
 export { signAgentRequest, signedBytes } from './signing.js';
-export type { AgentSigner } from './signing.js';
+export type { AgentSigner, BinaryModeHeaders } from './signing.js';
 
 export { EVENT_TYPES } from './cloudevents.js';
 export type { CloudEvent, EventType } from './cloudevents.js';

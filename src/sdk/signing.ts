@@ -1,10 +1,11 @@
-import { base58Encode, SIGNATURE_HEADERS, signingPrefix } from '../protocol/index.js';
+import { base58Encode, binaryModeSignedLines, SIGNATURE_HEADERS, SIGNED_BINARY_MODE_HEADERS, signingPrefix } from '../protocol/index.js';
 
 /**
  * The agent request signature of docs/protocol.md §3, computed by the producer.
  *
- * Signed bytes: ASCII `machpay-v1\n{timestamp}\n{path}\n` followed by the body exactly as
- * transmitted, i.e. after gzip. One signature covers a whole batch; a retry signs again
+ * Signed bytes: ASCII `machpay-v1\n{timestamp}\n{path}\n`, in binary mode the ce-* header
+ * lines (`ce-specversion:{v}\n` … `ce-time:{v}\n`), then the body exactly as transmitted,
+ * i.e. after gzip. One signature covers a whole batch; a retry signs again
  * with a fresh timestamp so it stays inside the receiver's ±300 s window.
  */
 
@@ -16,11 +17,25 @@ export interface AgentSigner {
   sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
+/**
+ * The CloudEvents binary-mode headers of a request, exactly as they are sent; `ce-time` may
+ * be left out (it is then signed as empty). Their values must be printable ASCII.
+ */
+export interface BinaryModeHeaders {
+  'ce-specversion': string;
+  'ce-id': string;
+  'ce-source': string;
+  'ce-type': string;
+  'ce-time'?: string;
+}
+
 const ascii = new TextEncoder();
 
-/** The exact bytes the signature covers. */
-export function signedBytes(timestampMs: number, path: string, body: Uint8Array): Uint8Array {
-  const prefix = ascii.encode(signingPrefix(timestampMs, path));
+/** The exact bytes the signature covers; pass `binaryMode` for a binary-mode request. */
+export function signedBytes(timestampMs: number, path: string, body: Uint8Array, binaryMode?: BinaryModeHeaders): Uint8Array {
+  let text = signingPrefix(timestampMs, path);
+  if (binaryMode !== undefined) text += binaryModeSignedLines(SIGNED_BINARY_MODE_HEADERS.map((h) => binaryMode[h]));
+  const prefix = ascii.encode(text);
   const out = new Uint8Array(prefix.length + body.length);
   out.set(prefix, 0);
   out.set(body, prefix.length);
@@ -35,7 +50,8 @@ export function base64Encode(bytes: Uint8Array): string {
 
 /**
  * Signs one request and returns its three headers. `agentId` is the base58 public key;
- * pass it in when it is already known so it is not re-encoded per request.
+ * pass it in when it is already known so it is not re-encoded per request. A binary-mode
+ * request passes the ce-* headers it sends as `binaryMode`: they are signed too.
  */
 export async function signAgentRequest(
   signer: AgentSigner,
@@ -43,9 +59,10 @@ export async function signAgentRequest(
   body: Uint8Array,
   timestampMs: number = Date.now(),
   agentId: string = base58Encode(signer.publicKey),
+  binaryMode?: BinaryModeHeaders,
 ): Promise<Record<string, string>> {
   const timestamp = Math.floor(timestampMs);
-  const signature = await signer.sign(signedBytes(timestamp, path, body));
+  const signature = await signer.sign(signedBytes(timestamp, path, body, binaryMode));
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw new TypeError('signer.sign() must return a 64-byte Uint8Array');
   return {
     [SIGNATURE_HEADERS.agent]: agentId,

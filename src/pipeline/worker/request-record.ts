@@ -14,12 +14,14 @@
  *   112 u8   agent id length, then 64 bytes of ASCII (base58)
  *   177 u8   tenant id length, then 64 bytes of ASCII
  *   242 u16  x 5 byte lengths of the binary-mode attributes (specversion, id, source, type, time)
- *   252      the attributes, UTF-8, then the signing prefix, then the body
+ *   252      the attributes, UTF-8, then the signed prefix, then the body
  *
- * Putting the signing prefix right before the body makes the signed message one contiguous
- * slice of shared memory, so a worker verifies it without copying the body.
+ * Putting the signed prefix right before the body makes the signed message one contiguous
+ * slice of shared memory, so a worker verifies it without copying the body. For a binary-mode
+ * agent request the signed prefix ends with the ce-* header lines (docs/protocol.md §3),
+ * written here from the same values the worker decodes, so what is stored is what was signed.
  */
-import type { Endpoint } from '../../protocol/index.js';
+import { binaryModeSignedLines, Endpoint } from '../../protocol/index.js';
 
 const OFF_ENDPOINT = 0;
 const OFF_KIND = 1;
@@ -44,7 +46,7 @@ export interface RecordHeader {
   kind: number;
   gzip: boolean;
   bodyLength: number;
-  /** `machpay-v1\n{timestamp}\n{path}\n` for agents, empty for gateways. */
+  /** `machpay-v1\n{timestamp}\n{path}\n` for agents (the binary-mode lines are added here), empty for gateways. */
   signingPrefix: string;
   publicKey: Uint8Array | null;
   signature: Uint8Array | null;
@@ -54,9 +56,18 @@ export interface RecordHeader {
   attributes: readonly string[] | null;
 }
 
+/**
+ * The signed text in front of the body. Header values are Latin-1 strings from the HTTP
+ * layer (one character per byte sent), so writing them back as Latin-1 gives the bytes sent.
+ */
+function signedPrefix(h: RecordHeader): string {
+  if (h.endpoint !== Endpoint.Agent || h.attributes === null) return h.signingPrefix;
+  return h.signingPrefix + binaryModeSignedLines(h.attributes);
+}
+
 /** Bytes to reserve for a request with this header (body included). */
 export function recordSize(h: RecordHeader): number {
-  let n = HEADER_BYTES + Buffer.byteLength(h.signingPrefix, 'latin1') + h.bodyLength;
+  let n = HEADER_BYTES + Buffer.byteLength(signedPrefix(h), 'latin1') + h.bodyLength;
   if (h.attributes !== null) for (const a of h.attributes) n += Buffer.byteLength(a, 'utf8');
   return n;
 }
@@ -81,7 +92,7 @@ export function writeRecordHeader(buf: Buffer, h: RecordHeader): number {
     at += n;
   }
   buf.writeUInt32LE(at, OFF_SIGNED);
-  at += buf.write(h.signingPrefix, at, 'latin1');
+  at += buf.write(signedPrefix(h), at, 'latin1');
   buf.writeUInt32LE(at, OFF_BODY);
   return at;
 }
