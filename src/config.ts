@@ -7,7 +7,8 @@ import { ConfigError } from './config-error.js';
  * `--help` and the README table are generated from the same list.
  */
 
-type Kind = 'int' | 'string' | 'url' | 'enum' | 'bool';
+/** `decimal`: a non-negative integer of any size, kept as its decimal string (atomic amounts); `ratio`: a number from 0 to 1. */
+type Kind = 'int' | 'string' | 'url' | 'enum' | 'bool' | 'decimal' | 'ratio';
 
 interface KeySpec {
   readonly env: string;
@@ -17,6 +18,8 @@ interface KeySpec {
   readonly min?: number;
   readonly max?: number;
   readonly values?: readonly string[];
+  /** For `string`: the fewest bytes (UTF-8) a value must have. */
+  readonly minBytes?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -135,15 +138,130 @@ export const SPEC = {
     env: 'ROLLUPS',
     kind: 'bool',
     default: true,
-    doc: 'Keep per-minute latency rollups (agent_stats_hourly, and ClickHouse when CLICKHOUSE_URL is set). Off: raw rows only.',
+    doc: 'Keep exact rollups: every COPY transaction tallies what it stored, and each receiver folds the tallies into the minute, hour and day tables (and ClickHouse when CLICKHOUSE_URL is set). The read API and alerts read them. Off: raw rows only.',
   },
-  rollupFlushMs: {
-    env: 'ROLLUP_FLUSH_MS',
+  rollupFoldIntervalMs: {
+    env: 'ROLLUP_FOLD_INTERVAL_MS',
     kind: 'int',
-    default: 5_000,
+    default: 1_000,
     min: 50,
     max: 600_000,
-    doc: 'How often per-minute latency rollups are written to PostgreSQL (agent_stats_hourly) and ClickHouse.',
+    doc: 'Pause between fold rounds while few tallies wait (a full round is followed by the next at once): how far the rollup tables trail the raw rows.',
+  },
+  readPoolSize: {
+    env: 'READ_POOL_SIZE',
+    kind: 'int',
+    default: 4,
+    min: 1,
+    max: 256,
+    doc: 'PostgreSQL connections of the read side (read API, stream, alerts): a pool of its own, so reads never wait behind ingest or take its COPY connections.',
+  },
+  alertLowBalanceThresholdAtomic: {
+    env: 'ALERT_LOW_BALANCE_THRESHOLD_ATOMIC',
+    kind: 'decimal',
+    default: '5000000',
+    doc: 'Default low_balance threshold of an agent without its own setting, in atomic units (5 USDC).',
+  },
+  alertRunwayHours: { env: 'ALERT_RUNWAY_HOURS', kind: 'int', default: 24, min: 1, max: 8_760, doc: 'Default runway alert: fires when the balance lasts fewer hours at the recent spend rate.' },
+  alertDailySpendLimitAtomic: {
+    env: 'ALERT_DAILY_SPEND_LIMIT_ATOMIC',
+    kind: 'decimal',
+    default: '100000000',
+    doc: 'Default spend_limit of an agent per UTC day, in atomic units (100 USDC).',
+  },
+  alertErrorRateThreshold: { env: 'ALERT_ERROR_RATE_THRESHOLD', kind: 'ratio', default: 0.2, doc: 'Default high_error_rate threshold: share of failed interactions (0 to 1).' },
+  alertErrorRateMinRequests: {
+    env: 'ALERT_ERROR_RATE_MIN_REQUESTS',
+    kind: 'int',
+    default: 20,
+    min: 1,
+    max: 1_000_000,
+    doc: 'Default fewest interactions in the window before high_error_rate can fire.',
+  },
+  alertsEnabledDefault: { env: 'ALERTS_ENABLED_DEFAULT', kind: 'bool', default: true, doc: 'Whether alerts are on for an agent that has not set it.' },
+  alertSweepIntervalMs: {
+    env: 'ALERT_SWEEP_INTERVAL_MS',
+    kind: 'int',
+    default: 15_000,
+    min: 100,
+    max: 3_600_000,
+    doc: 'How often conditions that change with time alone (runway, error-rate window, a new day) are checked without a new event.',
+  },
+  alertDebounceMs: {
+    env: 'ALERT_DEBOUNCE_MS',
+    kind: 'int',
+    default: 200,
+    min: 0,
+    max: 60_000,
+    doc: 'How long an agent touched by a commit waits before it is evaluated, so a burst of commits costs one evaluation.',
+  },
+  webhookAllowPrivateUrls: {
+    env: 'WEBHOOK_ALLOW_PRIVATE_URLS',
+    kind: 'bool',
+    default: false,
+    doc: 'Allow webhook URLs on private, loopback and link-local addresses (off: refused at registration and at delivery, against SSRF).',
+  },
+  webhookTimeoutMs: { env: 'WEBHOOK_TIMEOUT_MS', kind: 'int', default: 15_000, min: 100, max: 600_000, doc: 'Time one delivery attempt may take, up to the status line.' },
+  webhookConcurrency: { env: 'WEBHOOK_CONCURRENCY', kind: 'int', default: 16, min: 1, max: 1_000, doc: 'Delivery attempts in flight at once on this receiver.' },
+  webhookConcurrencyPerEndpoint: {
+    env: 'WEBHOOK_CONCURRENCY_PER_ENDPOINT',
+    kind: 'int',
+    default: 4,
+    min: 1,
+    max: 1_000,
+    doc: 'Attempts in flight at once to one webhook: a slow endpoint never takes every slot.',
+  },
+  webhookPollIntervalMs: { env: 'WEBHOOK_POLL_INTERVAL_MS', kind: 'int', default: 1_000, min: 10, max: 600_000, doc: 'How often the delivery queue is polled when nothing woke the dispatcher.' },
+  webhookRetryBaseMs: { env: 'WEBHOOK_RETRY_BASE_MS', kind: 'int', default: 5_000, min: 1, max: 86_400_000, doc: 'Delay after a first failed attempt; doubles per failure (jittered) up to WEBHOOK_RETRY_CAP_MS.' },
+  webhookRetryCapMs: { env: 'WEBHOOK_RETRY_CAP_MS', kind: 'int', default: 3_600_000, min: 1, max: 86_400_000, doc: 'Longest delay between two attempts.' },
+  webhookRetryWindowMs: {
+    env: 'WEBHOOK_RETRY_WINDOW_MS',
+    kind: 'int',
+    default: 86_400_000,
+    min: 1_000,
+    max: 30 * 86_400_000,
+    doc: 'How long a delivery is retried after it was queued before it is given up as failed (about a day).',
+  },
+  webhookClaimLeaseMs: {
+    env: 'WEBHOOK_CLAIM_LEASE_MS',
+    kind: 'int',
+    default: 45_000,
+    min: 1_000,
+    max: 3_600_000,
+    doc: 'How long a receiver holds a delivery it is attempting; another receiver takes it over after that (a crash). Must exceed WEBHOOK_TIMEOUT_MS.',
+  },
+  webhookPoolSize: { env: 'WEBHOOK_POOL_SIZE', kind: 'int', default: 2, min: 1, max: 64, doc: 'PostgreSQL connections of the webhook dispatcher (its own pool).' },
+  streamTokenSecret: {
+    env: 'STREAM_TOKEN_SECRET',
+    kind: 'string',
+    default: null,
+    minBytes: 32,
+    doc: 'Secret (at least 32 bytes) that signs stream tokens and event ids; every receiver of one database must share it so that tokens and Last-Event-ID work on any of them. Unset: a random one is made once and kept in DATA_DIR/stream-secret, which is right for a single receiver.',
+  },
+  streamResumeWindowMs: {
+    env: 'STREAM_RESUME_WINDOW_MS',
+    kind: 'int',
+    default: 300_000,
+    min: 1_000,
+    max: 86_400_000,
+    doc: 'How old a Last-Event-ID may be and still resume without a gap; older ids get a reset event.',
+  },
+  streamHeartbeatMs: { env: 'STREAM_HEARTBEAT_MS', kind: 'int', default: 10_000, min: 100, max: 15_000, doc: 'Interval of the heartbeat comment on open streams (at most 15 s).' },
+  streamPollIntervalMs: {
+    env: 'STREAM_POLL_INTERVAL_MS',
+    kind: 'int',
+    default: 100,
+    min: 10,
+    max: 60_000,
+    doc: 'How often the stream reads new rows while anyone subscribes and no commit woke it (commits on any receiver wake it through NOTIFY).',
+  },
+  streamSubscriberBufferBytes: {
+    env: 'STREAM_SUBSCRIBER_BUFFER_BYTES',
+    kind: 'int',
+    default: 8 * MiB,
+    min: 64 * 1024,
+    max: 1024 * MiB,
+    doc: 'Bytes held for one subscriber that does not read; past it the subscriber gets a reset event and is closed, and ingest never waits.',
   },
   agentRateLimit: {
     env: 'AGENT_RATE_LIMIT',
@@ -198,7 +316,7 @@ export const SPEC = {
 } as const satisfies Record<string, KeySpec>;
 
 type Spec = typeof SPEC;
-type ValueOf<K extends keyof Spec> = Spec[K]['kind'] extends 'int'
+type ValueOf<K extends keyof Spec> = Spec[K]['kind'] extends 'int' | 'ratio'
   ? number
   : Spec[K]['kind'] extends 'bool'
     ? boolean
@@ -240,7 +358,16 @@ function parseValue(key: string, spec: KeySpec, raw: string): string | number | 
       return raw;
     case 'string':
       if (raw.length === 0) throw new ConfigError(name, 'must not be empty');
+      if (spec.minBytes !== undefined && Buffer.byteLength(raw) < spec.minBytes) throw new ConfigError(name, `must be at least ${spec.minBytes} bytes`);
       return raw;
+    case 'decimal':
+      if (!/^\d{1,38}$/.test(raw.trim())) throw new ConfigError(name, `expected a non-negative integer, got ${JSON.stringify(raw)}`);
+      return BigInt(raw.trim()).toString();
+    case 'ratio': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError(name, `expected a number from 0 to 1, got ${JSON.stringify(raw)}`);
+      return n;
+    }
   }
   throw new ConfigError(key, 'unknown kind');
 }
@@ -273,6 +400,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: readonly
   // ring takes records up to half its size: the largest body must always fit.
   if ((out.maxBodyBytes as number) + 64 * 1024 > (out.ringBytes as number) / 2) {
     throw new ConfigError('MAX_BODY_BYTES', 'must be at most half of RING_BYTES minus 64 KiB');
+  }
+  // A claim that ends before its attempt can time out lets another receiver send the same
+  // delivery while the first is still sending it.
+  if ((out.webhookClaimLeaseMs as number) <= (out.webhookTimeoutMs as number)) {
+    throw new ConfigError('WEBHOOK_CLAIM_LEASE_MS', `must exceed WEBHOOK_TIMEOUT_MS (${String(out.webhookTimeoutMs)})`);
+  }
+  if ((out.webhookRetryCapMs as number) < (out.webhookRetryBaseMs as number)) {
+    throw new ConfigError('WEBHOOK_RETRY_CAP_MS', `must be at least WEBHOOK_RETRY_BASE_MS (${String(out.webhookRetryBaseMs)})`);
   }
   return Object.freeze(out) as Config;
 }

@@ -2,7 +2,7 @@ import type { Piscina } from 'piscina';
 import { CounterMirror, type Metrics } from './metrics.js';
 import type { IngestPipeline, SpoolReplayer, Ticket } from './pipeline/index.js';
 import type { RingBuffer } from './ring/index.js';
-import type { RollupService } from './rollups/index.js';
+import type { ClickhouseOutboxSender, TallyFolder } from './rollups/index.js';
 import type { Spool } from './sinks/spool/index.js';
 
 export interface SampledComponents {
@@ -11,9 +11,10 @@ export interface SampledComponents {
   pipeline: IngestPipeline<Ticket>;
   workers: Piscina;
   isReady(): boolean;
-  rollups: RollupService | null;
-  /** Whether the rollups write to ClickHouse (else its metrics are not exported at all). */
-  clickhouse: boolean;
+  /** Null while rollups are off. */
+  folder: TallyFolder | null;
+  /** Null without ClickHouse (its metrics are then not exported at all). */
+  clickhouse: ClickhouseOutboxSender | null;
   spool: Spool | null;
   replayer: SpoolReplayer | null;
 }
@@ -26,9 +27,7 @@ export class MetricsSampler {
   private readonly mirror = new CounterMirror();
 
   constructor(private readonly c: SampledComponents) {
-    if (c.rollups === null || !c.clickhouse) {
-      for (const name of ['machpay_clickhouse_up', 'machpay_rollup_spool_bytes', 'machpay_rollup_spool_records']) c.metrics.registry.removeSingleMetric(name);
-    }
+    if (c.clickhouse === null) c.metrics.registry.removeSingleMetric('machpay_clickhouse_up');
   }
 
   /** The exposition text, after a fresh sample. */
@@ -39,7 +38,7 @@ export class MetricsSampler {
   }
 
   private sample(): void {
-    const { metrics, ring, pipeline, workers, rollups, spool, replayer } = this.c;
+    const { metrics, ring, pipeline, workers, folder, clickhouse, spool, replayer } = this.c;
     const mirror = this.mirror;
     metrics.ringUsedBytes.set(ring.usedBytes());
     metrics.requestsInFlight.set(pipeline.inFlight);
@@ -47,22 +46,21 @@ export class MetricsSampler {
     metrics.workerUtilization.set(workers.utilization);
     metrics.workerThreads.set(workers.threads.length);
     metrics.workerTasksInFlight.set(pipeline.tasksRunning);
-    if (rollups !== null) {
-      const r = rollups.stats();
-      if (this.c.clickhouse) metrics.clickhouseUp.set(r.clickhouseUp ? 1 : 0);
-      metrics.rollupPendingRows.set(r.pendingRows);
-      metrics.rollupFlushLag.set(r.lastFlushLagSeconds);
-      if (r.clickhouseSpool !== null) {
-        metrics.rollupSpoolBytes.set(r.clickhouseSpool.bytes);
-        metrics.rollupSpoolRecords.set(r.clickhouseSpool.records);
-      }
-      for (const d of ['clickhouse', 'postgres'] as const) {
-        const destination = { destination: d };
-        mirror.advance(metrics.rollupRows, r.rowsWritten[d], destination);
-        mirror.advance(metrics.rollupFlushFailures, r.flushFailures[d], destination);
-        mirror.advance(metrics.rollupRowsDropped, r.rowsDropped[d], destination);
-        mirror.advance(metrics.rollupRequestsDropped, r.requestsDropped[d], destination);
-      }
+    if (folder !== null) {
+      const f = folder.stats();
+      const postgres = { destination: 'postgres' };
+      mirror.advance(metrics.rollupRows, f.rowsFolded, postgres);
+      mirror.advance(metrics.rollupFlushFailures, f.failures, postgres);
+      mirror.advance(metrics.rollupFoldRounds, f.rounds);
+      mirror.advance(metrics.rollupFoldedRequests, f.requestsFolded);
+      metrics.rollupFlushLag.set(f.lagSeconds);
+    }
+    if (clickhouse !== null) {
+      const c = clickhouse.stats();
+      const destination = { destination: 'clickhouse' };
+      metrics.clickhouseUp.set(c.clickhouseUp ? 1 : 0);
+      mirror.advance(metrics.rollupRows, c.rowsSent, destination);
+      mirror.advance(metrics.rollupFlushFailures, c.failures, destination);
     }
     if (spool !== null) {
       const st = spool.stats();

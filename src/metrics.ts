@@ -94,32 +94,19 @@ export function createMetrics() {
     spoolReplayed: new Counter({ name: 'machpay_spool_replayed_batches_total', help: 'Spooled batches replayed into PostgreSQL.', registers: r }),
     rollupRows: new Counter({
       name: 'machpay_rollup_rows_written_total',
-      help: 'Rollup rows written, by destination (clickhouse: rollup_minute; postgres: the hourly tables).',
+      help: 'Rollup rows written, by destination (postgres: pending tallies folded into the minute, hour and day tables; clickhouse: rollup_minute rows sent from the outbox).',
       labelNames: ['destination'] as const,
       registers: r,
     }),
     rollupFlushFailures: new Counter({
       name: 'machpay_rollup_flush_failures_total',
-      help: 'Failed rollup write attempts (each retried with backoff), by destination.',
+      help: 'Failed rollup rounds (each rolled back and retried with backoff), by destination (postgres: fold rounds; clickhouse: outbox sends).',
       labelNames: ['destination'] as const,
       registers: r,
     }),
-    rollupRowsDropped: new Counter({
-      name: 'machpay_rollup_rows_dropped_total',
-      help: 'Rollup rows given up (outbox bound reached, or a permanent error), by destination.',
-      labelNames: ['destination'] as const,
-      registers: r,
-    }),
-    rollupRequestsDropped: new Counter({
-      name: 'machpay_rollup_requests_dropped_total',
-      help: 'Requests counted in rollup rows that were given up, by destination: what a reconciliation would find missing.',
-      labelNames: ['destination'] as const,
-      registers: r,
-    }),
-    rollupPendingRows: new Gauge({ name: 'machpay_rollup_pending_rows', help: 'Rollup rows waiting to be written.', registers: r }),
-    rollupSpoolBytes: new Gauge({ name: 'machpay_rollup_spool_bytes', help: 'Bytes on disk in the ClickHouse rollup spool (absent without CLICKHOUSE_URL).', registers: r }),
-    rollupSpoolRecords: new Gauge({ name: 'machpay_rollup_spool_records', help: 'Batches of rollup rows in the ClickHouse rollup spool, waiting for ClickHouse (absent without CLICKHOUSE_URL).', registers: r }),
-    rollupFlushLag: new Gauge({ name: 'machpay_rollup_flush_lag_seconds', help: 'Age of the oldest data in the last rollup flush.', registers: r }),
+    rollupFoldRounds: new Counter({ name: 'machpay_rollup_fold_rounds_total', help: 'Fold rounds this receiver ran (each one transaction).', registers: r }),
+    rollupFoldedRequests: new Counter({ name: 'machpay_rollup_folded_requests_total', help: 'Requests (interactions and gateway calls) this receiver folded into the rollup tables.', registers: r }),
+    rollupFlushLag: new Gauge({ name: 'machpay_rollup_flush_lag_seconds', help: 'Age of the oldest tally not yet folded (any receiver\'s), at the end of the last fold round; 0 when none waits.', registers: r }),
     ready: new Gauge({ name: 'machpay_ready', help: '1 while /readyz answers 200.', registers: r }),
   };
 }

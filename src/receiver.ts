@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { Piscina } from 'piscina';
+import { AlertEvaluator, registerAlertMetrics, registerAlertRoutes } from './alerts/index.js';
 import { ApiKeyCache } from './api-keys/index.js';
 import type { Config } from './config.js';
+import { consoleAssetsDir, registerConsoleRoutes } from './console/index.js';
 import { createPool, ensureMonthlyPartitions, openDatabase, PostgresHealth, type EmbeddedDatabase } from './database/index.js';
 import { Lifecycle, type LifecycleStep } from './lifecycle.js';
 import type { Logger } from './logger.js';
@@ -11,10 +15,15 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { AgentRegistry, IngestPipeline, SpoolReplayer } from './pipeline/index.js';
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/worker/index.js';
 import { RingBuffer } from './ring/index.js';
-import { RollupService } from './rollups/index.js';
-import { IngestRoute, RateLimiter, startHttpServer, type Exchange, type HttpServer } from './server/index.js';
-import { PostgresCopySink, type InsertedGroup } from './sinks/postgres/index.js';
+import { DEFAULT_ALERT_SETTINGS, registerReadRoutes, type AlertDefaults } from './read/index.js';
+import { ScopedKeyCache } from './read/scoped-key-cache.js';
+import { ClickhouseOutboxSender, ClickhouseRollupSink, TallyFolder } from './rollups/index.js';
+import { IngestRoute, RateLimiter, startHttpServer, type Exchange, type HttpServer, type RouteRegistration } from './server/index.js';
+import { PostgresCopySink } from './sinks/postgres/index.js';
 import { Spool } from './sinks/spool/index.js';
+import { registerStreamRoutes, type StreamRoutes } from './stream/index.js';
+import { streamSecret } from './stream-secret.js';
+import { registerWebhookMetrics, registerWebhookRoutes, WebhookDispatcher, webhookDispatcherConfig, type WebhookAuthenticator } from './webhooks/index.js';
 
 export interface RunningReceiver {
   port: number;
@@ -48,7 +57,15 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
   let health!: PostgresHealth;
   let apiKeys!: ApiKeyCache;
   let agents!: AgentRegistry;
-  let rollups: RollupService | null = null;
+  let readPool!: pg.Pool;
+  let webhookPool!: pg.Pool;
+  let dispatcher!: WebhookDispatcher;
+  let alerts!: AlertEvaluator;
+  let folder: TallyFolder | null = null;
+  let clickhouseSink: ClickhouseRollupSink | null = null;
+  let clickhouse: ClickhouseOutboxSender | null = null;
+  let secret!: Buffer;
+  let stream: StreamRoutes | null = null;
   let sink!: PostgresCopySink;
   let replayer: SpoolReplayer | null = null;
   let pipeline!: IngestPipeline<Exchange>;
@@ -64,7 +81,45 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
   };
   // A 2xx is honest while PostgreSQL takes writes, or while the spool can take them instead.
   const isReady = () => !stopping && (health.isUp || spoolHasRoom());
-  const recordInserted = (groups: InsertedGroup[]) => rollups?.record(groups);
+  // Built once: the pipeline calls these after every commit, so they must not allocate.
+  const agentCommitted = (agentId: string) => alerts.touch(agentId);
+  const committed = () => stream?.notifier.committed();
+  const defaults = alertDefaults(config);
+
+  /** The read side's routes, registered by the HTTP server before its catch-all. */
+  const readSideRoutes = (): RouteRegistration[] => {
+    const timestampWindowMs = config.timestampWindowSeconds * 1000;
+    const keys = new ScopedKeyCache(readPool, config.apiKeyCacheMs);
+    const authenticate: WebhookAuthenticator = async (headers) => {
+      const key = await keys.resolve(headers.authorization ?? '');
+      return key === null ? { status: 401, code: 'invalid_api_key', message: 'The API key is missing, unknown or revoked.' } : { tenantId: key.tenantId, scopes: [...key.scopes] };
+    };
+    // Settings changed, an agent linked or unlinked: its alerts are evaluated again.
+    const readDeps = { pool: readPool, log, defaults, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs, onAgentChanged: agentCommitted };
+    const routes: RouteRegistration[] = [
+      (app) => registerReadRoutes(app, readDeps).routes,
+      (app) => registerWebhookRoutes(app, { pool: readPool, authenticate, allowPrivateUrls: config.webhookAllowPrivateUrls, log }).routes,
+      (app) => registerAlertRoutes(app, { pool: readPool, log, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs }).routes,
+      (app) => {
+        stream = registerStreamRoutes(app, {
+          pool: readPool,
+          log,
+          secret,
+          timestampWindowMs,
+          keyCacheTtlMs: config.apiKeyCacheMs,
+          resumeWindowMs: config.streamResumeWindowMs,
+          heartbeatMs: config.streamHeartbeatMs,
+          pollIntervalMs: config.streamPollIntervalMs,
+          maxQueuedBytes: config.streamSubscriberBufferBytes,
+        });
+        return stream.routes;
+      },
+    ];
+    const consoleDir = consoleAssetsDir();
+    if (existsSync(join(consoleDir, 'index.html'))) routes.push((app) => registerConsoleRoutes(app, { dir: consoleDir }).routes);
+    else log.warn({ dir: consoleDir }, 'the console is not built (npm run build); /console/ is not served');
+    return routes;
+  };
 
   const steps: LifecycleStep[] = [
     {
@@ -74,9 +129,16 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     },
     {
       name: 'postgres pool',
-      // Two connections beyond the COPY slots, so replay, rollups and upkeep never wait behind ingest.
-      start: () => void (pool = createPool(url, config.pgPoolSize + 2, log.child({ component: 'postgres' }))),
+      // Three connections beyond the COPY slots, so replay, the rollup folder and its
+      // ClickHouse outbox, and upkeep never wait behind ingest.
+      start: () => void (pool = createPool(url, config.pgPoolSize + 3, log.child({ component: 'postgres' }))),
       stop: () => pool.end(),
+    },
+    {
+      name: 'read pool',
+      // Reads (read API, stream, alerts) on their own connections: a slow query never holds a COPY slot.
+      start: () => void (readPool = createPool(url, config.readPoolSize, log.child({ component: 'postgres-read' }))),
+      stop: () => readPool.end(),
     },
     {
       name: 'worker threads',
@@ -125,21 +187,70 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       stop: () => agents.stop(),
     },
     {
-      name: 'rollups',
-      start: async () => {
-        if (!config.rollups) return;
-        const options = { flushIntervalMs: config.rollupFlushMs, clickhouseUrl: config.clickhouseUrl, clickhouseSpoolDir: join(config.dataDir, 'rollup-spool') };
-        rollups = new RollupService(pool, options, log.child({ component: 'rollups' }));
-        await rollups.start();
+      name: 'webhook dispatcher',
+      start: () => {
+        webhookPool = createPool(url, config.webhookPoolSize, log.child({ component: 'postgres-webhooks' }));
+        dispatcher = new WebhookDispatcher({ pool: webhookPool, config: webhookConfig(config), log: log.child({ component: 'webhooks' }), metrics: registerWebhookMetrics(metrics.registry) });
+        dispatcher.start();
       },
-      stop: () => rollups?.stop(),
+      stop: async () => {
+        await dispatcher.stop();
+        await webhookPool.end();
+      },
+    },
+    {
+      name: 'alerts',
+      start: () => {
+        alerts = new AlertEvaluator({
+          pool: readPool,
+          log,
+          defaults,
+          wakeWebhooks: () => dispatcher.wake(),
+          metrics: registerAlertMetrics(metrics.registry),
+          options: { sweepIntervalMs: config.alertSweepIntervalMs, debounceMs: config.alertDebounceMs },
+        });
+        alerts.start();
+      },
+      stop: () => alerts.stop(),
+    },
+    {
+      name: 'stream secret',
+      start: async () => void (secret = await streamSecret(config, log.child({ component: 'stream' }))),
+      stop: () => undefined,
+    },
+    {
+      // Listed before the pipeline so that it stops after the pipeline's last commit: the
+      // folder's last round takes what this receiver's final batches tallied.
+      name: 'rollups',
+      start: () => {
+        if (!config.rollups) return;
+        // ClickHouse rows get their ids when they are folded, so every receiver must put
+        // them in the outbox: any receiver may fold any tally.
+        const receiverId = config.clickhouseUrl === null ? null : randomReceiverId();
+        folder = new TallyFolder(pool, { intervalMs: config.rollupFoldIntervalMs, clickhouseReceiverId: receiverId }, log.child({ component: 'rollup-folder' }));
+        folder.start();
+        if (config.clickhouseUrl !== null) {
+          clickhouseSink = new ClickhouseRollupSink(config.clickhouseUrl, 'default', 10_000);
+          clickhouse = new ClickhouseOutboxSender(pool, clickhouseSink, { intervalMs: config.rollupFoldIntervalMs }, log.child({ component: 'rollup-clickhouse' }));
+          clickhouse.start();
+        }
+      },
+      stop: async () => {
+        await folder?.stop();
+        await clickhouse?.stop();
+        await clickhouseSink?.close();
+      },
     },
     {
       name: 'spool replay',
       start: () => {
-        sink = new PostgresCopySink(pool, rollups !== null);
+        sink = new PostgresCopySink(pool, folder !== null);
         if (spool === null) return;
-        replayer = new SpoolReplayer(spool, sink, () => health.isUp, recordInserted, (err) => health.markDown(err), log.child({ component: 'spool' }));
+        replayer = new SpoolReplayer(spool, sink, () => health.isUp, (err) => health.markDown(err), log.child({ component: 'spool' }), {
+          committed,
+          // A replayed batch does not say which agents it holds: every linked agent is looked at once per pass.
+          passReplayed: () => alerts.evaluateAll(),
+        });
         replayer.start();
       },
       stop: () => replayer?.stop(),
@@ -157,7 +268,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           metrics,
           log: log.child({ component: 'pipeline' }),
           answer: (ex, status, body, code) => route?.answer(ex, status, body, code),
-          onInserted: recordInserted,
+          onAgentCommitted: agentCommitted,
+          onCommitted: committed,
           onSinkUnavailable: (err) => health.markDown(err),
           isSinkUp: () => health.isUp,
           spool,
@@ -213,17 +325,20 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     {
       name: 'http listener',
       start: async () => {
-        const sampler = new MetricsSampler({ metrics, ring, pipeline, workers, isReady, rollups, clickhouse: config.clickhouseUrl !== null, spool, replayer });
+        const sampler = new MetricsSampler({ metrics, ring, pipeline, workers, isReady, folder, clickhouse, spool, replayer });
         server = await startHttpServer(config.host, config.port, {
           ingest: route as IngestRoute,
           isReady,
           retryAfterSeconds: config.retryAfterSeconds,
           metricsText: () => sampler.render(),
+          routes: readSideRoutes(),
         });
       },
-      stop: () => {
+      stop: async () => {
         log.info({ inFlight: pipeline.inFlight }, 'stopping: no new requests, answering those in flight');
         server.closeListener();
+        // Open streams end now; their clients resume on another receiver with their last id.
+        await stream?.close();
       },
     },
   ];
@@ -255,4 +370,35 @@ async function drain(pipeline: IngestPipeline<Exchange>, spool: Spool | null, ti
     drained = await Promise.race([pipeline.drained().then(() => true), deadline(5000)]);
   }
   if (!drained) log.warn({ inFlight: pipeline.inFlight }, 'stopping with requests unanswered');
+}
+
+/** The alert defaults of agents without their own settings (docs/read-api.md §5). */
+function alertDefaults(config: Config): AlertDefaults {
+  return Object.freeze({
+    ...DEFAULT_ALERT_SETTINGS,
+    lowBalanceThresholdAtomic: BigInt(config.alertLowBalanceThresholdAtomic),
+    runwayAlertHours: config.alertRunwayHours,
+    dailySpendLimitAtomic: BigInt(config.alertDailySpendLimitAtomic),
+    errorRateThreshold: config.alertErrorRateThreshold,
+    errorRateMinRequests: config.alertErrorRateMinRequests,
+    alertsEnabled: config.alertsEnabledDefault,
+  });
+}
+
+function webhookConfig(config: Config) {
+  return webhookDispatcherConfig({
+    timeoutMs: config.webhookTimeoutMs,
+    concurrency: config.webhookConcurrency,
+    concurrencyPerWebhook: config.webhookConcurrencyPerEndpoint,
+    pollIntervalMs: config.webhookPollIntervalMs,
+    retryBaseMs: config.webhookRetryBaseMs,
+    retryCapMs: config.webhookRetryCapMs,
+    retryWindowMs: config.webhookRetryWindowMs,
+    claimLeaseMs: config.webhookClaimLeaseMs,
+    allowPrivateUrls: config.webhookAllowPrivateUrls,
+  });
+}
+
+function randomReceiverId(): string {
+  return randomBytes(6).toString('hex');
 }

@@ -2,7 +2,7 @@ import { unpackGroups } from '../codec/index.js';
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Endpoint, errorBody, EVENT_TYPE_OF_TABLE } from '../protocol/index.js';
-import { emptyBatch, TABLES, type CopyBatch, type InsertedGroup, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
+import { emptyBatch, TABLES, type CopyBatch, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
 import type { Spool } from '../sinks/spool/index.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { encodeBatch } from './batch-codec.js';
@@ -16,8 +16,14 @@ export interface CommitSchedulerOptions<T extends Ticket> {
   log: Logger;
   /** Answers one request (status, body, code) and frees its ring space. */
   finish(ticket: T, status: number, body: string, code: string): void;
-  /** Given the rows each committed transaction actually inserted (for the rollups). */
-  onInserted(groups: InsertedGroup[]): void;
+  /**
+   * Called with the agent of each agent request whose rows a transaction just committed
+   * (once per request, so an agent may come more than once): the alerts' touch. It gets the
+   * id the ticket already holds; nothing is allocated for it.
+   */
+  onAgentCommitted?: ((agentId: string) => void) | undefined;
+  /** Called once after each committed transaction (the stream's wake-up). */
+  onCommitted?: (() => void) | undefined;
   /** Told when PostgreSQL stops taking writes, so readiness can follow. */
   onSinkUnavailable(error: Error): void;
   /** Whether PostgreSQL takes writes right now (else batches go to the spool). */
@@ -196,7 +202,11 @@ export class CommitScheduler<T extends Ticket> {
       m.copyDuration.observe(outcome.durationMs / 1000);
       for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);
       this.o.agents.registered(batch.newAgents);
-      if (outcome.inserted.length > 0) this.o.onInserted(outcome.inserted);
+      this.o.onCommitted?.();
+      const touch = this.o.onAgentCommitted;
+      if (touch !== undefined) {
+        for (const u of units) for (const t of u.tickets) if (t.endpoint === Endpoint.Agent) touch(t.agentId);
+      }
       return this.acknowledge(units, batch);
     }
     m.copyBatches.labels(outcome.kind).inc();

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { ALL_ENDPOINTS, ENDPOINTS, errorBody } from '../protocol/index.js';
 import type { RingBuffer } from '../ring/index.js';
-import type { InsertedGroup, PostgresCopySink } from '../sinks/postgres/index.js';
+import type { PostgresCopySink } from '../sinks/postgres/index.js';
 import type { Spool } from '../sinks/spool/index.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { CommitScheduler, type CommitUnit } from './commit-scheduler.js';
@@ -19,8 +19,10 @@ export interface PipelineOptions<T extends Ticket> {
   log: Logger;
   /** Sends the HTTP response (the server knows how, and whether the client is still there). */
   answer(ticket: T, status: number, body: string, code: string): void;
-  /** Given the rows each committed transaction actually inserted (for the rollups). */
-  onInserted(groups: InsertedGroup[]): void;
+  /** Called with the agent of each agent request a transaction committed (CommitScheduler). */
+  onAgentCommitted?: ((agentId: string) => void) | undefined;
+  /** Called once after each committed transaction. */
+  onCommitted?: (() => void) | undefined;
   /** Told when PostgreSQL stops taking writes, so readiness can follow. */
   onSinkUnavailable(error: Error): void;
   /** Whether PostgreSQL takes writes right now (else batches go to the spool). */
@@ -81,7 +83,8 @@ export class IngestPipeline<T extends Ticket> {
       metrics: o.metrics,
       log: o.log,
       finish,
-      onInserted: o.onInserted,
+      onAgentCommitted: o.onAgentCommitted,
+      onCommitted: o.onCommitted,
       onSinkUnavailable: o.onSinkUnavailable,
       isSinkUp: o.isSinkUp,
       spool: o.spool,

@@ -1,12 +1,25 @@
 import type { Logger } from '../logger.js';
-import type { InsertedGroup, PostgresCopySink } from '../sinks/postgres/index.js';
+import type { PostgresCopySink } from '../sinks/postgres/index.js';
 import type { Spool } from '../sinks/spool/index.js';
 import { decodeBatch } from './batch-codec.js';
+
+/** What the replayer tells the rest of the receiver. */
+export interface ReplayHooks {
+  /** After each replayed batch commits (the stream's wake-up). */
+  committed?(): void;
+  /**
+   * After a pass that committed at least one batch. A spooled batch does not say which
+   * agents it holds without decoding its rows, so whoever needs that (the alerts) looks at
+   * everything once per pass instead of per batch.
+   */
+  passReplayed?(batches: number): void;
+}
 
 /**
  * Moves spooled batches into PostgreSQL, oldest first, one at a time. A record is
  * acknowledged (and its space reclaimed) only after its transaction committed; replaying a
- * batch twice is harmless because every insert is ON CONFLICT DO NOTHING.
+ * batch twice is harmless because every insert is ON CONFLICT DO NOTHING, and the rollups
+ * count only what a transaction inserted (its tallies commit with its rows).
  */
 export class SpoolReplayer {
   private running = false;
@@ -18,9 +31,9 @@ export class SpoolReplayer {
     private readonly spool: Spool,
     private readonly sink: PostgresCopySink,
     private readonly isSinkUp: () => boolean,
-    private readonly onInserted: (groups: InsertedGroup[]) => void,
     private readonly onUnavailable: (err: Error) => void,
     private readonly log: Logger,
+    private readonly hooks: ReplayHooks = {},
   ) {}
 
   start(intervalMs = 1000): void {
@@ -41,25 +54,41 @@ export class SpoolReplayer {
   }
 
   private async drain(): Promise<void> {
+    let replayed = 0;
+    try {
+      replayed = await this.replayAll();
+    } finally {
+      if (replayed > 0) this.hooks.passReplayed?.(replayed);
+    }
+  }
+
+  /** Replays until the spool is empty, PostgreSQL is down, or a batch is refused; returns the batches committed. */
+  private async replayAll(): Promise<number> {
+    let replayed = 0;
     let first = true;
     while (!this.stopped && this.isSinkUp()) {
       const record = await this.spool.next();
-      if (record === null) return;
+      if (record === null) return replayed;
       if (first) this.log.info({ records: this.spool.stats().records }, 'replaying the spool into PostgreSQL');
       first = false;
       const outcome = await this.sink.write(decodeBatch(record.payload));
       if (!outcome.ok) {
-        if (outcome.kind === 'unavailable') return this.onUnavailable(outcome.error);
+        if (outcome.kind === 'unavailable') {
+          this.onUnavailable(outcome.error);
+          return replayed;
+        }
         // Not retryable: the batch can never be written. Keep it on disk for an operator and
         // stop replaying rather than skip acknowledged data.
         this.log.error({ err: outcome.error.message, record: record.id }, 'a spooled batch was refused by PostgreSQL; replay stopped');
         this.stopped = true;
-        return;
+        return replayed;
       }
+      replayed++;
+      this.hooks.committed?.();
       await this.spool.acknowledge(record.id);
       this.replayedBatches++;
-      if (outcome.inserted.length > 0) this.onInserted(outcome.inserted);
     }
+    return replayed;
   }
 
   /** Waits for the replay pass in progress, if any, and stops replaying. */

@@ -1,10 +1,14 @@
 /**
- * Rollups: per-minute HDR latency histograms with counts and spend, written to ClickHouse
- * (delta rows) and merged into PostgreSQL's agent_stats_hourly / gateway_stats_hourly.
- * Design, precision and queries: README.md in this folder.
+ * Rollups: what each COPY transaction stored is tallied into rollup_pending in that same
+ * transaction; any receiver's TallyFolder folds the tallies into the minute, hour and day
+ * tables (and, with ClickHouse, an outbox sent by ClickhouseOutboxSender). Design, precision
+ * and queries: README.md in this folder.
  */
-export { RollupService, type RollupMetricsHooks } from './rollup-service.js';
-export type { RollupDestination, RollupGroup, RollupOptions, RollupStats } from './types.js';
+export { TallyFolder, type TallyFolderOptions, type TallyFolderStats } from './tally-folder.js';
+export { ClickhouseOutboxSender, type OutboxSenderOptions, type OutboxSenderStats } from './clickhouse-outbox-sender.js';
+export { ClickhouseRollupSink, CLICKHOUSE_SCHEMA_DIR, ROLLUP_TABLE } from './clickhouse-sink.js';
+export { PendingTallyError, stagedPendingSql, writePendingTallies, type StagedTable } from './pending-tallies.js';
+export type { RollupGroup } from './types.js';
 export {
   addEncodedHistogram,
   decodeHistogram,
@@ -19,5 +23,4 @@ export {
   type LatencyHistogram,
   type LatencyPercentiles,
 } from './latency-histogram.js';
-export { CLICKHOUSE_SCHEMA_DIR, ROLLUP_TABLE } from './clickhouse-sink.js';
 export type { VendorBreakdownEntry } from './hourly-row-merge.js';

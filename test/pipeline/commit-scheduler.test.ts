@@ -42,7 +42,6 @@ function scheduler(answers: Map<number, { status: number; code: string }>, sinkU
       answers.set(t.id, { status, code });
       ring.release(t.position);
     },
-    onInserted: () => undefined,
     onSinkUnavailable: () => undefined,
     isSinkUp: () => sinkUp,
     spool: null,

@@ -51,7 +51,6 @@ function startPipeline(tasks: { workers: number; maxTasksInFlight: number; dispa
     metrics,
     log,
     answer: (t, status, _body, code) => answers.set(t.id, { status, code }),
-    onInserted: () => undefined,
     onSinkUnavailable: () => undefined,
     isSinkUp: () => true,
     spool: null,

@@ -1,25 +1,27 @@
 /**
- * agent_stats_hourly and gateway_stats_hourly against the real PostgreSQL: rows merged across
- * flushes and receivers stay exact (counts, spend, max, avg) and their percentiles stay within
- * the histogram's precision of the exact percentiles of every raw value; a batch retried after
- * an ambiguous failure is not added twice; PostgreSQL going away and back loses nothing.
+ * agent_stats_hourly and gateway_stats_hourly against the real PostgreSQL, fed as the
+ * receiver feeds them: tallies written into rollup_pending by committed transactions, folded
+ * by TallyFolder. Rows merged across folds and folders stay exact (counts, spend, max, avg)
+ * and their percentiles stay within the histogram's precision of the exact percentiles of
+ * every raw value; a batch stored again (a spooled batch whose COMMIT reply was lost) adds
+ * nothing.
  */
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COPY_FORMATS } from '../../src/codec/index.js';
+import { decodeBatch, encodeBatch } from '../../src/pipeline/index.js';
+import { decodeHistogram, mergeEncodedHistograms, TallyFolder, writePendingTallies, type RollupGroup, type VendorBreakdownEntry } from '../../src/rollups/index.js';
+import { emptyBatch, PostgresCopySink, type CopyBatch } from '../../src/sinks/postgres/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { decodeHistogram, mergeEncodedHistograms, RollupService, type RollupGroup, type RollupOptions, type VendorBreakdownEntry } from '../../src/rollups/index.js';
-import { HourDeltas } from '../../src/rollups/hour-deltas.js';
-import { MinuteCells } from '../../src/rollups/minute-cells.js';
-import { PostgresHourlySink } from '../../src/rollups/postgres-hourly-sink.js';
-import { agentGroup, eventually, migratedPool, exactPercentile, gatewayGroup, HOUR, latencySample, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
+import { agentGroup, migratedPool, exactPercentile, gatewayGroup, HOUR, latencySample, MINUTE, silentLogger, withinPrecision } from './support.js';
 
 const INT64_MAX = (1n << 63n) - 1n;
 const H0 = Date.UTC(2025, 5, 1, 10, 0, 0);
 
 let db: TestDatabase;
 let pool: pg.Pool;
-const services: RollupService[] = [];
+const folders: TallyFolder[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('rollups_pg');
@@ -27,15 +29,37 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.stop()));
+  await Promise.all(folders.map((f) => f.stop()));
   await pool?.end();
   await db?.drop();
 });
 
-function service(overrides: Partial<RollupOptions> = {}, onPool: pg.Pool = pool): RollupService {
-  const s = new RollupService(onPool, { flushIntervalMs: 60_000, clickhouseUrl: null, maxBackoffMs: 200, ...overrides }, silentLogger());
-  services.push(s);
-  return s;
+/** A folder that folds only when asked (its interval never comes within a test). */
+function folder(): TallyFolder {
+  const f = new TallyFolder(pool, { intervalMs: 600_000, maxRowsPerRound: 7 }, silentLogger());
+  folders.push(f);
+  return f;
+}
+
+/** What a committed COPY transaction writes besides its rows. */
+async function commitTallies(groups: readonly RollupGroup[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await writePendingTallies(client, groups);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+/** Folds until nothing is pending (rounds are small here, so several are needed). */
+async function foldAll(f: TallyFolder): Promise<void> {
+  for (;;) {
+    await f.foldNow();
+    const left = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM rollup_pending');
+    if (left.rows[0]?.n === '0') return;
+  }
 }
 
 interface HourRow {
@@ -98,100 +122,94 @@ function expectRowMatches(row: HourRow, groups: readonly RollupGroup[]): void {
 }
 
 describe('agent_stats_hourly', () => {
-  it('merges flush after flush into one row per hour: exact counts, p99 within precision of the raw values', async () => {
-    const s = service();
-    await s.start();
+  it('merges fold after fold into one row per hour: exact counts, p99 within precision of the raw values', async () => {
+    const f = folder();
     const groups: RollupGroup[] = [];
-    for (let flush = 0; flush < 6; flush++) {
+    for (let round = 0; round < 6; round++) {
       const batch: RollupGroup[] = [];
       for (let m = 0; m < 4; m++) {
         for (const vendor of ['v-a', 'v-b', 'v-c']) {
-          batch.push(agentGroup('p1-agent', vendor, H0 + (flush * 4 + m) * 2 * MINUTE, latencySample(40 + flush, flush * 100 + m * 10 + vendor.length), { failures: (flush + m) % 3, spend: BigInt(flush * 1000 + m) }));
+          batch.push(agentGroup('p1-agent', vendor, H0 + (round * 4 + m) * 2 * MINUTE, latencySample(40 + round, round * 100 + m * 10 + vendor.length), { failures: (round + m) % 3, spend: BigInt(round * 1000 + m) }));
         }
       }
       // And the next hour, for a second row.
-      batch.push(agentGroup('p1-agent', 'v-a', H0 + HOUR + flush * MINUTE, latencySample(10, 7 + flush)));
+      batch.push(agentGroup('p1-agent', 'v-a', H0 + HOUR + round * MINUTE, latencySample(10, 7 + round)));
       groups.push(...batch);
-      s.record(batch);
-      await s.flush();
+      await commitTallies(batch);
+      await foldAll(f);
     }
     const rows = await hourRows('p1-');
     expect(rows.map((r) => Number(r.bucket_ms))).toEqual([H0, H0 + HOUR]);
     expectRowMatches(rows[0] as HourRow, groups.filter((g) => g.minute < H0 + HOUR));
     expectRowMatches(rows[1] as HourRow, groups.filter((g) => g.minute >= H0 + HOUR));
-    expect(s.stats()).toMatchObject({ pendingRows: 0, rowsDropped: { postgres: 0 }, flushFailures: { postgres: 0 } });
+    expect(f.stats()).toMatchObject({ failures: 0, requestsFolded: groups.reduce((n, g) => n + g.requests, 0) });
 
     // A day's p99 from hourly rows: merge their histograms, never average their p99s.
     const day = mergeEncodedHistograms(rows.map((r) => r.latency_histogram));
     expect(withinPrecision(day.getValueAtPercentile(99), exactPercentile(groups.flatMap((g) => g.latencies), 99))).toBe(true);
   });
 
-  it('adds up two receivers flushing the same rows concurrently, without deadlocks or lost updates', async () => {
-    const a = service({ postgresBatchRows: 7 });
-    const b = service({ postgresBatchRows: 5 });
-    await Promise.all([a.start(), b.start()]);
+  it('adds up two receivers folding the same keys concurrently, without deadlocks or lost updates', async () => {
+    const a = folder();
+    const b = folder();
     const groups: RollupGroup[] = [];
     for (let round = 0; round < 8; round++) {
-      const batches = [a, b].map((svc, i) => {
-        const batch = Array.from({ length: 30 }, (_, k) =>
+      const batches = [0, 1].map((i) =>
+        Array.from({ length: 30 }, (_, k) =>
           agentGroup(`p2-agent-${(k * 7 + round + i) % 30}`, k % 2 === 0 ? 'v-x' : 'v-y', H0 + (k % 3) * HOUR, latencySample(6, round * 1000 + i * 100 + k + 1), { failures: k % 2 }),
-        );
-        svc.record(batch);
-        groups.push(...batch);
-        return batch;
-      });
-      expect(batches).toHaveLength(2);
-      await Promise.all([a.flush(), b.flush()]);
+        ),
+      );
+      await Promise.all(batches.map((batch) => commitTallies(batch)));
+      for (const batch of batches) groups.push(...batch);
+      await Promise.all([a.foldNow(), b.foldNow()]);
     }
-    await eventually(async () => a.stats().pendingRows + b.stats().pendingRows === 0, 10_000);
+    await foldAll(a);
     const rows = await hourRows('p2-');
     expect(rows.length).toBe(new Set(groups.map((g) => `${g.entity}|${Math.floor(g.minute / HOUR)}`)).size);
     for (const row of rows) {
       expectRowMatches(row, groups.filter((g) => g.entity === row.agent_id && Math.floor(g.minute / HOUR) * HOUR === Number(row.bucket_ms)));
     }
-    // Deadlocks would show as failures (retried) here; key-ordered locking should leave none.
-    expect(a.stats().flushFailures.postgres + b.stats().flushFailures.postgres).toBe(0);
+    // Deadlocks would show as failed rounds here; key-ordered locking should leave none.
+    expect(a.stats().failures + b.stats().failures).toBe(0);
   });
 
   it('keeps spend near the int64 maximum exact (NUMERIC), past what BIGINT holds', async () => {
-    const s = service();
-    await s.start();
-    const groups = [
-      agentGroup('p3-agent', 'v', H0, [1], { spend: INT64_MAX }),
-      agentGroup('p3-agent', 'v', H0 + MINUTE, [1], { spend: INT64_MAX }),
-    ];
-    s.record(groups.slice(0, 1));
-    await s.flush();
-    s.record(groups.slice(1));
-    await s.flush();
+    const f = folder();
+    await commitTallies([agentGroup('p3-agent', 'v', H0, [1], { spend: INT64_MAX })]);
+    await foldAll(f);
+    await commitTallies([agentGroup('p3-agent', 'v', H0 + MINUTE, [1], { spend: INT64_MAX })]);
+    await foldAll(f);
     const [row] = await hourRows('p3-');
     expect(row?.total_spend_atomic).toBe((2n * INT64_MAX).toString());
     expect(row?.vendor_breakdown.v?.spend_atomic).toBe((2n * INT64_MAX).toString());
   });
 
-  it('does not apply a batch twice when it is retried after its COMMIT went through', async () => {
-    const sink = new PostgresHourlySink(pool);
-    const cells = new MinuteCells();
-    cells.add(agentGroup('p4-agent', 'v', H0, [5, 6], { spend: 10n }), Date.now());
-    const hours = new HourDeltas();
-    for (const c of cells.seal()) hours.addCell(c);
-    const id = '6f1c1f3e-0000-4000-8000-000000000001';
-    expect(await sink.apply(id, hours.sorted())).toBe('applied');
-    expect(await sink.apply(id, hours.sorted())).toBe('duplicate');
+  it('counts a batch once when it is stored again after its COMMIT went through (a spool replay after a lost reply)', async () => {
+    const f = folder();
+    const sink = new PostgresCopySink(pool);
+    const batch = interactionBatch('p4-agent', [5, 6, 7]);
+    expect(await sink.write(batch)).toMatchObject({ ok: true, deduplicated: false });
+    // The same batch as the spool hands it back: no worker groups, so it goes through staging.
+    const replayed = decodeBatch(encodeBatch(batch));
+    expect(replayed.groups).toBeNull();
+    expect(await sink.write(replayed)).toMatchObject({ ok: true });
+    // A retry carrying one more event: only that one is counted.
+    expect(await sink.write(decodeBatch(encodeBatch(interactionBatch('p4-agent', [7, 8]))))).toMatchObject({ ok: true });
+    await foldAll(f);
     const [row] = await hourRows('p4-');
-    expect(row).toMatchObject({ total_requests: '2', total_spend_atomic: '10' });
+    expect(row).toMatchObject({ total_requests: '4', successful_requests: '4', total_spend_atomic: String(4 * 1500) });
+    const raw = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM agent_interactions WHERE agent_id = 'p4-agent'`);
+    expect(raw.rows[0]?.n).toBe('4');
   });
 
   it('writes gateways to gateway_stats_hourly, per tenant', async () => {
-    const s = service();
-    await s.start();
-    const groups = [
+    const f = folder();
+    await commitTallies([
       gatewayGroup('tenant-a', 'p5-gw', 'v', H0, [10, 20, 30], 1),
       gatewayGroup('tenant-a', 'p5-gw', 'v2', H0 + 5 * MINUTE, [40]),
       gatewayGroup('tenant-b', 'p5-gw', 'v', H0, [50], 1),
-    ];
-    s.record(groups);
-    await s.flush();
+    ]);
+    await foldAll(f);
     const r = await pool.query<{ tenant_id: string; total_requests: string; failed_requests: string; p99_latency_ms: number; vendors: string[] }>(
       `SELECT tenant_id, total_requests::text, failed_requests::text, p99_latency_ms, ARRAY(SELECT jsonb_object_keys(vendor_breakdown) ORDER BY 1) AS vendors
        FROM gateway_stats_hourly WHERE gateway_id = 'p5-gw' ORDER BY tenant_id`,
@@ -201,44 +219,6 @@ describe('agent_stats_hourly', () => {
       { tenant_id: 'tenant-b', total_requests: '1', failed_requests: '1', p99_latency_ms: 50, vendors: ['v'] },
     ]);
     expect(await hourRows('p5-')).toEqual([]);
-  });
-
-  it('loses nothing while PostgreSQL is unreachable, and catches up when it is back', async () => {
-    const target = new URL(db.url);
-    const proxy = new TcpProxy(target.hostname, Number(target.port));
-    await proxy.up();
-    const proxied = new URL(db.url);
-    proxied.port = String(proxy.port);
-    const proxiedPool = new pg.Pool({ connectionString: proxied.toString(), max: 2, connectionTimeoutMillis: 1_000 });
-    proxiedPool.on('error', () => undefined);
-    try {
-      const s = service({}, proxiedPool);
-      await s.start();
-      const groups = [agentGroup('p6-agent', 'v', H0, latencySample(30, 3), { failures: 4 })];
-      s.record(groups);
-      await s.flush();
-      await proxy.down();
-      const more = [agentGroup('p6-agent', 'v', H0 + MINUTE, latencySample(30, 4)), agentGroup('p6-agent', 'v2', H0 + 2 * MINUTE, latencySample(5, 5))];
-      groups.push(...more);
-      s.record(more);
-      await s.flush();
-      expect(s.stats().flushFailures.postgres).toBeGreaterThan(0);
-      expect(s.stats().pendingRows).toBe(1);
-      // Later flushes while down coalesce into the same pending row rather than piling up.
-      const evenMore = [agentGroup('p6-agent', 'v', H0 + 3 * MINUTE, latencySample(8, 6))];
-      groups.push(...evenMore);
-      s.record(evenMore);
-      await s.flush();
-      expect(s.stats().pendingRows).toBeLessThanOrEqual(2);
-      await proxy.up();
-      expect(await eventually(async () => s.stats().pendingRows === 0, 10_000)).toBe(true);
-      const [row] = await hourRows('p6-');
-      expectRowMatches(row as HourRow, groups);
-      expect(s.stats().rowsDropped.postgres).toBe(0);
-    } finally {
-      await proxy.down();
-      await proxiedPool.end().catch(() => undefined);
-    }
   });
 
   it('migration 002 can run again over itself', async () => {
@@ -253,3 +233,14 @@ describe('agent_stats_hourly', () => {
     }
   });
 });
+
+/** Interactions of one agent at H0 (successes, 1500 atomic each, latency 9 ms) with their worker groups. */
+function interactionBatch(agent: string, nonces: number[]): CopyBatch {
+  const rows = nonces.map((n) => `2025-06-01 10:00:00.${String(n % 1000).padStart(3, '0')}+00\t${agent}\tvendor-s\t\\N\t\\N\t1500\t\\N\t${n}\tt\t9\t\\N\t\\N\t\\N\n`).join('');
+  const b = emptyBatch();
+  b.chunks.agent_interactions = [Buffer.from(rows)];
+  b.rows.agent_interactions = nonces.length;
+  b.formats = { ...COPY_FORMATS, agent_interactions: 'text' };
+  b.groups = [{ ...agentGroup(agent, 'vendor-s', H0, nonces.map(() => 9), { spend: BigInt(nonces.length) * 1500n }) }];
+  return b;
+}

@@ -2,11 +2,11 @@
  * End to end: ClickHouse goes down under a running receiver (its own ClickHouse, stopped and
  * started again on the same port and data; the run's shared one never goes down). Ingest
  * goes on with 202s, the receiver is restarted once (SIGTERM, same DATA_DIR) during the
- * outage, and when ClickHouse returns the rollups spooled under DATA_DIR/rollup-spool
- * arrive: per-agent requests, successes and spend under FINAL equal agent_interactions,
+ * outage, and when ClickHouse returns the rollups waiting in PostgreSQL's
+ * rollup_clickhouse_outbox arrive: per-agent requests, successes and spend under FINAL equal agent_interactions,
  * with nothing counted twice.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   [db, clickhouse] = await Promise.all([createTestDatabase('rollups_outage'), startRestartableClickhouse(runDir)]);
   client = createClient({ url: clickhouse.url, database: DATABASE });
   dataDir = await mkdtemp(join(runDir, 'outage-receiver-'));
-  env = { DATABASE_URL: db.url, CLICKHOUSE_URL: `${clickhouse.url}/${DATABASE}`, ROLLUP_FLUSH_MS: '200', DATA_DIR: dataDir };
+  env = { DATABASE_URL: db.url, CLICKHOUSE_URL: `${clickhouse.url}/${DATABASE}`, ROLLUP_FOLD_INTERVAL_MS: '200', DATA_DIR: dataDir };
   receiver = await startReceiver(env);
 }, 120_000);
 
@@ -106,15 +106,16 @@ describe('ClickHouse outage, end to end', () => {
     await sendTraffic(agents, 40);
     await expectReconciled(reconcile, () => receiver.stderrText(), 20_000);
 
-    // ClickHouse down: ingest goes on, rollups wait in DATA_DIR/rollup-spool.
+    // ClickHouse down: ingest goes on, folded rows wait in rollup_clickhouse_outbox.
     await clickhouse.stop();
     await sendTraffic(agents, 30);
-    await new Promise((r) => setTimeout(r, 1_000)); // a few flush intervals
+    await new Promise((r) => setTimeout(r, 1_000)); // a few fold intervals
     await sendTraffic(agents, 20);
 
-    // The receiver restarts during the outage: what it spooled must survive.
+    // The receiver restarts during the outage: what waits for ClickHouse is in PostgreSQL.
     expect(await receiver.stop()).toBe(0);
-    expect((await readdir(join(dataDir, 'rollup-spool'))).some((f) => f.endsWith('.seg'))).toBe(true);
+    const waiting = await query<{ n: string }>(db.url, 'SELECT count(*)::text AS n FROM rollup_clickhouse_outbox');
+    expect(Number(waiting[0]?.n)).toBeGreaterThan(0);
     receiver = await startReceiver(env);
     await sendTraffic(agents, 25);
     await new Promise((r) => setTimeout(r, 500));

@@ -26,7 +26,7 @@ let apiKey: string;
 
 beforeAll(async () => {
   [db, ch] = await Promise.all([createTestDatabase('rollups_e2e'), createTestClickhouseDatabase('rollups_e2e')]);
-  receiver = await startReceiver({ DATABASE_URL: db.url, CLICKHOUSE_URL: ch.url, ROLLUP_FLUSH_MS: '200' });
+  receiver = await startReceiver({ DATABASE_URL: db.url, CLICKHOUSE_URL: ch.url, ROLLUP_FOLD_INTERVAL_MS: '200' });
   const created = await runCli(['keys', 'create', '--tenant', TENANT, '--name', 'rollup-e2e'], { DATABASE_URL: db.url });
   expect(created.code, created.stderr).toBe(0);
   apiKey = created.stdout.trim().split('\n').pop() as string;

@@ -140,6 +140,8 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
 /** A pool on `url` whose database has the receiver's schema. */
 export async function migratedPool(url: string, max: number): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max });
+  // Dropping a test database terminates connections still closing; that is no failure.
+  pool.on('error', () => undefined);
   const client = await pool.connect();
   try {
     await migrate(client);
@@ -170,4 +172,71 @@ export async function expectReconciled(reconcile: () => Promise<string | null>, 
     250,
   );
   expect(ok, `${last ?? ''}\n--- receiver stderr ---\n${tailLines(receiverStderr(), 20)}`).toBe(true);
+}
+
+/** A CommandComplete message for COMMIT, as PostgreSQL sends it: 'C', length 11, "COMMIT\0". */
+const COMMIT_COMPLETE = Buffer.concat([Buffer.from('C'), Buffer.from([0, 0, 0, 11]), Buffer.from('COMMIT\0')]);
+
+/**
+ * A PostgreSQL proxy that, when armed, loses the reply to the COMMIT of a COPY transaction:
+ * the server has committed, the client only sees its connection drop. That is the ambiguous
+ * failure a receiver must not count twice (it spools the batch and replays it later).
+ */
+export class CommitReplyDropper {
+  private server: Server | null = null;
+  private armed = 0;
+  /** COMMIT replies dropped so far. */
+  dropped = 0;
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  /** Drops the reply of each of the next `n` COMMITs that end a transaction holding a COPY. */
+  arm(n: number): void {
+    this.armed += n;
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.targetPort, this.targetHost);
+      let copied = false;
+      for (const s of [client, upstream]) s.on('error', () => undefined);
+      client.on('data', (chunk: Buffer) => {
+        if (chunk.includes('COPY ')) copied = true;
+        upstream.write(chunk);
+      });
+      upstream.on('data', (chunk: Buffer) => {
+        if (copied && chunk.includes(COMMIT_COMPLETE)) {
+          copied = false;
+          if (this.armed > 0) {
+            this.armed--;
+            this.dropped++;
+            client.destroy();
+            upstream.destroy();
+            return;
+          }
+        }
+        client.write(chunk);
+      });
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: 0, host: '127.0.0.1' }, () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy has no TCP address');
+    this.port = address.port;
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

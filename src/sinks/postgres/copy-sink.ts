@@ -3,41 +3,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { classifyPgError, type FailureKind } from '../../database/index.js';
 import { backoffDelayMs } from '../../retry/index.js';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, type CopyFormat, type RowGroup } from '../../codec/index.js';
+import { stagedPendingSql, writePendingTallies } from '../../rollups/index.js';
 
 /** The tables rows are copied into, in the order each transaction writes them. */
 export const TABLES = ['agent_interactions', 'agent_telemetry', 'gateway_telemetry'] as const;
 export type TableName = (typeof TABLES)[number];
-
-const MINUTE_MS = `(extract(epoch FROM date_trunc('minute', time)) * 1000)::bigint::text`;
-
-/** Columns each table's INSERT returns, and how they are grouped for the rollups. */
-const RETURNING: Record<TableName, { returning: string; select: string; group: string } | null> = {
-  agent_interactions: {
-    returning: 'time, agent_id, vendor_id, latency_ms, success, amount_atomic',
-    select: `'agent' AS kind, ${MINUTE_MS} AS minute, agent_id AS entity, vendor_id, '' AS tenant, count(*)::int AS requests,
-             (count(*) FILTER (WHERE success))::int AS successes`,
-    group: 'minute, entity, vendor_id',
-  },
-  agent_telemetry: null,
-  gateway_telemetry: {
-    returning: 'time, gateway_id, vendor_id, tenant_id, latency_ms, status_code, amount_atomic',
-    select: `'gateway' AS kind, ${MINUTE_MS} AS minute, gateway_id AS entity, vendor_id, tenant_id AS tenant, count(*)::int AS requests,
-             (count(*) FILTER (WHERE status_code < 400))::int AS successes`,
-    group: 'minute, entity, vendor_id, tenant',
-  },
-};
-
-interface GroupRow {
-  kind: 'agent' | 'gateway';
-  minute: string;
-  entity: string;
-  vendor_id: string;
-  tenant: string;
-  requests: number;
-  successes: number;
-  spend: string;
-  latencies: string;
-}
 
 /** Primary-key order of each table: inserting in this order keeps lock order the same in
  *  every transaction, so concurrent batches that share keys wait instead of deadlocking. */
@@ -71,15 +41,15 @@ export function emptyBatch(): CopyBatch {
 }
 
 /**
- * Rows that a transaction actually inserted (duplicates excluded), grouped by UTC minute,
- * entity (agent or gateway) and vendor: what the rollups count, so a retry never counts twice.
+ * The workers' tally of a batch's rows, grouped by UTC minute, entity (agent or gateway) and
+ * vendor: exact for the direct COPY, where the primary keys refuse any duplicate.
  */
 export type InsertedGroup = RowGroup;
 
 /** Expected outcomes are values: the caller decides what a failure means for its requests. */
 export type WriteOutcome =
   /** `deduplicated`: the direct COPY met a duplicate key and the batch went through staging. */
-  | { ok: true; durationMs: number; inserted: InsertedGroup[]; deduplicated: boolean }
+  | { ok: true; durationMs: number; deduplicated: boolean }
   | { ok: false; kind: FailureKind; error: Error };
 
 const MAX_ATTEMPTS = 4;
@@ -96,7 +66,8 @@ const STAGING_AFTER_CONFLICT = 8;
  * then every row was inserted and the workers' groups are exact. If PostgreSQL reports a
  * unique violation, the transaction is rolled back and the batch goes the careful way: COPY
  * into per-connection TEMP staging tables, then INSERT … ON CONFLICT DO NOTHING, which
- * returns what it inserted, grouped for the rollups.
+ * tallies only what it inserted. Either way the tallies go to rollup_pending in the same
+ * transaction as the rows (src/rollups/README.md), so what a commit stored is counted once.
  */
 export class PostgresCopySink {
   private readonly insertSql: Record<TableName, string>;
@@ -107,10 +78,14 @@ export class PostgresCopySink {
   /** Connections that already have their staging tables. */
   private readonly prepared = new WeakSet<pg.PoolClient>();
 
-  /** `groupInserted`: return the inserted rows grouped for the rollups (else plain inserts). */
+  /**
+   * `tallyPending`: every transaction also writes what it inserted into rollup_pending (the
+   * workers' groups on the direct path, SQL over the staged INSERT's RETURNING otherwise),
+   * so the rollups count exactly the rows that committed.
+   */
   constructor(
     private readonly pool: pg.Pool,
-    groupInserted = true,
+    private readonly tallyPending = true,
   ) {
     const insert = {} as Record<TableName, string>;
     const copy = {} as Record<TableName, string>;
@@ -120,13 +95,7 @@ export class PostgresCopySink {
       copy[t] = `COPY stage_${t} (${cols}) FROM STDIN`;
       direct[t] = `COPY ${t} (${cols}) FROM STDIN`;
       const plain = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING`;
-      const r = groupInserted ? RETURNING[t] : null;
-      insert[t] =
-        r === null
-          ? `${plain};`
-          : `WITH ins AS (${plain} RETURNING ${r.returning})
-             SELECT ${r.select}, COALESCE(sum(amount_atomic), 0)::text AS spend, string_agg(latency_ms::text, ',') AS latencies
-             FROM ins GROUP BY ${r.group};`;
+      insert[t] = tallyPending && t !== 'agent_telemetry' ? `${stagedPendingSql(t, plain)};` : `${plain};`;
     }
     this.insertSql = insert;
     this.copySql = copy;
@@ -144,8 +113,8 @@ export class PostgresCopySink {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        const inserted = await this.writeOnce(batch);
-        return { ok: true, durationMs: performance.now() - started, inserted, deduplicated: redone };
+        await this.writeOnce(batch);
+        return { ok: true, durationMs: performance.now() - started, deduplicated: redone };
       } catch (err) {
         if ((err as { code?: unknown }).code === '23505' && !redone) {
           // A duplicate on the direct path: redo this batch through staging, at once.
@@ -162,7 +131,7 @@ export class PostgresCopySink {
     }
   }
 
-  private async writeOnce(batch: CopyBatch): Promise<InsertedGroup[]> {
+  private async writeOnce(batch: CopyBatch): Promise<void> {
     let direct = batch.groups !== null;
     if (this.stagingBatchesLeft > 0) {
       this.stagingBatchesLeft--;
@@ -171,25 +140,26 @@ export class PostgresCopySink {
     return direct ? this.writeDirect(batch) : this.writeStaged(batch);
   }
 
-  private async writeDirect(batch: CopyBatch): Promise<InsertedGroup[]> {
+  private async writeDirect(batch: CopyBatch): Promise<void> {
     const tables = TABLES.filter((t) => batch.rows[t] > 0);
-    if (tables.length === 1 && batch.newAgents.length === 0) {
+    const groups = this.tallyPending ? (batch.groups ?? []) : [];
+    if (tables.length === 1 && batch.newAgents.length === 0 && groups.length === 0) {
       // One statement is a transaction of its own: no BEGIN and COMMIT round trips.
       const t = tables[0] as TableName;
       await this.onConnection((client) => copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]));
-      return batch.groups ?? [];
+      return;
     }
     return this.inTransaction(async (client) => {
       for (const t of TABLES) {
         if (batch.rows[t] > 0) await copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]);
       }
       await this.registerAgents(client, batch);
+      await writePendingTallies(client, groups);
       await client.query('COMMIT');
-      return batch.groups ?? [];
     });
   }
 
-  private async writeStaged(batch: CopyBatch): Promise<InsertedGroup[]> {
+  private async writeStaged(batch: CopyBatch): Promise<void> {
     return this.inTransaction(async (client) => {
       let finish = '';
       for (const t of TABLES) {
@@ -198,9 +168,8 @@ export class PostgresCopySink {
         finish += this.insertSql[t];
       }
       await this.registerAgents(client, batch);
-      // The inserts and the commit travel as one simple query: one round trip.
-      const results = (await client.query(finish + 'COMMIT')) as unknown as pg.QueryResult | pg.QueryResult[];
-      return toGroups(Array.isArray(results) ? results : [results]);
+      // The inserts (with their tallies) and the commit travel as one simple query: one round trip.
+      await client.query(finish + 'COMMIT');
     });
   }
 
@@ -213,7 +182,7 @@ export class PostgresCopySink {
   }
 
   /** BEGIN, `work` (which commits), or ROLLBACK. */
-  private inTransaction(work: (client: pg.PoolClient) => Promise<InsertedGroup[]>): Promise<InsertedGroup[]> {
+  private inTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     return this.onConnection(async (client) => {
       await client.query('BEGIN');
       try {
@@ -296,28 +265,6 @@ function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[], format
     });
     stream.end(buf.subarray(0, bytes));
   });
-}
-
-function toGroups(results: pg.QueryResult[]): InsertedGroup[] {
-  const out: InsertedGroup[] = [];
-  for (const r of results) {
-    if (r.command !== 'SELECT') continue;
-    for (const row of r.rows as GroupRow[]) {
-      out.push({
-        kind: row.kind,
-        minute: Number(row.minute),
-        entity: row.entity,
-        vendorId: row.vendor_id,
-        tenantId: row.tenant,
-        requests: row.requests,
-        successes: row.successes,
-        failures: row.requests - row.successes,
-        spendAtomic: BigInt(row.spend),
-        latencies: row.latencies.split(',').map(Number),
-      });
-    }
-  }
-  return out;
 }
 
 function sleep(ms: number): Promise<void> {
