@@ -69,6 +69,22 @@ export const SPEC = {
     max: 86_400,
     doc: 'Largest distance between X-MachPay-Timestamp and the receiver clock (401 timestamp_out_of_window).',
   },
+  eventMaxAgeSeconds: {
+    env: 'EVENT_MAX_AGE_SECONDS',
+    kind: 'int',
+    default: 35 * 86_400,
+    min: 60,
+    max: 3650 * 86_400,
+    doc: "How far before the receiver clock an event's time (a telemetry report's period_end) may lie; older events are rejected (invalid_event).",
+  },
+  eventMaxFutureSeconds: {
+    env: 'EVENT_MAX_FUTURE_SECONDS',
+    kind: 'int',
+    default: 300,
+    min: 0,
+    max: 86_400,
+    doc: "How far after the receiver clock an event's time (a telemetry report's period_end) may lie; later events are rejected (invalid_event).",
+  },
   pgPoolSize: {
     env: 'PG_POOL_SIZE',
     kind: 'int',
