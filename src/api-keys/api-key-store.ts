@@ -7,6 +7,10 @@ export const API_KEY_CHANNEL = 'machpay_api_keys';
 export const KEY_PATTERN = /^mpk_(live|test)_[A-Za-z0-9_-]{43,}$/;
 export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
+/** What a key may do (docs/read-api.md §1): send gateway events, read, administer the tenant. */
+export const API_KEY_SCOPES = ['ingest', 'read', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
 export interface ApiKeyRecord {
   id: string;
   tenantId: string;
@@ -26,16 +30,20 @@ export function hashApiKey(key: string): Buffer {
 /** A new key: shown once to its creator, stored only as its SHA-256. */
 export async function createApiKey(
   client: pg.ClientBase,
-  opts: { tenantId: string; name: string; test: boolean },
+  opts: { tenantId: string; name: string; test: boolean; scopes?: readonly ApiKeyScope[] },
 ): Promise<{ record: ApiKeyRecord; key: string }> {
   if (!TENANT_PATTERN.test(opts.tenantId)) throw new Error('tenant: 1 to 64 characters of A-Z a-z 0-9 _ . : - (starting with a letter or digit)');
   if (opts.name.length === 0 || opts.name.length > 128) throw new Error('name: 1 to 128 characters');
+  const scopes = [...new Set(opts.scopes ?? ['ingest'])];
+  if (scopes.length === 0 || !scopes.every((s) => (API_KEY_SCOPES as readonly string[]).includes(s))) {
+    throw new Error(`scopes: one or more of ${API_KEY_SCOPES.join(', ')}`);
+  }
   const environment = opts.test ? 'test' : 'live';
   const key = `mpk_${environment}_${randomBytes(32).toString('base64url')}`;
   const keyPrefix = key.slice(0, 13);
   const { rows } = await client.query(
-    `INSERT INTO api_keys (tenant_id, name, environment, key_prefix, key_hash) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-    [opts.tenantId, opts.name, environment, keyPrefix, hashApiKey(key)],
+    `INSERT INTO api_keys (tenant_id, name, environment, key_prefix, key_hash, scopes) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+    [opts.tenantId, opts.name, environment, keyPrefix, hashApiKey(key), scopes],
   );
   return { record: toRecord(rows[0]), key };
 }
@@ -65,15 +73,17 @@ export interface KeyLookup {
   id: string;
   tenantId: string;
   revoked: boolean;
+  /** What the key may do (API_KEY_SCOPES); /v1/ingest needs `ingest`. */
+  scopes: readonly string[];
 }
 
 export async function findApiKeyByHash(client: pg.Pool | pg.ClientBase, hash: Buffer): Promise<KeyLookup | null> {
-  const { rows } = await client.query<{ id: string; tenant_id: string; revoked: boolean }>(
-    'SELECT id, tenant_id, revoked_at IS NOT NULL AS revoked FROM api_keys WHERE key_hash = $1',
+  const { rows } = await client.query<{ id: string; tenant_id: string; revoked: boolean; scopes: string[] }>(
+    'SELECT id, tenant_id, revoked_at IS NOT NULL AS revoked, scopes FROM api_keys WHERE key_hash = $1',
     [hash],
   );
   const row = rows[0];
-  return row === undefined ? null : { id: row.id, tenantId: row.tenant_id, revoked: row.revoked };
+  return row === undefined ? null : { id: row.id, tenantId: row.tenant_id, revoked: row.revoked, scopes: row.scopes };
 }
 
 export async function touchApiKeys(pool: pg.Pool, ids: string[]): Promise<void> {

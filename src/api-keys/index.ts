@@ -4,6 +4,7 @@
  */
 export {
   API_KEY_CHANNEL,
+  API_KEY_SCOPES,
   createApiKey,
   findApiKeyByHash,
   hashApiKey,
@@ -13,6 +14,7 @@ export {
   TENANT_PATTERN,
   touchApiKeys,
   type ApiKeyRecord,
+  type ApiKeyScope,
   type KeyLookup,
 } from './api-key-store.js';
 export { ApiKeyCache } from './api-key-cache.js';

@@ -78,7 +78,7 @@ export { agentVendors, type AgentVendors, type VendorFigures } from './agent-ven
 export { agentHistory, type HistoryRow } from './agent-history.js';
 export { balancePoints, latestBalance, type BalancePoint, type BalanceSnapshot } from './balances.js';
 export { listAgents, type AgentSummary } from './agents-list.js';
-export { confirmLink, initLink, unlinkAgent, type LinkedAgent } from './linking.js';
+export { confirmLink, initLink, unlinkAgent, unlinkAgentAsOperator, type LinkedAgent } from './linking.js';
 export { normalizeLinkCode } from './link-code.js';
 export { bucketWindow, parseWindow, type BucketedWindow, type RequestedWindow } from './window.js';
 
@@ -89,7 +89,7 @@ export { attachEndpoint, attachMethodNotAllowed, type Call, type ReadEndpoint, t
 export { authenticate, authorize, type Credentials, type Principal, type Requirement } from './principal.js';
 export { hasScope, ScopedKeyCache, type Scope, type ScopedKey } from './scoped-key-cache.js';
 export { isLinkedTo, resolveAgent } from './agent-access.js';
-export { isAgentId, parseLimit, parseQuery, type QueryParams } from './query-params.js';
+export { isAgentId, MAX_LIMIT, parseLimit, parseQuery, type QueryParams } from './query-params.js';
 export { ReadError, sendReadError } from './read-errors.js';
 export { sendJson } from './http-reply.js';
 export { decodeCursor, encodeCursor, MICROS_TIME } from './cursor.js';

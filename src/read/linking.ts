@@ -120,3 +120,17 @@ export async function unlinkAgent(pool: pg.Pool, tenantId: string, agentId: stri
   ]);
   return rowCount === 1 ? null : AGENT_NOT_FOUND;
 }
+
+/**
+ * The operator's unlink (the `agents unlink` command): whatever tenant holds the agent, or
+ * only `tenantId` when given. Returns the tenant it was linked to, or null if it was not.
+ */
+export async function unlinkAgentAsOperator(pool: pg.Pool, agentId: string, tenantId?: string): Promise<string | null> {
+  const { rows } = await pool.query<{ tenant_id: string }>(
+    `UPDATE agents a SET tenant_id = NULL, linked_at = NULL FROM agents old
+     WHERE a.pubkey = $1 AND old.pubkey = a.pubkey AND a.tenant_id IS NOT NULL AND ($2::varchar IS NULL OR a.tenant_id = $2::varchar)
+     RETURNING old.tenant_id`,
+    [agentId, tenantId ?? null],
+  );
+  return rows[0]?.tenant_id ?? null;
+}
