@@ -7,6 +7,7 @@ import { decodeEvents, type BinaryAttributes } from './decode-events.js';
 import { encodeEvent, type EncodeOptions } from './events/encode-event.js';
 import { MAX_ID_LENGTH } from './events/envelope.js';
 import { isValidTenantId } from './events/tenant.js';
+import type { EventTimeWindow } from './events/time-window.js';
 import type { Endpoint, EventRejection } from '../protocol/index.js';
 import type { BodyKind } from './media-type.js';
 import { fitsVarchar } from './pg-text.js';
@@ -20,6 +21,11 @@ export interface EventContext {
   tenantId: string | null;
   /** More events than this → too_many_events (413). */
   maxEvents: number;
+  /**
+   * The event-time window (docs/protocol.md §2) at the receiver's clock, which the caller
+   * moves; an event outside it is invalid_event. Absent: any storable time is accepted.
+   */
+  timeWindow?: EventTimeWindow;
 }
 
 export type BodyResult =
@@ -61,6 +67,7 @@ export function decodeAndEncode(
       agentId: ctx.agentId,
       tenantId: isValidTenantId(ctx.tenantId) ? ctx.tenantId : null,
     };
+    if (ctx.timeWindow !== undefined) opts.timeWindow = ctx.timeWindow;
     const events = decoded.events;
     const rejected: EventRejection[] = [];
     let accepted = 0;

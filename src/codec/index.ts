@@ -14,5 +14,12 @@ export type { RowWriter } from './row-writer.js';
 export { COPY_COLUMNS, COPY_FORMATS, RowBatch, type CopyFormat } from './row-batch.js';
 export { RowTally, NO_GROUPS, unpackGroups, type PackedGroups, type RowGroup } from './row-groups.js';
 export { MSGPACK_MAX_DEPTH } from './msgpack-body.js';
+export {
+  DEFAULT_EVENT_TIME_LIMITS,
+  newEventTimeWindow,
+  setEventTimeWindow,
+  type EventTimeLimits,
+  type EventTimeWindow,
+} from './events/time-window.js';
 export { MAX_ERROR_MESSAGE_LENGTH } from './events/interaction.js';
 export { MAX_ERROR_TYPES_PER_VENDOR, MAX_VENDORS_PER_REPORT } from './events/telemetry.js';

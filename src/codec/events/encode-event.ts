@@ -12,6 +12,7 @@ import { encodeGatewayRequest } from './gateway-request.js';
 import { encodeInteraction } from './interaction.js';
 import { isPlainObject } from './plain-object.js';
 import { encodeTelemetry } from './telemetry.js';
+import { eventTimeProblem, type EventTimeWindow } from './time-window.js';
 
 export interface EncodeOptions {
   endpoint: Endpoint;
@@ -19,6 +20,8 @@ export interface EncodeOptions {
   agentId: string | null;
   /** /v1/ingest: the API key's tenant, already checked to fit tenant_id; null when it does not. */
   tenantId: string | null;
+  /** The event-time window (§2) at the receiver's clock; absent: any storable time (tests, benches). */
+  timeWindow?: EventTimeWindow;
 }
 
 export interface EventProblem {
@@ -50,6 +53,13 @@ export function encodeEvent(evt: unknown, opts: EncodeOptions, out: RowBatch): E
   const problem = validateEnvelope(evt, envelope);
   if (problem !== null) return { code: 'invalid_event', message: problem };
 
+  const window = opts.timeWindow;
+  // A telemetry report's time is its period_end, checked where that field is read.
+  if (window !== undefined && type !== EVENT_TYPES.agentTelemetry) {
+    const outside = eventTimeProblem(window, envelope.time.seconds, envelope.time.micros, 'time');
+    if (outside !== null) return { code: 'invalid_event', message: outside };
+  }
+
   let message: string | null;
   let w: RowWriter;
   let mark: number;
@@ -65,7 +75,7 @@ export function encodeEvent(evt: unknown, opts: EncodeOptions, out: RowBatch): E
   } else {
     w = out.telemetry;
     mark = w.mark();
-    message = encodeTelemetry(envelope, out.telemetry, out.jsonScratch);
+    message = encodeTelemetry(envelope, out.telemetry, out.jsonScratch, window);
   }
   if (message !== null) {
     w.rollback(mark); // the fields written before the bad one

@@ -14,6 +14,7 @@ import { MAX_UTC_SECONDS } from '../utc-calendar.js';
 import { int64, int64Problem, intProblem, optionalInt, optionalText, requiredText } from './column-fields.js';
 import type { Envelope } from './envelope.js';
 import { isPlainObject, type PlainObject } from './plain-object.js';
+import { eventTimeProblem, type EventTimeWindow } from './time-window.js';
 
 /** Limits on one report's `interactions`, so one event cannot carry an unbounded document. */
 export const MAX_VENDORS_PER_REPORT = 1000;
@@ -37,12 +38,16 @@ function unixSecondsProblem(v: unknown, name: string): string | null {
   return null;
 }
 
-export function encodeTelemetry(env: Envelope, w: CopyTextWriter, json: CopyTextWriter): string | null {
+export function encodeTelemetry(env: Envelope, w: CopyTextWriter, json: CopyTextWriter, window?: EventTimeWindow): string | null {
   const d = env.data;
   const start = d.period_start;
   const end = d.period_end;
   const timeProblem = unixSecondsProblem(start, 'data.period_start') ?? unixSecondsProblem(end, 'data.period_end');
   if (timeProblem !== null) return timeProblem;
+  if (window !== undefined) {
+    const outside = eventTimeProblem(window, end as number, 0, 'data.period_end');
+    if (outside !== null) return outside;
+  }
   const periodSeconds = (end as number) - (start as number);
   if (periodSeconds < 0) return 'data.period_start: must not be after data.period_end';
   if (periodSeconds > INT32_MAX) return `data.period_end: the period must be at most ${INT32_MAX} seconds long`;

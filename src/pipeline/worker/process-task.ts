@@ -1,5 +1,17 @@
 import sodium from 'sodium-native';
-import { RowBatch, RowTally, decodeAndEncode, gunzipBounded, type BinaryAttributes, type EventContext, NO_GROUPS } from '../../codec/index.js';
+import {
+  DEFAULT_EVENT_TIME_LIMITS,
+  NO_GROUPS,
+  RowBatch,
+  RowTally,
+  decodeAndEncode,
+  gunzipBounded,
+  newEventTimeWindow,
+  setEventTimeWindow,
+  type BinaryAttributes,
+  type EventContext,
+  type EventTimeWindow,
+} from '../../codec/index.js';
 import { Endpoint, errorBody, REQUEST_ERRORS, type RequestErrorCode } from '../../protocol/index.js';
 import { RingBuffer } from '../../ring/index.js';
 import { ATTRIBUTE_NAMES, readRecord, type RecordView } from './request-record.js';
@@ -13,11 +25,17 @@ import { EVENT_OUTCOMES, type TaskInput, type TaskOutput, type WorkerSettings } 
 export class TaskProcessor {
   private readonly ring: RingBuffer;
   private readonly rows = new RowBatch();
-  private readonly ctx: EventContext = { endpoint: Endpoint.Agent, agentId: null, tenantId: null, maxEvents: 0 };
+  private readonly ctx: EventContext;
+  private readonly window: EventTimeWindow;
 
-  constructor(private readonly settings: WorkerSettings) {
+  /** `now` is the receiver's clock in ms (tests move it); the event-time window follows it once per task. */
+  constructor(
+    private readonly settings: WorkerSettings,
+    private readonly now: () => number = Date.now,
+  ) {
     this.ring = RingBuffer.attach(settings.ring);
-    this.ctx.maxEvents = settings.maxEvents;
+    this.window = newEventTimeWindow(settings.eventTimeLimits ?? DEFAULT_EVENT_TIME_LIMITS, now());
+    this.ctx = { endpoint: Endpoint.Agent, agentId: null, tenantId: null, maxEvents: settings.maxEvents, timeWindow: this.window };
     if (settings.rollups) this.rows.tally = new RowTally();
   }
 
@@ -37,6 +55,8 @@ export class TaskProcessor {
       eventCounts: new Array<number>(2 * EVENT_OUTCOMES.length).fill(0),
     };
     this.rows.reset();
+    // One reading of the clock per task: its requests arrived within milliseconds of each other.
+    setEventTimeWindow(this.window, this.now());
     for (let i = 0; i < n; i++) {
       const payload = this.ring.payload(task.positions[i] as number);
       const record = readRecord(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));

@@ -1,4 +1,4 @@
-import type { PackedGroups } from '../../codec/index.js';
+import type { EventTimeLimits, PackedGroups } from '../../codec/index.js';
 import { EVENT_ERROR_CODES } from '../../protocol/index.js';
 
 /**
@@ -14,6 +14,11 @@ export interface WorkerSettings {
   maxEvents: number;
   /** Tally accepted rows into rollup groups (ROLLUPS on). */
   rollups: boolean;
+  /**
+   * How far before and after the receiver's clock an event's time may lie (docs/protocol.md
+   * §2; EVENT_MAX_AGE_SECONDS, EVENT_MAX_FUTURE_SECONDS). Absent: the protocol's defaults.
+   */
+  eventTimeLimits?: EventTimeLimits;
 }
 
 /** One task: the ring positions of published requests, in arrival order. */
