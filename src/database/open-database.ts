@@ -23,7 +23,12 @@ export async function openDatabase(config: Config, log: Logger, mode: 'serve' | 
     await withClient(url, async (client) => {
       const { applied } = await migrate(client);
       if (applied.length > 0) log.info({ applied }, 'schema migrations applied');
-      await ensureMonthlyPartitions(client);
+      await ensureMonthlyPartitions(client).catch((err: unknown) => {
+        // Other receivers' traffic held the table longer than the DDL's lock_timeout: rows of
+        // a month without its partition wait in the default one, and upkeep tries again.
+        if ((err as { code?: unknown }).code !== '55P03') throw err;
+        log.warn({ err: (err as Error).message }, 'monthly partitions not created at start (lock timeout); partition upkeep retries');
+      });
     });
   } catch (err) {
     await embedded?.stop().catch(() => undefined);
