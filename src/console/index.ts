@@ -1,5 +1,5 @@
 /**
- * The console (docs/console.md): a page for an agent's owner, built by Vite from `page/`
+ * The console (README.md here): a page for an agent's owner, built by Vite from `page/`
  * into `dist/console/` and served by the receiver at `/console/`.
  */
 export { registerConsoleRoutes, consoleAssetsDir, CONSOLE_PREFIX, type ConsoleRouteOptions, type ConsoleRoutes } from './static-route.js';
