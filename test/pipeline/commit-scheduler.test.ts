@@ -32,7 +32,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function scheduler(answers: Map<number, { status: number; code: string }>, sinkUp: boolean): CommitScheduler<TestTicket> {
+interface Hooks {
+  agents: string[];
+  commits: number;
+  /** Answers given when each hook ran: the hooks run once the transaction committed. */
+  answersAtCommit: number[];
+}
+
+function scheduler(answers: Map<number, { status: number; code: string }>, sinkUp: boolean, hooks?: Hooks): CommitScheduler<TestTicket> {
   const options: CommitSchedulerOptions<TestTicket> = {
     sink: new PostgresCopySink(pool, false),
     agents: new AgentRegistry(pool, log),
@@ -51,12 +58,20 @@ function scheduler(answers: Map<number, { status: number; code: string }>, sinkU
     copyConcurrency: 1,
     parallelCopyRows: 1,
     parallelCopyAfterMs: 5,
+    onAgentCommitted: hooks === undefined ? undefined : (agentId) => hooks.agents.push(agentId),
+    onCommitted:
+      hooks === undefined
+        ? undefined
+        : () => {
+            hooks.commits++;
+            hooks.answersAtCommit.push(answers.size);
+          },
   };
   return new CommitScheduler(options);
 }
 
 /** Two gateway requests processed by one worker task, as the dispatcher would hand them over. */
-function taskOf(source: string): { tickets: TestTicket[]; out: ReturnType<TaskProcessor['run']> } {
+function taskOf(source: string, agentIds?: readonly string[]): { tickets: TestTicket[]; out: ReturnType<TaskProcessor['run']> } {
   const tickets: TestTicket[] = [];
   for (let id = 0; id < 2; id++) {
     const body = encodeJsonBatch([gatewayEvent({ source })]);
@@ -66,7 +81,10 @@ function taskOf(source: string): { tickets: TestTicket[]; out: ReturnType<TaskPr
     const buf = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
     buf.set(body, writeRecordHeader(buf, header));
     ring.publish(position);
-    tickets.push({ id, position, bodyBytes: body.length, endpoint: Endpoint.Ingest, agentId: '' });
+    // The scheduler reads only the ticket's endpoint and agent: `agentIds` makes these tickets
+    // stand for agent requests (their rows are gateway rows, which the hooks do not look at).
+    const agentId = agentIds?.[id];
+    tickets.push({ id, position, bodyBytes: body.length, endpoint: agentId === undefined ? Endpoint.Ingest : Endpoint.Agent, agentId: agentId ?? '' });
   }
   return { tickets, out: processor.run({ positions: tickets.map((t) => t.position) }) };
 }
@@ -98,5 +116,28 @@ describe('CommitScheduler', () => {
       { status: 503, code: 'not_ready' },
     ]);
     expect(await query(db.url, "SELECT event_id FROM gateway_telemetry WHERE event_source = 'https://gw.example/refused'")).toHaveLength(0);
+  });
+
+  it('tells the alerts which agents a transaction committed, and wakes the stream once per transaction, before the 202s', async () => {
+    const answers = new Map<number, { status: number; code: string }>();
+    const hooks: Hooks = { agents: [], commits: 0, answersAtCommit: [] };
+    const { tickets, out } = taskOf('https://gw.example/hooks', ['agent-hook-a', 'agent-hook-b']);
+    scheduler(answers, true, hooks).add({ out, tickets, indices: [0, 1] });
+    await settled(answers, 2);
+    expect([...answers.values()].map((a) => a.status)).toEqual([202, 202]);
+    expect(hooks).toEqual({ agents: ['agent-hook-a', 'agent-hook-b'], commits: 1, answersAtCommit: [0] });
+
+    // Gateway requests touch no agent; a refused batch calls neither hook.
+    const gateway = { agents: [], commits: 0, answersAtCommit: [] } satisfies Hooks;
+    const g = taskOf('https://gw.example/hooks-gateway');
+    scheduler(new Map(), true, gateway).add({ out: g.out, tickets: g.tickets, indices: [0, 1] });
+    const refused: Hooks = { agents: [], commits: 0, answersAtCommit: [] };
+    const r = taskOf('https://gw.example/hooks-refused', ['agent-hook-c', 'agent-hook-d']);
+    const refusedAnswers = new Map<number, { status: number; code: string }>();
+    scheduler(refusedAnswers, false, refused).add({ out: r.out, tickets: r.tickets, indices: [0, 1] });
+    await settled(refusedAnswers, 2);
+    for (let i = 0; i < 100 && gateway.commits === 0; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(gateway).toMatchObject({ agents: [], commits: 1 });
+    expect(refused).toEqual({ agents: [], commits: 0, answersAtCommit: [] });
   });
 });
