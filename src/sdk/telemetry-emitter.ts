@@ -117,7 +117,7 @@ export class TelemetryEmitter {
       maxErrorTypes: 32,
     });
     const agentId = this.agentId;
-    this.transport = new BatchTransport(delivery, '/v1/agent', (path, body) => signAgentRequest(signer, path, body, Date.now(), agentId));
+    this.transport = new BatchTransport(delivery, '/v1/agent', (path, body, nowMs) => signAgentRequest(signer, path, body, nowMs, agentId));
     this.periodStartSec = Math.floor(Date.now() / 1000);
   }
 

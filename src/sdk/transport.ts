@@ -1,4 +1,5 @@
 import { batchEncoder, type BatchEncoder } from './batch-encoding.js';
+import { clockOffsetFromDate } from './clock-offset.js';
 import type { CloudEvent, WireInt64 } from './cloudevents.js';
 import { DeliveryLedger, type DeliveryStats, type InFlightBatch } from './delivery-ledger.js';
 import type { DeliveryConfig } from './delivery-options.js';
@@ -13,8 +14,12 @@ import { classifyFailure, classifyResponse, retryAfterDelayMs, type SendOutcome 
  * decided by retry-policy.ts. What happens to each event is counted in delivery-ledger.ts.
  */
 
-/** Headers that authorise one request; called again for every attempt (a fresh signature). */
-export type Authorize = (path: string, body: Uint8Array) => Promise<Record<string, string>>;
+/**
+ * Headers that authorise one request; called again for every attempt (a fresh signature).
+ * `nowMs` is the receiver's clock as the transport knows it: the local clock corrected by
+ * the offset learnt from a `timestamp_out_of_window` answer.
+ */
+export type Authorize = (path: string, body: Uint8Array, nowMs: number) => Promise<Record<string, string>>;
 
 interface EncodedBody {
   readonly bytes: Uint8Array;
@@ -40,6 +45,10 @@ export class BatchTransport {
   private pausedUntil = 0;
   private gzipUsable = true;
   private inFlightBatches = 0;
+  /** Added to Date.now() to read the receiver's clock; learnt from the `Date` of a 401 timestamp_out_of_window. */
+  private clockOffsetMs = 0;
+  /** The offset the last timestamp_out_of_window answer implied, until deliver() adopts it. */
+  private offeredOffsetMs: number | null = null;
   private idleWaiters: (() => void)[] = [];
   private readonly ledger: DeliveryLedger;
 
@@ -229,6 +238,7 @@ export class BatchTransport {
     const body = await this.compress(raw);
     if (body.bytes.length > this.config.maxBodyBytes) return this.splitOrDrop(events, deadlineAt, batch, null, `${body.bytes.length} bytes as transmitted`);
 
+    let clockCorrected = false;
     for (let attempt = 0; ; attempt++) {
       if (this.abort.signal.aborted) return this.ledger.abandoned(batch, events);
       const outcome = await this.sendOnce(body, deadlineAt);
@@ -240,6 +250,14 @@ export class BatchTransport {
           this.ledger.sawError(outcome.code);
           return this.splitOrDrop(events, deadlineAt, batch, 413, outcome.message);
         case 'permanent':
+          // Our clock is off by more than the receiver's window: sign with its clock, once.
+          if (outcome.code === 'timestamp_out_of_window' && !clockCorrected && this.offeredOffsetMs !== null) {
+            clockCorrected = true;
+            this.clockOffsetMs = this.offeredOffsetMs;
+            this.offeredOffsetMs = null;
+            this.ledger.retried(outcome.code);
+            continue;
+          }
           return this.ledger.failed(batch, events, { code: outcome.code, status: outcome.status, message: outcome.message }, outcome.rejected);
         case 'retry': {
           let delay = backoffDelayMs(attempt, { initialDelayMs: this.config.retryInitialDelayMs, maxDelayMs: this.config.retryMaxDelayMs });
@@ -284,7 +302,7 @@ export class BatchTransport {
   private async sendOnce(body: EncodedBody, deadlineAt: number): Promise<SendOutcome | null> {
     let headers: Record<string, string>;
     try {
-      headers = await this.authorize(this.path, body.bytes);
+      headers = await this.authorize(this.path, body.bytes, Date.now() + this.clockOffsetMs);
     } catch (err) {
       return { kind: 'permanent', status: null, code: 'signing_failed', message: err instanceof Error ? err.message : String(err), rejected: [] };
     }
@@ -302,6 +320,7 @@ export class BatchTransport {
     }, timeoutMs);
     const onStop = (): void => attempt.abort();
     stop.addEventListener('abort', onStop, { once: true });
+    const sentAt = Date.now();
     try {
       const res = await this.config.fetch(this.url, {
         method: 'POST',
@@ -312,7 +331,11 @@ export class BatchTransport {
         redirect: 'manual',
       });
       const text = await res.text();
-      return classifyResponse(res.status, text, res.headers.get('retry-after'), Date.now());
+      const outcome = classifyResponse(res.status, text, res.headers.get('retry-after'), Date.now());
+      if (outcome.kind === 'permanent' && outcome.code === 'timestamp_out_of_window') {
+        this.offeredOffsetMs = clockOffsetFromDate(res.headers.get('date'), sentAt, Date.now());
+      }
+      return outcome;
     } catch (err) {
       if (stop.aborted) return null;
       return classifyFailure(timedOut ? 'request_timeout' : 'network_error', err);

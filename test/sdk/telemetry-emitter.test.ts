@@ -325,7 +325,6 @@ describe('retries (docs/protocol.md §6)', () => {
   it.each([
     [400, 'invalid_body'],
     [401, 'bad_signature'],
-    [401, 'timestamp_out_of_window'],
     [415, 'unsupported_encoding'],
   ])('does not retry %i %s, and reports the code', async (status, code) => {
     receiver.script = () => errorReply(status, code);
@@ -342,6 +341,34 @@ describe('retries (docs/protocol.md §6)', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]?.eventIds).toHaveLength(4);
     expectBalanced(s);
+  });
+
+  it('retries timestamp_out_of_window once, signed with the clock of its Date header, then gives up', async () => {
+    const receiverNow = Date.now() + 3_600_000;
+    receiver.script = () => errorReply(401, 'timestamp_out_of_window', { date: new Date(receiverNow).toUTCString() });
+    const e = make();
+    e.start();
+    for (let i = 0; i < 4; i++) e.recordInteraction(interaction(i));
+    await e.flush();
+    await sleep(50);
+    expect(receiver.requests).toHaveLength(2);
+    const [first, second] = receiver.requests.map((r) => Number(r.timestamp));
+    expect(Math.abs((second as number) - receiverNow)).toBeLessThan(2000);
+    expect((second as number) - (first as number)).toBeGreaterThan(3_590_000);
+    const s = e.stats();
+    expect(s).toMatchObject({ sent: 0, failed: 4, failedBatches: 1, retried: 1, errors: { timestamp_out_of_window: 2 } });
+    expectBalanced(s);
+  });
+
+  it('does not retry timestamp_out_of_window without a readable Date header', async () => {
+    receiver.script = () => errorReply(401, 'timestamp_out_of_window', { date: 'soon' });
+    const e = make();
+    e.start();
+    e.recordInteraction(interaction(0));
+    await e.flush();
+    await sleep(50);
+    expect(receiver.requests).toHaveLength(1);
+    expect(e.stats()).toMatchObject({ failed: 1, retried: 0 });
   });
 
   it('keeps backing off when Retry-After is 0', async () => {
