@@ -297,6 +297,23 @@ export const SPEC = {
     doc: 'Requests per second one API key may send to /v1/ingest (token bucket; 0 = no limit). Over it: 429 rate_limited.',
   },
   apiKeyRateBurst: { env: 'API_KEY_RATE_BURST', kind: 'int', default: 20_000, min: 1, max: 10_000_000, doc: 'Bucket size of API_KEY_RATE_LIMIT.' },
+  authFailureRateLimit: {
+    env: 'AUTH_FAILURE_RATE_LIMIT',
+    kind: 'int',
+    default: 20,
+    min: 0,
+    max: 10_000_000,
+    doc: 'Answers of 401 per second one client address (an IPv6 /64) may receive (token bucket; 0 = no limit). Past it, its ingest requests get 429 rate_limited before any work.',
+  },
+  authFailureRateBurst: { env: 'AUTH_FAILURE_RATE_BURST', kind: 'int', default: 200, min: 1, max: 10_000_000, doc: 'Bucket size of AUTH_FAILURE_RATE_LIMIT.' },
+  unauthenticatedBytesPerAddress: {
+    env: 'UNAUTHENTICATED_BYTES_PER_ADDRESS',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 1024 * MiB,
+    doc: 'Body bytes one client address (an IPv6 /64) may have in ingest requests not yet authenticated (all of them hold at most half of RING_BYTES); 0 = RING_BYTES / 32, at least one request of MAX_BODY_BYTES. Past it: 429 overloaded. Behind a proxy that hides client addresses, raise it to RING_BYTES / 2.',
+  },
   bodyTimeoutMs: {
     env: 'BODY_TIMEOUT_MS',
     kind: 'int',
