@@ -46,9 +46,19 @@ export function parseBoolean(q: QueryParams, name: string): boolean | undefined 
   return new ReadError('invalid_query', `Query parameter '${name}' must be true or false.`);
 }
 
-/** Agent ids are base58 public keys; other ids (vendors, gateways) are 1–64 printable characters. */
+/** Agent ids are base58 public keys. */
 const AGENT_ID = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
-const VENDOR_ID = /^[\x21-\x7e]{1,64}$/;
+
+/**
+ * Vendor and gateway ids are what ingest stores (docs/protocol.md §5): 1 to 64 characters,
+ * no NUL; spaces and any script included, so every stored id can be asked for.
+ */
+function isStoredId(v: string): boolean {
+  if (v.length === 0 || v.length > 128 || v.includes('\0')) return false;
+  let chars = 0;
+  for (const _ of v) chars++;
+  return chars <= 64;
+}
 
 export function parseAgentIdParam(q: QueryParams): string | undefined | ReadError {
   const v = q.get('agent_id');
@@ -60,14 +70,14 @@ export function parseAgentIdParam(q: QueryParams): string | undefined | ReadErro
 export function parseVendorId(q: QueryParams): string | undefined | ReadError {
   const v = q.get('vendor_id');
   if (v === undefined) return undefined;
-  if (!VENDOR_ID.test(v)) return new ReadError('invalid_query', "Query parameter 'vendor_id' must be 1 to 64 printable characters.");
+  if (!isStoredId(v)) return new ReadError('invalid_query', "Query parameter 'vendor_id' must be 1 to 64 characters without NUL.");
   return v;
 }
 
 export function parseGatewayId(q: QueryParams): string | ReadError {
   const v = q.get('gateway_id');
   if (v === undefined) return new ReadError('invalid_query', "Query parameter 'gateway_id' is required.");
-  if (!VENDOR_ID.test(v)) return new ReadError('invalid_query', "Query parameter 'gateway_id' must be 1 to 64 printable characters.");
+  if (!isStoredId(v)) return new ReadError('invalid_query', "Query parameter 'gateway_id' must be 1 to 64 characters without NUL.");
   return v;
 }
 

@@ -2,7 +2,8 @@
  * machpay-receiver/sdk: the producer side of docs/protocol.md. Agents use
  * {@link TelemetryEmitter} (signed, `POST /v1/agent`); payment gateways use
  * {@link GatewayEmitter} (API key, `POST /v1/ingest`). Both batch, compress, retry and
- * count through one transport. Runs on Node ≥ 18, browsers and edge runtimes.
+ * count through one transport. An agent reads its own figures back with
+ * {@link AgentReadClient} (docs/read-api.md). Runs on Node ≥ 18, browsers and edge runtimes.
  */
 export { TelemetryEmitter } from './telemetry-emitter.js';
 export type { TelemetryEmitterOptions, TelemetryEmitterStats, InteractionInput, WalletSnapshot } from './telemetry-emitter.js';
@@ -11,6 +12,25 @@ export type { GatewayEmitterOptions, GatewayRequestInput } from './gateway-emitt
 export type { DeliveryOptions } from './delivery-options.js';
 export type { DeliveryStats } from './delivery-ledger.js';
 export type { BodyEncoding } from './batch-encoding.js';
+
+export { AgentReadClient } from './read-client.js';
+export type { AgentReadClientOptions } from './read-client.js';
+export { MachPayReadError } from './read-request-error.js';
+export type {
+  AgentMetrics,
+  AgentVendors,
+  AlertSettings,
+  BalancePoint,
+  BalanceSeries,
+  BalanceSnapshot,
+  ChartPoint,
+  HistoryPage,
+  HistoryQuery,
+  HistoryRow,
+  LinkCode,
+  ReadWindow,
+  VendorFigures,
+} from './read-types.js';
 
 export { AgentKeypair, agentIdOf, generateKeypair, keypairFromSecretKey, loadKeypair } from './keypair.js';
 export type { LoadKeypairOptions } from './keypair.js';
