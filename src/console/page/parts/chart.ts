@@ -23,6 +23,8 @@ export interface ChartData {
   labels: string[];
   /** One sentence for people who cannot see the canvas. */
   summary: string;
+  /** The window shown, in seconds: the x axis spans it even when few points fall inside. */
+  span: [number, number];
 }
 
 export interface Chart {
@@ -38,13 +40,14 @@ export function createChart(spec: ChartSpec): Chart {
   const plotSlot = h('div', { class: 'plot', 'aria-hidden': 'true' });
   const element = h('figure', { class: 'panel chart', id: spec.id, 'aria-labelledby': `${spec.id}-title`, 'aria-describedby': `${spec.id}-summary` }, h('figcaption', { id: `${spec.id}-title` }, spec.title), plotSlot, summary);
   let labels: string[] = [];
+  let span: [number, number] = [0, 1];
   let plot: uPlot | null = null;
   const paths =
     spec.kind === 'bars' ? uPlot.paths.bars?.({ size: [0.7, 40] }) : spec.kind === 'steps' ? uPlot.paths.stepped?.({ align: 1 }) : uPlot.paths.linear?.();
   const options = (width: number): uPlot.Options => ({
     width,
     height: HEIGHT,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: () => span } },
     legend: { show: true, live: true },
     cursor: { drag: { x: false, y: false } },
     series: [
@@ -59,7 +62,7 @@ export function createChart(spec: ChartSpec): Chart {
         value: (_u, _v, _si, idx) => (idx === null ? '—' : (labels[idx] ?? '—')),
       },
     ],
-    axes: [{ stroke: '#4a5568' }, { stroke: '#4a5568', size: 70, values: (_u, splits) => splits.map(spec.tick) }],
+    axes: [{ stroke: '#4a5568' }, { stroke: '#4a5568', size: 64, values: (_u, splits) => splits.map(spec.tick) }],
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
   });
   const width = (): number => Math.max(240, Math.floor(plotSlot.clientWidth || 600));
@@ -69,6 +72,7 @@ export function createChart(spec: ChartSpec): Chart {
     element,
     update(data) {
       labels = data.labels;
+      span = data.span;
       summary.textContent = data.summary;
       element.dataset.points = String(data.ys.filter((y) => y !== null).length);
       const aligned: uPlot.AlignedData = [data.xs, data.ys];

@@ -24,7 +24,7 @@ export interface FeedHooks {
 
 type FeedStatus = 'connecting' | 'live' | 'reconnecting';
 
-const SHOWN = 25;
+const SHOWN = 15;
 const REDRAW_MS = 100;
 const STATUS_TEXT: Record<FeedStatus, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…' };
 
@@ -57,7 +57,7 @@ export class LiveFeed {
         'table',
         { class: 'data feed-table' },
         h('caption', { class: 'visually-hidden' }, 'Newest interactions, newest first'),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col' }, 'Vendor'), h('th', { scope: 'col', class: 'num' }, 'Amount'), h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col', class: 'num' }, 'Latency'))),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time (UTC)'), h('th', { scope: 'col' }, 'Vendor'), h('th', { scope: 'col', class: 'num' }, 'Amount'), h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col', class: 'num' }, 'Latency'))),
         this.body,
       ),
     );
@@ -157,7 +157,7 @@ export class LiveFeed {
         h(
           'tr',
           { 'data-nonce': r.nonce },
-          h('td', { class: 'mono' }, formatTime(r.time)),
+          h('td', { class: 'mono', title: formatTime(r.time) }, r.time.slice(11, 19)),
           h('td', { class: 'mono' }, r.vendor_id),
           h('td', { class: 'num mono', title: r.amount_atomic }, formatUsdc(r.amount_atomic)),
           h('td', { class: r.success ? 'ok' : 'failed' }, r.success ? '✓ success' : `✗ failed${r.error_type === null ? '' : ` (${r.error_type})`}`),

@@ -81,7 +81,8 @@ export function showAgentPage(main: HTMLElement, api: ApiClient, agentId: string
     windowNote,
     h('div', { class: 'charts' }, charts.spend.element, charts.requests.element, charts.p99.element, charts.balance.element),
     h('section', { class: 'panel', 'aria-labelledby': 'vendors-title' }, h('h2', { id: 'vendors-title' }, 'Vendors'), vendors),
-    h('div', { class: 'split' }, feed.element, alerts.element),
+    alerts.element,
+    feed.element,
     historyTable.element,
   );
   title.focus();
