@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { dropConnections } from './pool.js';
 
 export interface PostgresHealthOptions {
   /** Pause between two probes, whether PostgreSQL is up or down. */
@@ -51,6 +52,10 @@ type ProbeResult = { ok: true } | { ok: false; timedOut: boolean; detail: string
  * recovery or read-only, with a timeout of its own, so a server that silently drops packets
  * is noticed within `timeoutsToMarkDown` probes instead of whenever the kernel gives up.
  *
+ * When probes get no answer, the pool's connections are closed (pool.ts dropConnections), so
+ * batches stuck on them go to the spool now rather than after the query timeout; when it
+ * comes back, its idle connections are replaced.
+ *
  * A failed write marks it down at once. It comes back only when a probe finds it writable
  * and the hold-down has passed; the hold-down doubles while writes keep failing soon after
  * each recovery (a full disk answers SELECT but refuses COPY), so replay and new batches
@@ -76,7 +81,7 @@ export class PostgresHealth {
    * once; `stop()` ends it. `options` as a number is the probe interval.
    */
   constructor(
-    pool: pg.Pool,
+    private readonly pool: pg.Pool,
     private readonly log: Logger,
     private readonly onChange: (up: boolean) => void,
     options: number | Partial<PostgresHealthOptions> = {},
@@ -126,7 +131,10 @@ export class PostgresHealth {
     if (this.up) return;
     this.up = true;
     this.since = this.recoveredAt = Date.now();
-    this.log.info('PostgreSQL is back');
+    // Idle connections opened while it was down may lead to a server that was read-only or
+    // demoted then; fresh ones meet the server the probe just found writable.
+    const dropped = dropConnections(this.pool, Infinity);
+    this.log.info({ closedIdleConnections: dropped.idle }, 'PostgreSQL is back');
     this.onChange(true);
   }
 
@@ -156,6 +164,10 @@ export class PostgresHealth {
       this.setDown(result.detail);
     } else if (++this.timeoutsInARow >= this.options.timeoutsToMarkDown || !this.up) {
       this.setDown(result.detail);
+      // The server does not answer: a COPY or COMMIT in flight longer than a probe would wait
+      // for the query timeout, holding its requests. Cut off, its batch goes to the spool.
+      const dropped = dropConnections(this.pool, this.options.probeTimeoutMs);
+      if (dropped.busy + dropped.idle > 0) this.log.warn({ ...dropped }, 'PostgreSQL does not answer: its connections are closed');
     }
     this.schedule();
   }

@@ -4,7 +4,7 @@
  * health probe and readiness, the one classification of PostgreSQL errors, and the session
  * limits (timeouts, keepalive, synchronous_commit) every connection carries.
  */
-export { createPool, withClient } from './pool.js';
+export { createPool, dropConnections, withClient } from './pool.js';
 export { migrate, SCHEMA_DIR, type MigrationResult } from './migrations.js';
 export { ensureMonthlyPartitions, MONTHLY_TABLES, partitionName } from './partitions.js';
 export { openEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';

@@ -13,7 +13,16 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
  */
 export function createPool(url: string, size: number, log: Logger, settings: PgSessionSettings = DEFAULT_PG_SESSION_SETTINGS): pg.Pool {
   const pool = new pg.Pool({ ...connectionConfig(url, settings), max: size, idleTimeoutMillis: 0 });
+  const tracked: Tracked = { all: new Set(), busySince: new Map() };
+  trackedPools.set(pool, tracked);
+  pool.on('acquire', (client) => tracked.busySince.set(client, performance.now()));
+  pool.on('release', (_err, client) => tracked.busySince.delete(client));
+  pool.on('remove', (client) => {
+    tracked.all.delete(client);
+    tracked.busySince.delete(client);
+  });
   pool.on('connect', (client) => {
+    tracked.all.add(client);
     // The pool guards only idle clients. A checked-out one that PostgreSQL drops between two
     // queries emits 'error' with nobody listening, which would end the process; the failure
     // reaches the sink through its next query instead.
@@ -22,6 +31,43 @@ export function createPool(url: string, size: number, log: Logger, settings: PgS
   // An idle connection that drops must not crash the process; the next batch reconnects.
   pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
   return pool;
+}
+
+interface Tracked {
+  all: Set<pg.PoolClient>;
+  /** Checked-out connections and when they were taken (performance.now()). */
+  busySince: Map<pg.PoolClient, number>;
+}
+
+const trackedPools = new WeakMap<pg.Pool, Tracked>();
+
+/**
+ * Closes connections of a pool made by createPool by destroying their sockets: every idle
+ * one, and the checked-out ones taken more than `busyForMs` ago (Infinity: none). A query in
+ * flight on one fails at once as a broken connection (`unavailable`), and the pool replaces
+ * what it lost on demand. Used when PostgreSQL stops answering (a COMMIT on a black-holed
+ * connection would otherwise wait for the query timeout, holding its requests) and when it
+ * comes back (connections opened meanwhile may lead to a read-only server or an old primary).
+ * A COMMIT cut off this way may have committed: its batch goes to the spool, and replay
+ * stores nothing twice. Returns how many of each were closed.
+ */
+export function dropConnections(pool: pg.Pool, busyForMs: number): { idle: number; busy: number } {
+  const tracked = trackedPools.get(pool);
+  const dropped = { idle: 0, busy: 0 };
+  if (tracked === undefined) return dropped;
+  const now = performance.now();
+  for (const client of [...tracked.all]) {
+    const since = tracked.busySince.get(client);
+    if (since !== undefined && now - since <= busyForMs) continue;
+    // The driver has no public way to abort a connection; its own query timeout does the same.
+    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+    if (stream === undefined) continue;
+    stream.destroy();
+    tracked.all.delete(client);
+    if (since === undefined) dropped.idle++;
+    else dropped.busy++;
+  }
+  return dropped;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, PostgresHealth, readiness, type SpoolReadiness } from '../../src/database/index.js';
+import { classifyPgError, createPool, PostgresHealth, readiness, type SpoolReadiness } from '../../src/database/index.js';
 import { createTestDatabase, postgresServerUrl, query, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -51,6 +51,31 @@ describe('PostgresHealth', () => {
     }
     await expect.poll(() => health.isUp, { timeout: 5000, interval: 50 }).toBe(true);
     expect(changes).toEqual([false, true]);
+    health.stop();
+  });
+
+  it('cuts off a COMMIT stuck on a black-holed connection within a few probes, not the 35 s query timeout', async () => {
+    const { health } = watch();
+    const client = await pool.connect();
+    client.on('error', () => undefined);
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT txid_current()');
+      proxy.setMode('blackhole');
+      const started = Date.now();
+      const outcome = await client.query('COMMIT').then(
+        () => 'committed',
+        (err: Error) => classifyPgError(err),
+      );
+      expect(outcome).toBe('unavailable');
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(health.isUp).toBe(false);
+    } finally {
+      client.release(true);
+      proxy.setMode('forward');
+    }
+    await expect.poll(() => health.isUp, { timeout: 5000, interval: 50 }).toBe(true);
+    expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
     health.stop();
   });
 
