@@ -4,11 +4,12 @@ import type { Config } from '../config.js';
 import { Endpoint, ENDPOINTS, REQUEST_ERRORS, signingPrefix, type RequestErrorCode } from '../protocol/index.js';
 import type { Metrics } from '../metrics.js';
 import type { IngestPipeline, Ticket } from '../pipeline/index.js';
-import { recordSize, writeRecordHeader, writeRecordTenant } from '../pipeline/worker/index.js';
+import { recordSize, writeRecordHeader, writeRecordTenant, type RecordHeader } from '../pipeline/worker/index.js';
 import type { RingBuffer } from '../ring/index.js';
 import type { ApiKeyCache, KeyLookup } from '../api-keys/index.js';
+import { AdmissionBudget, clientAddressKey, REQUEST_OVERHEAD_BYTES } from './admission.js';
 import { parseAgentHeaders } from './agent-auth.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from './rate-limiter.js';
 import { sendError, sendJson } from './responses.js';
 
 const CONTENT_LENGTH = /^\d{1,10}$/;
@@ -21,9 +22,16 @@ export class Exchange implements Ticket {
   received = 0;
   aborted = false;
   done = false;
-  /** The reservation, as a Buffer over shared memory; null until reserved. */
-  record: Buffer | null = null;
-  bodyAt = 0;
+  /** The client's address key (admission.ts), for the per-address limits. */
+  address = '';
+  /** What the record header will say; null while the request is refused. */
+  header: RecordHeader | null = null;
+  /** The body so far when it arrives in more than one chunk (see IngestRoute.data). */
+  staged: Buffer | null = null;
+  /** Bytes charged to the admission budget while the request is unauthenticated (0: none). */
+  unauthenticatedBytes = 0;
+  /** Bytes charged to the budget of authenticated bodies still arriving (0: none). */
+  authenticatedBytes = 0;
   /** Set when the request is refused but its (bounded) body is still read, so the
    *  client sees the answer instead of a reset connection mid-upload. */
   refusal: RequestErrorCode | null = null;
@@ -52,18 +60,38 @@ export interface IngestRouteDeps {
 
 /**
  * The POST handlers of /v1/agent and /v1/ingest. Everything knowable from the headers is
- * checked before a byte of body is kept; the body then streams straight into its ring
- * reservation (never buffered past the limit), and the request is handed to the pipeline.
+ * checked before a byte of body is kept, and the body is taken into the ring only once it
+ * has arrived in full, so a slow upload holds no ring space and never delays the release of
+ * anyone else's.
+ *
+ * Admission (docs/protocol.md §6):
+ * - A request whose credentials are not yet checked (every agent request until a worker has
+ *   verified its signature; a gateway request until its key is found) is charged its size to
+ *   an AdmissionBudget, bounded in total (half the ring) and per client address, and given
+ *   back when it authenticates, is answered or goes away.
+ * - Each 401 is charged to the client address; an address past AUTH_FAILURE_RATE_LIMIT is
+ *   answered 429 rate_limited before anything else is looked at.
+ * - An agent's limit is checked at admission but charged only once the worker's verdict is
+ *   not a 401, so requests with another agent's key and a bad signature cost that agent
+ *   nothing. A key's limit is charged once the key is known to be valid.
  */
 export class IngestRoute {
   private readonly windowMs: number;
   /** Requests whose body is still arriving, for the slow-body deadline and the concurrency cap. */
   private readonly receiving = new Set<Exchange>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly unauthenticated: AdmissionBudget;
+  /** Bodies of authenticated requests still arriving are held outside the ring: bounded here. */
+  private readonly authenticatedReceiving: AdmissionBudget;
+  /** 401s by client address: enough for a producer with a wrong key or clock to see its 401s, too few for guessing to cost much. */
+  private readonly authFailures: RateLimiter;
 
   constructor(private readonly d: IngestRouteDeps) {
     this.windowMs = d.config.timestampWindowSeconds * 1000;
     this.ackLatency = { [Endpoint.Agent]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Agent].name), [Endpoint.Ingest]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Ingest].name) };
+    this.unauthenticated = unauthenticatedBudget(d.ring.capacity, d.config.maxBodyBytes, d.config.unauthenticatedBytesPerAddress);
+    this.authFailures = new RateLimiter(d.config.authFailureRateLimit, d.config.authFailureRateBurst);
+    this.authenticatedReceiving = new AdmissionBudget(d.ring.capacity, d.ring.capacity);
     // One coarse timer for every request instead of a timer per request.
     this.sweeper = setInterval(() => this.closeSlowBodies(), Math.min(1000, d.config.bodyTimeoutMs));
     this.sweeper.unref();
@@ -78,7 +106,7 @@ export class IngestRoute {
     for (const ex of this.receiving) {
       if (ex.startedAt > deadline) continue;
       this.receiving.delete(ex);
-      // A client this slow is not owed an answer; closing runs onAborted, which frees its ring space.
+      // A client this slow is not owed an answer; closing runs onAborted, which gives back what it holds.
       if (!ex.aborted) ex.res.close();
     }
   }
@@ -93,20 +121,25 @@ export class IngestRoute {
 
     const lengthHeader = req.getHeader('content-length');
     if (!CONTENT_LENGTH.test(lengthHeader)) {
-      // The body is reserved in the ring at its full size up front, and the HTTP layer does
-      // not deliver chunked request bodies at all: both need a Content-Length.
+      // The body is admitted at its full size up front, and the HTTP layer does not deliver
+      // chunked request bodies at all: both need a Content-Length.
       return this.refuseNow(ex, 'invalid_body', 'A Content-Length header is required (chunked request bodies are not supported).', true);
     }
     ex.bodyBytes = Number(lengthHeader);
     if (ex.bodyBytes > c.maxBodyBytes) {
       return this.refuseNow(ex, 'body_too_large', `The body is ${ex.bodyBytes} bytes; the limit is ${c.maxBodyBytes}.`, true);
     }
+    ex.address = clientAddressKey(res);
 
     // Read every header now: `req` is only valid until this function returns.
     let prefix = '';
     let publicKey: Uint8Array | null = null;
     let signature: Uint8Array | null = null;
-    if (endpoint === Endpoint.Agent) {
+    if (!this.authFailures.allows(ex.address)) {
+      ex.refusal = 'rate_limited';
+      ex.refusalMessage = 'Too many requests from this address failed authentication; retry after the delay.';
+      ex.retryAfter = this.authFailures.retryAfterSeconds(ex.address);
+    } else if (endpoint === Endpoint.Agent) {
       const creds = parseAgentHeaders(
         req.getHeader('x-machpay-agent'),
         req.getHeader('x-machpay-timestamp'),
@@ -116,7 +149,8 @@ export class IngestRoute {
       );
       if (typeof creds === 'string') {
         ex.refusal = creds;
-      } else if (!this.d.agentLimiter.take(creds.agentId, Date.now())) {
+      } else if (!this.d.agentLimiter.allows(creds.agentId)) {
+        // Checked, not charged: answer() charges the agent once a worker has verified the signature.
         ex.refusal = 'rate_limited';
         ex.retryAfter = this.d.agentLimiter.retryAfterSeconds(creds.agentId);
       } else {
@@ -128,7 +162,7 @@ export class IngestRoute {
     } else {
       ex.apiKey = this.d.apiKeys.resolve(req.getHeader('authorization'));
       if (ex.apiKey === null) ex.refusal = 'invalid_api_key';
-      else if (!(ex.apiKey instanceof Promise)) this.limitKey(ex, ex.apiKey);
+      else if (!(ex.apiKey instanceof Promise)) this.admitKey(ex, ex.apiKey);
     }
 
     const kind = parseContentType(req.getHeader('content-type'));
@@ -152,7 +186,7 @@ export class IngestRoute {
     }
 
     if (ex.refusal === null) {
-      const header = {
+      const header: RecordHeader = {
         endpoint,
         kind: kind as number,
         gzip: encoding === 'gzip',
@@ -164,29 +198,58 @@ export class IngestRoute {
         tenantId: '',
         attributes,
       };
-      const size = recordSize(header);
-      if (size > this.d.ring.maxRecordBytes) return this.refuseNow(ex, 'body_too_large', 'The request headers and body are too large.', true);
-      ex.position = this.d.ring.reserve(size);
-      if (ex.position < 0) {
-        // Answered once the body is in (read, not kept), like the refusals above: answering
-        // now and closing would reset a client still uploading, which then never sees the 429
-        // and its Retry-After (nor keeps its connection for the retry).
-        ex.refusal = 'overloaded';
-        ex.refusalMessage = 'The ingest pipeline is full; retry after the delay.';
-      } else {
-        const view = this.d.ring.payload(ex.position);
-        ex.record = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-        ex.bodyAt = writeRecordHeader(ex.record, header);
-      }
+      if (recordSize(header) > this.d.ring.maxRecordBytes) return this.refuseNow(ex, 'body_too_large', 'The request headers and body are too large.', true);
+      ex.header = header;
+      this.admit(ex);
     }
 
     this.receiving.add(ex);
     res.onAborted(() => this.aborted(ex));
     res.onData((chunk, isLast) => this.data(ex, chunk, isLast));
+    if (ex.apiKey instanceof Promise) this.whenKeyFound(ex, ex.apiKey);
   }
 
-  private limitKey(ex: Exchange, key: KeyLookup): void {
-    if (this.d.keyLimiter.take(key.id, Date.now())) return;
+  /**
+   * Charges the body to the budget it waits in. A refusal for want of room is answered once
+   * the body is in (read, not kept), like the refusals above: answering now and closing would
+   * reset a client still uploading, which then never sees the 429 and its Retry-After.
+   */
+  private admit(ex: Exchange): void {
+    const cost = AdmissionBudget.cost(ex.bodyBytes);
+    const authenticated = ex.endpoint === Endpoint.Ingest && !(ex.apiKey instanceof Promise);
+    if (authenticated ? this.authenticatedReceiving.tryHold('', cost) : this.unauthenticated.tryHold(ex.address, cost)) {
+      if (authenticated) ex.authenticatedBytes = cost;
+      else ex.unauthenticatedBytes = cost;
+      return;
+    }
+    ex.refusal = 'overloaded';
+    ex.refusalMessage = authenticated
+      ? 'The ingest pipeline is full; retry after the delay.'
+      : 'Too many unauthenticated bytes in flight from this address or in total; retry after the delay.';
+  }
+
+  /** A key looked up while the body arrives: an unknown key gives its admission back at once. */
+  private whenKeyFound(ex: Exchange, lookup: Promise<KeyLookup | null>): void {
+    lookup.then(
+      (key) => {
+        if (ex.refusal !== null || ex.done || ex.aborted) return;
+        if (key === null) {
+          ex.refusal = 'invalid_api_key';
+          this.giveBack(ex);
+        }
+      },
+      () => undefined,
+    );
+  }
+
+  /** A valid key: it may ingest, and this request is within its limit (charged now: the key is proven). */
+  private admitKey(ex: Exchange, key: KeyLookup): void {
+    if (!key.scopes.includes('ingest')) {
+      ex.refusal = 'forbidden';
+      ex.refusalMessage = 'This API key does not have the ingest scope.';
+      return;
+    }
+    if (this.d.keyLimiter.take(key.id)) return;
     ex.refusal = 'rate_limited';
     ex.retryAfter = this.d.keyLimiter.retryAfterSeconds(key.id);
   }
@@ -194,24 +257,33 @@ export class IngestRoute {
   private data(ex: Exchange, chunk: ArrayBuffer, isLast: boolean): void {
     const n = chunk.byteLength;
     if (ex.received + n > ex.bodyBytes) {
-      // More bytes than Content-Length announced: refuse rather than overrun the reservation.
+      // More bytes than Content-Length announced: refuse rather than overrun the buffer.
       ex.refusal = 'invalid_body';
       ex.refusalMessage = 'The body is longer than its Content-Length.';
-    } else if (ex.record !== null && ex.refusal === null && n > 0) {
-      // The chunk is only valid during this callback: copy it into shared memory now.
-      ex.record.set(new Uint8Array(chunk), ex.bodyAt + ex.received);
+    } else if (ex.header !== null && ex.refusal === null && n > 0) {
+      if (isLast && ex.received === 0 && !(ex.apiKey instanceof Promise)) {
+        // The whole body in one chunk and nothing to wait for: straight into the ring, no copy
+        // on the side. The chunk is only valid during this callback, and complete() uses it
+        // before its first await.
+        ex.received = n;
+        void this.complete(ex, new Uint8Array(chunk));
+        return;
+      }
+      // The chunk is only valid during this callback: keep a copy until the body is complete.
+      ex.staged ??= Buffer.allocUnsafeSlow(ex.bodyBytes);
+      ex.staged.set(new Uint8Array(chunk), ex.received);
     }
     ex.received += n;
-    if (isLast) void this.complete(ex);
+    if (isLast) void this.complete(ex, null);
   }
 
-  private async complete(ex: Exchange): Promise<void> {
+  private async complete(ex: Exchange, wholeBody: Uint8Array | null): Promise<void> {
     this.receiving.delete(ex);
     if (ex.refusal === null && ex.received !== ex.bodyBytes) {
       ex.refusal = 'invalid_body';
       ex.refusalMessage = 'The body is shorter than its Content-Length.';
     }
-    if (ex.refusal === null && ex.apiKey !== null && typeof (ex.apiKey as Promise<unknown>).then === 'function') {
+    if (ex.refusal === null && ex.apiKey instanceof Promise) {
       try {
         ex.apiKey = await ex.apiKey;
       } catch {
@@ -220,34 +292,62 @@ export class IngestRoute {
         ex.refusalMessage = 'API keys cannot be checked right now.';
       }
       if (ex.refusal === null && ex.apiKey === null) ex.refusal = 'invalid_api_key';
-      else if (ex.refusal === null && ex.apiKey !== null) this.limitKey(ex, ex.apiKey);
+      else if (ex.refusal === null && ex.apiKey !== null) this.admitKey(ex, ex.apiKey);
     }
     if (ex.aborted || ex.refusal !== null) {
-      if (ex.position >= 0) this.d.ring.release(ex.position);
-      ex.position = -1;
+      this.giveBack(ex);
       if (!ex.aborted && ex.refusal !== null) this.refuseNow(ex, ex.refusal, ex.refusalMessage);
       return;
     }
-    if (ex.endpoint === Endpoint.Ingest) writeRecordTenant(ex.record as Buffer, (ex.apiKey as KeyLookup).tenantId);
-    ex.record = null;
+    const header = ex.header as RecordHeader;
+    if (ex.endpoint === Endpoint.Ingest) header.tenantId = (ex.apiKey as KeyLookup).tenantId;
+    ex.position = this.d.ring.reserve(recordSize(header));
+    if (ex.position < 0) {
+      this.giveBack(ex);
+      return this.refuseNow(ex, 'overloaded', 'The ingest pipeline is full; retry after the delay.');
+    }
+    const view = this.d.ring.payload(ex.position);
+    const record = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+    const bodyAt = writeRecordHeader(record, header);
+    if (ex.endpoint === Endpoint.Ingest) writeRecordTenant(record, header.tenantId);
+    if (ex.bodyBytes > 0) record.set(wholeBody ?? (ex.staged as Buffer), bodyAt);
+    ex.staged = null;
+    ex.header = null;
+    // The body is in the ring now; a gateway request is authenticated, an agent request stays
+    // charged as unauthenticated until a worker has verified it (answer()).
+    this.authenticatedReceiving.release('', ex.authenticatedBytes);
+    ex.authenticatedBytes = 0;
+    if (ex.endpoint === Endpoint.Ingest) this.giveBack(ex);
     this.d.ring.publish(ex.position);
     this.d.pipeline.submit(ex);
+  }
+
+  /** Returns whatever the request holds in the admission budgets and its side buffer. */
+  private giveBack(ex: Exchange): void {
+    if (ex.unauthenticatedBytes > 0) this.unauthenticated.release(ex.address, ex.unauthenticatedBytes);
+    if (ex.authenticatedBytes > 0) this.authenticatedReceiving.release('', ex.authenticatedBytes);
+    ex.unauthenticatedBytes = 0;
+    ex.authenticatedBytes = 0;
+    ex.staged = null;
   }
 
   private aborted(ex: Exchange): void {
     ex.aborted = true;
     this.receiving.delete(ex);
-    // Not yet handed to the pipeline: nothing else will free the reservation.
-    if (ex.record !== null && ex.position >= 0 && !ex.done) {
-      this.d.ring.release(ex.position);
-      ex.position = -1;
-      ex.record = null;
-    }
+    // Handed to the pipeline (position set): answer() gives back what it holds.
+    if (ex.position < 0) this.giveBack(ex);
   }
 
   /** Called by the pipeline with the final outcome of a submitted request. */
   answer(ex: Exchange, status: number, body: string, code: string): void {
     ex.done = true;
+    if (ex.endpoint === Endpoint.Agent) {
+      // The worker verified the signature unless it answered 401: only then is the agent
+      // charged (docs/protocol.md §6); a 401 is charged to the address instead.
+      if (status === 401) this.authFailures.charge(ex.address);
+      else this.d.agentLimiter.charge(ex.agentId);
+    }
+    this.giveBack(ex);
     this.count(ex, status);
     if (code !== '') this.d.metrics.requestErrors.labels(ENDPOINTS[ex.endpoint].name, code).inc();
     if (!ex.aborted) sendJson(ex.res, status, body, status === 503 || status === 429 ? this.d.config.retryAfterSeconds : 0);
@@ -255,7 +355,9 @@ export class IngestRoute {
 
   private refuseNow(ex: Exchange, code: RequestErrorCode, message?: string, close = false): void {
     ex.done = true;
-    this.count(ex, REQUEST_ERRORS[code].status);
+    const status = REQUEST_ERRORS[code].status;
+    if (status === 401 && ex.address !== '') this.authFailures.charge(ex.address);
+    this.count(ex, status);
     this.d.metrics.requestErrors.labels(ENDPOINTS[ex.endpoint].name, code).inc();
     if (!ex.aborted) sendError(ex.res, code, message, ex.retryAfter > 0 ? ex.retryAfter : this.d.config.retryAfterSeconds, close);
   }
@@ -274,4 +376,16 @@ export class IngestRoute {
     counter.inc();
     this.ackLatency[ex.endpoint].observe((performance.now() - ex.startedAt) / 1000);
   }
+}
+
+/**
+ * Half the ring for requests not yet authenticated, the other half staying for requests
+ * already authenticated; by default 1/32 of the ring per address (at least one largest
+ * request), so that sixteen addresses are needed to take the half.
+ */
+function unauthenticatedBudget(ringCapacity: number, maxBodyBytes: number, perAddress: number): AdmissionBudget {
+  // Plus one request's overhead, so that the largest body the ring takes is never refused for ever.
+  const total = Math.floor(ringCapacity / 2) + REQUEST_OVERHEAD_BYTES;
+  const cap = perAddress > 0 ? perAddress : Math.floor(ringCapacity / 32);
+  return new AdmissionBudget(total, Math.min(total, Math.max(cap, AdmissionBudget.cost(maxBodyBytes))));
 }

@@ -1,0 +1,70 @@
+import type { HttpResponse } from 'uWebSockets.js';
+
+/**
+ * Bytes held by requests whose credentials are not yet checked, in total and per client
+ * address. A request is charged its declared body size (plus a fixed overhead, so that empty
+ * or tiny bodies still count) when its headers arrive, and gives it back when it proves who
+ * it is, is answered or goes away. The charge is a counter, not a place in the ring: it is
+ * given back in any order, so one slow request never holds up another's release.
+ *
+ * With the per-address cap a fraction of the total, one address (one /64 for IPv6) cannot
+ * take the budget alone; legitimate traffic from other addresses keeps the rest.
+ */
+export class AdmissionBudget {
+  private readonly byAddress = new Map<string, number>();
+  private held = 0;
+
+  constructor(
+    readonly totalBytes: number,
+    readonly perAddressBytes: number,
+  ) {}
+
+  /** Bytes a request of `bodyBytes` is charged. */
+  static cost(bodyBytes: number): number {
+    return bodyBytes + REQUEST_OVERHEAD_BYTES;
+  }
+
+  /** Charges `bytes` to `address`; false (nothing charged) when either cap would be passed. */
+  tryHold(address: string, bytes: number): boolean {
+    const mine = this.byAddress.get(address) ?? 0;
+    if (this.held + bytes > this.totalBytes || mine + bytes > this.perAddressBytes) return false;
+    this.byAddress.set(address, mine + bytes);
+    this.held += bytes;
+    return true;
+  }
+
+  /** Gives back what tryHold charged. */
+  release(address: string, bytes: number): void {
+    const left = (this.byAddress.get(address) ?? 0) - bytes;
+    if (left > 0) this.byAddress.set(address, left);
+    else this.byAddress.delete(address);
+    this.held = Math.max(0, this.held - bytes);
+  }
+
+  get heldBytes(): number {
+    return this.held;
+  }
+
+  heldBy(address: string): number {
+    return this.byAddress.get(address) ?? 0;
+  }
+}
+
+/** What a request costs beyond its body: its headers, its bookkeeping, its connection. */
+export const REQUEST_OVERHEAD_BYTES = 4096;
+
+/**
+ * The key a client is counted under: its IPv4 address, or the /64 of its IPv6 address (one
+ * host usually holds a whole /64, so finer keys would let it multiply its allowance).
+ */
+export function clientAddressKey(res: HttpResponse): string {
+  const raw = new Uint8Array(res.getRemoteAddress());
+  if (raw.length === 16 && isV4Mapped(raw)) return `${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}`;
+  if (raw.length === 4) return `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`;
+  return Buffer.from(raw.subarray(0, 8)).toString('hex');
+}
+
+function isV4Mapped(raw: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (raw[i] !== 0) return false;
+  return raw[10] === 0xff && raw[11] === 0xff;
+}
