@@ -6,6 +6,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { fileURLToPath } from 'node:url';
+import { errorBody } from '../protocol/index.js';
 import { sendError } from '../server/index.js';
 import { loadConsoleAssets, type ConsoleAsset } from './console-assets.js';
 import { CONSOLE_SECURITY_HEADERS } from './security-headers.js';
@@ -78,7 +79,12 @@ export function registerConsoleRoutes(app: TemplatedApp, opts: ConsoleRouteOptio
   app.head('/console', redirect);
   app.get('/console/*', serve(false));
   app.head('/console/*', serve(true));
-  app.any('/console/*', (res) => sendError(res, 'method_not_allowed', undefined, 0));
+  app.any('/console/*', (res) => {
+    res.cork(() => {
+      res.writeStatus('405 Method Not Allowed').writeHeader('allow', 'GET, HEAD').writeHeader('content-type', 'application/json');
+      res.end(errorBody('method_not_allowed'));
+    });
+  });
   return {
     routes: [
       { method: 'get', pattern: '/console' },

@@ -6,9 +6,9 @@
  * Data goes in through a real receiver (signed batches to /v1/agent), as producers send it.
  */
 import type { Browser, Page } from 'playwright-core';
+import { AgentReadClient, keypairFromSecretKey } from '../../src/sdk/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interactionEvent, newAgent, postAgentBatch, telemetryEvent, type CloudEvent, type TestAgent } from '../helpers/agent.js';
-import { signed } from '../read/support.js';
 import { launchChromium, openWatchedPage, type PageCanvas, type PageWindow, type WatchedPage } from './browser.js';
 import { startConsoleServer, type ConsoleServer } from './console-server.js';
 
@@ -96,9 +96,10 @@ describe('console', () => {
   });
 
   it('links an agent by the code it obtained, with an admin key only', async () => {
-    const init = await signed(server.directUrl, 'POST', '/v1/link/init', agent, { body: { name: 'weather-bot' } });
-    expect(init.status).toBe(201);
-    const code = (init.json as { code: string }).code;
+    // The agent asks for its code through the SDK, as an agent's owner would have it do.
+    const client = new AgentReadClient({ receiverUrl: server.directUrl, signer: keypairFromSecretKey(agent.secretKey) });
+    const { code } = await client.linkInit('weather-bot');
+    expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
 
     await page.getByLabel('Link code').fill(code);
     await page.getByRole('button', { name: 'Link agent' }).click();
@@ -232,10 +233,13 @@ describe('console', () => {
     await interactions(more);
     await untilStored(sentInteractions);
     const history = page.locator('section[aria-labelledby="history-title"]');
+    // Each click starts a load at once (aria-busy true); the page is read when it has ended.
+    const settled = (): Promise<void> => expect.poll(() => history.getAttribute('aria-busy')).toBe('false');
     await history.getByRole('button', { name: 'Latest' }).click();
     const seen: string[] = [];
     for (let p = 1; ; p++) {
-      await expect.poll(() => history.locator('.page-label').innerText()).toBe(`Page ${p}`);
+      await settled();
+      expect(await history.locator('.page-label').innerText()).toBe(`Page ${p}`);
       seen.push(...(await history.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-nonce') ?? ''))));
       const older = history.getByRole('button', { name: 'Older →' });
       if (await older.isDisabled()) break;
@@ -245,7 +249,8 @@ describe('console', () => {
     expect(seen).toEqual(rows.map((r) => r.nonce));
     expect(seen.length).toBe(39);
     await history.getByRole('button', { name: '← Newer' }).click();
-    await expect.poll(() => history.locator('.page-label').innerText()).toBe('Page 1');
+    await settled();
+    expect(await history.locator('.page-label').innerText()).toBe('Page 1');
     await page.screenshot({ path: '/tmp/console-agent.png', fullPage: true });
   });
 

@@ -62,6 +62,7 @@ describe('console static route', () => {
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
     const post = await fetch(`${base}/console/`, { method: 'POST', body: '{}' });
     expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
     expect(((await post.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
   });
 

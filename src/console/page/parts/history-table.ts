@@ -55,7 +55,13 @@ export class HistoryTable {
     if (cursor === undefined) return;
     const query: Record<string, string> = { agent_id: this.agentId, limit: String(PAGE_SIZE) };
     if (cursor !== null) query.cursor = cursor;
-    const answer = await this.api.get<Page<HistoryRow>>('/v1/agent/history', query);
+    this.element.setAttribute('aria-busy', 'true');
+    let answer: Page<HistoryRow>;
+    try {
+      answer = await this.api.get<Page<HistoryRow>>('/v1/agent/history', query);
+    } finally {
+      this.element.setAttribute('aria-busy', 'false');
+    }
     this.page = page;
     this.cursors.length = page + 1;
     if (answer.next_cursor !== null) this.cursors.push(answer.next_cursor);
