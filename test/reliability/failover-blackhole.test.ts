@@ -47,6 +47,8 @@ describe('PostgreSQL black-holed under load', () => {
     expect(noticedMs, 'time until the receiver noticed').toBeLessThan(8000);
     expect(during, 'events acknowledged while PostgreSQL was black-holed').toBeGreaterThan(0);
     expect(spooled).toBeGreaterThan(0);
+    // Nothing was refused for it: a failover is not the client's problem.
+    expect(producer.statuses.get('503') ?? 0, '503 answers').toBe(0);
     // The spool takes the writes: a 202 is honest, so the receiver stays ready.
     expect(ready.status).toBe(200);
 
