@@ -70,7 +70,6 @@ export function registerReadRoutes(app: TemplatedApp, deps: ReadApiDeps): ReadRo
 }
 
 export { DEFAULT_ALERT_SETTINGS, type AlertDefaults, type AgentSettings } from './alert-settings.js';
-export { READ_ERRORS, readErrorBody, type ReadErrorCode, type ApiErrorCode } from './read-errors.js';
 export { agentMetrics, type AgentMetrics } from './agent-metrics.js';
 export type { ChartPoint, WindowFigures } from './bucket-chart.js';
 export { gatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';

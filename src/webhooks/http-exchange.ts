@@ -1,28 +1,12 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { webhookErrorBody } from './webhook-errors.js';
+import { errorBody, isRequestErrorCode } from '../protocol/index.js';
+import { reply, sendNoContent } from '../server/index.js';
 
 /**
  * The uWebSockets.js side of the webhook endpoints: what a handler must copy out of the
  * request before its first await (uWS request objects live only for the synchronous call),
  * the body, and replies that are skipped when the client has gone.
  */
-
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK',
-  201: 'Created',
-  204: 'No Content',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
 export class Exchange {
   private finished = false;
   readonly headers: Record<string, string> = {};
@@ -78,27 +62,20 @@ export class Exchange {
     this.send(status, JSON.stringify(body));
   }
 
+  /** An error body; `code` is one of the table's, or passed on as an authenticator gave it. */
   error(status: number, code: string, message: string, close = false): void {
-    this.send(status, webhookErrorBody(code, message), close);
+    this.send(status, isRequestErrorCode(code) ? errorBody(code, message) : JSON.stringify({ error: { code, message } }), close);
   }
 
   noContent(): void {
     if (this.finished) return;
     this.finished = true;
-    this.res.cork(() => {
-      this.res.writeStatus('204 No Content').endWithoutBody();
-    });
+    sendNoContent(this.res);
   }
 
   private send(status: number, body: string, close = false): void {
     if (this.finished) return;
     this.finished = true;
-    this.res.cork(() => {
-      this.res
-        .writeStatus(`${status} ${STATUS_TEXT[status] ?? 'Status'}`)
-        .writeHeader('content-type', 'application/json')
-        .writeHeader('cache-control', 'no-store')
-        .end(body, close);
-    });
+    reply(this.res, status, body, { noStore: true, close });
   }
 }

@@ -15,8 +15,6 @@ export { registerWebhookRoutes, WEBHOOK_ROUTES } from './routes.js';
 export type { AuthRefusal, WebhookAuthenticator, WebhookPrincipal, WebhookRouteDeps, WebhookRoutes } from './routes.js';
 export { registerWebhookMetrics } from './metrics.js';
 export type { WebhookMetrics } from './metrics.js';
-export { WEBHOOK_ERRORS } from './webhook-errors.js';
-export type { WebhookErrorCode } from './webhook-errors.js';
 export { generateWebhookSecret, signWebhook, secretKey } from './signing.js';
 export { refusedAddressReason } from './address-policy.js';
 export { checkWebhookUrl } from './url-guard.js';

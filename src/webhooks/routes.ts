@@ -5,7 +5,7 @@ import { sendMethodNotAllowed } from '../server/index.js';
 import { encodeCursor, parseDeliveriesQuery } from './deliveries-query.js';
 import { Exchange } from './http-exchange.js';
 import { parseRegistration } from './registration.js';
-import { WEBHOOK_ERRORS, WebhookRequestError } from './webhook-errors.js';
+import { WebhookRequestError } from './webhook-errors.js';
 import { createWebhook, deleteWebhook, listDeliveryAttempts, listWebhooks, webhookExists } from './webhook-store.js';
 
 /** Who is calling, as the server's API-key authentication established it. */
@@ -77,7 +77,7 @@ export function registerWebhookRoutes(app: TemplatedApp, deps: WebhookRouteDeps)
     const ex = new Exchange(res, req, 1);
     serve(ex, deps, async (principal) => {
       const id = webhookId(ex);
-      if (!(await deleteWebhook(deps.pool, principal.tenantId, id))) throw new WebhookRequestError('not_found');
+      if (!(await deleteWebhook(deps.pool, principal.tenantId, id))) throw new WebhookRequestError('not_found', 'No such webhook.');
       ex.noContent();
     });
   });
@@ -87,7 +87,7 @@ export function registerWebhookRoutes(app: TemplatedApp, deps: WebhookRouteDeps)
     serve(ex, deps, async (principal) => {
       const id = webhookId(ex);
       const { limit, beforeId } = parseDeliveriesQuery(ex.query);
-      if (!(await webhookExists(deps.pool, principal.tenantId, id))) throw new WebhookRequestError('not_found');
+      if (!(await webhookExists(deps.pool, principal.tenantId, id))) throw new WebhookRequestError('not_found', 'No such webhook.');
       const page = await listDeliveryAttempts(deps.pool, id, limit, beforeId);
       ex.json(200, { data: page.data, next_cursor: page.nextBeforeId === null ? null : encodeCursor(page.nextBeforeId) });
     });
@@ -116,7 +116,7 @@ function parseNoQuery(query: string): void {
 function webhookId(ex: Exchange): string {
   const id = ex.params[0] ?? '';
   // Not a UUID cannot name a webhook: the same answer as an unknown one.
-  if (!UUID.test(id)) throw new WebhookRequestError('not_found');
+  if (!UUID.test(id)) throw new WebhookRequestError('not_found', 'No such webhook.');
   return id.toLowerCase();
 }
 
@@ -133,14 +133,15 @@ function serve(ex: Exchange, deps: WebhookRouteDeps, work: (principal: WebhookPr
         ex.error(principal.status, principal.code, principal.message ?? 'The request is not authenticated.');
         return;
       }
-      if (!principal.scopes.includes(ADMIN_SCOPE)) throw new WebhookRequestError('forbidden');
+      if (!principal.scopes.includes(ADMIN_SCOPE)) throw new WebhookRequestError('forbidden', 'This API key lacks the admin scope.');
       await work(principal);
     } catch (err) {
       if (err instanceof WebhookRequestError) {
         ex.error(err.status, err.code, err.message);
       } else {
         deps.log.warn({ err: (err as Error).message }, 'webhook endpoint failed');
-        ex.error(WEBHOOK_ERRORS.not_ready.status, 'not_ready', WEBHOOK_ERRORS.not_ready.message);
+        const refusal = new WebhookRequestError('not_ready');
+        ex.error(refusal.status, refusal.code, refusal.message);
       }
     }
   })();

@@ -7,6 +7,22 @@ import { EVENT_ERROR_CODES, REQUEST_ERRORS } from '../../src/protocol/index.js';
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
 const protocol = await readFile(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+const readApi = await readFile(new URL('../../docs/read-api.md', import.meta.url), 'utf8');
+
+/** Codes and statuses of the rows `| 4xx | \`code\`, \`code\` (notes) | … |` of a table. */
+function tableCodes(table: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of table.split('\n')) {
+    const m = /^\| (\d{3}) \| (.+?) \|/.exec(line);
+    if (m === null) continue;
+    // The cell lists codes, then notes in parentheses such as "(with `rejected`)".
+    for (const code of m[2]?.split('(')[0]?.match(/`([a-z_]+)`/g) ?? []) out.set(code.slice(1, -1), Number(m[1]));
+  }
+  return out;
+}
+
+const ingestTable = tableCodes(protocol.slice(protocol.indexOf('## 6.')));
+const readTable = tableCodes(readApi.slice(readApi.indexOf('## Error codes')));
 
 describe('documentation', () => {
   it('README carries the current configuration table (npm run docs rewrites it)', () => {
@@ -21,17 +37,18 @@ describe('documentation', () => {
     }
   });
 
-  it('every docs/protocol.md §6 code exists with the status it names', () => {
-    const table = protocol.slice(protocol.indexOf('## 6.'));
-    for (const line of table.split('\n')) {
-      const m = /^\| (\d{3}) \| (.+?) \|/.exec(line);
-      if (m === null) continue;
-      // The cell lists codes, then notes in parentheses such as "(with `rejected`)".
-      for (const code of m[2]?.split('(')[0]?.match(/`([a-z_]+)`/g) ?? []) {
-        const name = code.slice(1, -1) as keyof typeof REQUEST_ERRORS;
-        expect(REQUEST_ERRORS[name]?.status, name).toBe(Number(m[1]));
-      }
+  it('every code of docs/protocol.md §6 and of docs/read-api.md "Error codes" exists with the status it names', () => {
+    expect(ingestTable.size).toBeGreaterThan(10);
+    expect(readTable.size).toBeGreaterThan(5);
+    for (const [code, status] of [...ingestTable, ...readTable]) {
+      expect(REQUEST_ERRORS[code as keyof typeof REQUEST_ERRORS]?.status, code).toBe(status);
     }
     for (const code of EVENT_ERROR_CODES) expect(protocol).toContain(`\`${code}\``);
+  });
+
+  it('every code of the one error table is documented in one of those tables, with its status', () => {
+    for (const [code, { status }] of Object.entries(REQUEST_ERRORS)) {
+      expect(ingestTable.get(code) ?? readTable.get(code), `${code} in docs/protocol.md §6 or docs/read-api.md "Error codes"`).toBe(status);
+    }
   });
 });
