@@ -32,6 +32,8 @@ export class Exchange implements Ticket {
   unauthenticatedBytes = 0;
   /** Bytes charged to the budget of authenticated bodies still arriving (0: none). */
   authenticatedBytes = 0;
+  /** Admitted and its body still arriving (IngestRoute's concurrency count). */
+  arriving = false;
   /** Set when the request is refused but its (bounded) body is still read, so the
    *  client sees the answer instead of a reset connection mid-upload. */
   refusal: RequestErrorCode | null = null;
@@ -77,8 +79,14 @@ export interface IngestRouteDeps {
  */
 export class IngestRoute {
   private readonly windowMs: number;
-  /** Requests whose body is still arriving, for the slow-body deadline and the concurrency cap. */
+  /** Requests whose body is still arriving, for the slow-body deadline. */
   private readonly receiving = new Set<Exchange>();
+  /**
+   * Of those, the ones admitted (their body is kept): with the pipeline's, what the concurrency
+   * cap counts. A refused request whose body is read and dropped holds nothing but its socket,
+   * so slow clients that are refused cannot fill the cap for everyone.
+   */
+  private admittedArriving = 0;
   private readonly sweeper: NodeJS.Timeout;
   private readonly unauthenticated: AdmissionBudget;
   /** Bodies of authenticated requests still arriving are held outside the ring: bounded here. */
@@ -115,7 +123,7 @@ export class IngestRoute {
     const ex = new Exchange(res, endpoint, performance.now());
     const c = this.d.config;
     if (!this.d.isReady()) return this.refuseNow(ex, 'not_ready', 'The receiver is starting, stopping or cannot reach PostgreSQL.');
-    if (this.receiving.size + this.d.pipeline.inFlight >= c.maxConcurrentRequests) {
+    if (this.admittedArriving + this.d.pipeline.inFlight >= c.maxConcurrentRequests) {
       return this.refuseNow(ex, 'overloaded', 'Too many requests in progress; retry after the delay.', true);
     }
 
@@ -220,6 +228,8 @@ export class IngestRoute {
     if (authenticated ? this.authenticatedReceiving.tryHold('', cost) : this.unauthenticated.tryHold(ex.address, cost)) {
       if (authenticated) ex.authenticatedBytes = cost;
       else ex.unauthenticatedBytes = cost;
+      ex.arriving = true;
+      this.admittedArriving++;
       return;
     }
     ex.refusal = 'overloaded';
@@ -236,6 +246,7 @@ export class IngestRoute {
         if (key === null) {
           ex.refusal = 'invalid_api_key';
           this.giveBack(ex);
+          this.arrived(ex);
         }
       },
       () => undefined,
@@ -279,6 +290,7 @@ export class IngestRoute {
 
   private async complete(ex: Exchange, wholeBody: Uint8Array | null): Promise<void> {
     this.receiving.delete(ex);
+    this.arrived(ex);
     if (ex.refusal === null && ex.received !== ex.bodyBytes) {
       ex.refusal = 'invalid_body';
       ex.refusalMessage = 'The body is shorter than its Content-Length.';
@@ -331,9 +343,16 @@ export class IngestRoute {
     ex.staged = null;
   }
 
+  private arrived(ex: Exchange): void {
+    if (!ex.arriving) return;
+    ex.arriving = false;
+    this.admittedArriving--;
+  }
+
   private aborted(ex: Exchange): void {
     ex.aborted = true;
     this.receiving.delete(ex);
+    this.arrived(ex);
     // Handed to the pipeline (position set): answer() gives back what it holds.
     if (ex.position < 0) this.giveBack(ex);
   }

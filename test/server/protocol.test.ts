@@ -53,6 +53,17 @@ function sign(agent: ReturnType<typeof newAgent>, body: Uint8Array, extra: Recor
   return { ...signAgentRequest(agent, body, { signer: 'node' }), ...extra };
 }
 
+/**
+ * Binary mode (§3 v1.1): the ce-* header values are signed too, as the lines
+ * `ce-specversion:{v}\n` … `ce-time:{v}\n` between the prefix and the body, each value as
+ * sent. Signing those lines followed by the body gives exactly the signed bytes.
+ */
+function signBinary(agent: ReturnType<typeof newAgent>, body: Uint8Array, headers: Record<string, string>) {
+  const lines = ['ce-specversion', 'ce-id', 'ce-source', 'ce-type', 'ce-time'].map((h) => `${h}:${headers[h] ?? ''}\n`).join('');
+  const signed = Buffer.concat([Buffer.from(lines, 'latin1'), body]);
+  return { ...signAgentRequest(agent, signed, { signer: 'node' }), ...headers };
+}
+
 describe('accepted bodies (§2)', () => {
   it('stores a signed JSON batch and registers the agent', async () => {
     const agent = newAgent();
@@ -106,7 +117,7 @@ describe('accepted bodies (§2)', () => {
     const agent = newAgent();
     const ev = interactionEvent(agent.agentId, { data: { nonce: 11 } });
     const body = new TextEncoder().encode(JSON.stringify(ev.data));
-    const headers = sign(agent, body, {
+    const headers = signBinary(agent, body, {
       'content-type': 'application/json',
       'ce-specversion': '1.0',
       'ce-id': String(ev.id),
@@ -123,7 +134,7 @@ describe('accepted bodies (§2)', () => {
     const agent = newAgent();
     const ev = interactionEvent(agent.agentId, { data: { nonce: 12 } });
     const body = new TextEncoder().encode(JSON.stringify(ev.data));
-    const headers = sign(agent, body, {
+    const headers = signBinary(agent, body, {
       'content-type': 'application/json',
       'ce-specversion': '1.0',
       'ce-id': 'caf\u00e9-1',
