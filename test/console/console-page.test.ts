@@ -285,7 +285,8 @@ describe('console', () => {
   }, 60_000);
 
   it('reaches the main controls with the keyboard alone', async () => {
-    const k = await openWatchedPage(browser);
+    // A phone-sized window: the layout must keep every control reachable there too.
+    const k = await openWatchedPage(browser, { width: 390, height: 844 });
     try {
       const p = k.page;
       await p.goto(`${server.url}/console/`);
@@ -309,7 +310,7 @@ describe('console', () => {
       await p.locator('.card[data-field="requests"]').waitFor();
       await p.locator('section[aria-labelledby="history-title"] .page-label').filter({ hasText: 'Page 1' }).waitFor();
       const reached: string[] = [];
-      for (let i = 0; i < 40; i++) {
+      for (let i = 0; i < 60; i++) {
         await p.keyboard.press('Tab');
         const f = await describeFocus();
         reached.push(f);
@@ -320,6 +321,7 @@ describe('console', () => {
       }
       for (const control of ['a:← All agents', 'button:1h', 'button:7d', 'button:30d', 'button:Older →', 'button:Latest']) expect(reached).toContain(control);
       expect(p.url()).toMatch(/range=7d$/);
+      await p.screenshot({ path: '/tmp/console-agent-phone.png', fullPage: true });
       expect(k.problems).toEqual([]);
       expect(await k.violations()).toEqual([]);
       await k.context.close();

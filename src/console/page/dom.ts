@@ -40,3 +40,11 @@ export function announce(text: string): void {
   const region = document.getElementById('announcer');
   if (region !== null) region.textContent = text;
 }
+
+/**
+ * A wide table in a box that scrolls sideways on a narrow screen instead of widening the
+ * page; focusable and named, so keyboard users can scroll it too.
+ */
+export function scrollBox(label: string, table: HTMLElement): HTMLElement {
+  return h('div', { class: 'table-scroll', role: 'region', 'aria-label': label, tabindex: '0' }, table);
+}

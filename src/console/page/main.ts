@@ -20,8 +20,9 @@ let stopView: () => void = () => undefined;
 
 function signOut(): void {
   forgetKey();
-  location.hash = '#/';
-  render();
+  // A changed fragment renders through hashchange.
+  if (location.hash === '#/') render();
+  else location.hash = '#/';
 }
 
 function render(): void {

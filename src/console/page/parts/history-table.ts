@@ -5,7 +5,7 @@
  */
 import type { ApiClient } from '../api-client.js';
 import { formatMs, formatTime, formatUsdc } from '../amounts.js';
-import { h, replace } from '../dom.js';
+import { h, replace, scrollBox } from '../dom.js';
 import type { HistoryRow, Page } from '../types.js';
 
 const PAGE_SIZE = 20;
@@ -35,16 +35,19 @@ export class HistoryTable {
       'section',
       { class: 'panel', 'aria-labelledby': 'history-title' },
       h('div', { class: 'panel-head' }, h('h2', { id: 'history-title' }, 'History')),
-      h(
-        'table',
-        { class: 'data history' },
-        h('caption', { class: 'visually-hidden' }, 'Stored interactions, newest first'),
+      scrollBox(
+        'History table',
         h(
-          'thead',
-          {},
-          h('tr', {}, h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col' }, 'Vendor'), h('th', { scope: 'col', class: 'num' }, 'Amount'), h('th', { scope: 'col' }, 'Request'), h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col', class: 'num' }, 'Latency')),
+          'table',
+          { class: 'data history' },
+          h('caption', { class: 'visually-hidden' }, 'Stored interactions, newest first'),
+          h(
+            'thead',
+            {},
+            h('tr', {}, h('th', { scope: 'col' }, 'Time'), h('th', { scope: 'col' }, 'Vendor'), h('th', { scope: 'col', class: 'num' }, 'Amount'), h('th', { scope: 'col' }, 'Request'), h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col', class: 'num' }, 'Latency')),
+          ),
+          this.body,
         ),
-        this.body,
       ),
       h('nav', { class: 'pager', 'aria-label': 'History pages' }, this.newer, this.pageLabel, this.older, latest),
     );

@@ -10,7 +10,7 @@
  */
 import type { ApiClient } from '../api-client.js';
 import { formatMs, formatTime, formatUsdc } from '../amounts.js';
-import { h, replace } from '../dom.js';
+import { h, replace, scrollBox } from '../dom.js';
 import type { HistoryRow, StreamToken } from '../types.js';
 
 export interface FeedHooks {
@@ -53,12 +53,15 @@ export class LiveFeed {
       'section',
       { class: 'panel feed', 'aria-labelledby': 'feed-title' },
       h('div', { class: 'panel-head' }, h('h2', { id: 'feed-title' }, 'Live feed'), h('p', { class: 'feed-meta' }, this.status, ' · ', this.count, ' interactions since the page opened')),
-      h(
-        'table',
-        { class: 'data feed-table' },
-        h('caption', { class: 'visually-hidden' }, 'Newest interactions, newest first'),
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time (UTC)'), h('th', { scope: 'col' }, 'Vendor'), h('th', { scope: 'col', class: 'num' }, 'Amount'), h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col', class: 'num' }, 'Latency'))),
-        this.body,
+      scrollBox(
+        'Live feed table',
+        h(
+          'table',
+          { class: 'data feed-table' },
+          h('caption', { class: 'visually-hidden' }, 'Newest interactions, newest first'),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Time (UTC)'), h('th', { scope: 'col' }, 'Vendor'), h('th', { scope: 'col', class: 'num' }, 'Amount'), h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col', class: 'num' }, 'Latency'))),
+          this.body,
+        ),
       ),
     );
   }

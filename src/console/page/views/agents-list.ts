@@ -4,7 +4,7 @@
  */
 import { ApiError, type ApiClient } from '../api-client.js';
 import { formatAgo, formatRunway, formatTime, formatUsdc } from '../amounts.js';
-import { announce, h, replace } from '../dom.js';
+import { announce, h, replace, scrollBox } from '../dom.js';
 import type { AgentMetrics, AgentSummary, Alert, LinkedAgent, Page } from '../types.js';
 
 interface Row {
@@ -122,7 +122,7 @@ export function showAgentsList(main: HTMLElement, api: ApiClient): () => void {
     loadRows(api)
       .then(({ rows, more }) => {
         if (stopped) return;
-        replace(tableSlot, agentsTable(rows, Date.now()), more ? h('p', { class: 'help' }, 'Showing the 100 most recently seen agents.') : null);
+        replace(tableSlot, scrollBox('Agents table', agentsTable(rows, Date.now())), more ? h('p', { class: 'help' }, 'Showing the 100 most recently seen agents.') : null);
         tableSlot.setAttribute('aria-busy', 'false');
       })
       .catch((err: unknown) => {

@@ -28,8 +28,9 @@ export function showSignIn(main: HTMLElement, signedIn: () => void): () => void 
       .get('/v1/agents', { limit: '1' })
       .then(() => {
         storeKey(key);
+        // A new fragment renders through hashchange; otherwise render the view asked for now.
         if (location.hash === '' || location.hash === '#/') location.hash = '#/agents';
-        signedIn();
+        else signedIn();
       })
       .catch((err: unknown) => {
         error.textContent =
