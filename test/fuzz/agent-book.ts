@@ -28,7 +28,11 @@ export function agentFromSeed(seedHex: string): BookAgent {
   return entry;
 }
 
-/** The §3 signature (64 bytes) over `machpay-v1\n{timestamp}\n{path}\n` + body. */
-export function signRequest(a: BookAgent, timestamp: string, path: string, body: Uint8Array): Buffer {
-  return sign(null, signedBytes(timestamp, path, body), a.key);
+/**
+ * The §3 signature (64 bytes) over `machpay-v1\n{timestamp}\n{path}\n`, in binary mode the
+ * ce-* header lines (`binaryLines`, UTF-8 as the headers are written), then the body.
+ */
+export function signRequest(a: BookAgent, timestamp: string, path: string, body: Uint8Array, binaryLines = ''): Buffer {
+  const signed = binaryLines === '' ? body : Buffer.concat([Buffer.from(binaryLines, 'utf8'), body]);
+  return sign(null, signedBytes(timestamp, path, signed), a.key);
 }

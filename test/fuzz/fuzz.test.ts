@@ -102,7 +102,9 @@ function failuresSince(n: number): Failure[] {
 
 beforeAll(async () => {
   db = await createTestDatabase('fuzz');
-  rx = await startReceiver({ DATABASE_URL: db.url, WORKERS: '2', LOG_LEVEL: 'warn' });
+  // A case's bytes, event times included, are fixed (event-model.ts), so the event-time window
+  // of §2 is opened wide here; its edges are tested in test/codec/time-window.test.ts.
+  rx = await startReceiver({ DATABASE_URL: db.url, WORKERS: '2', LOG_LEVEL: 'warn', EVENT_MAX_AGE_SECONDS: String(3650 * 86_400), EVENT_MAX_FUTURE_SECONDS: '86400' });
   keys = { primary: await createKey(PRIMARY_TENANT, 'fuzz'), opaque: await createKey(OPAQUE_TENANT, 'fuzz-opaque'), revoked: await createKey('fuzz-revoked', 'revoked') };
   const listed = (await cli('keys', 'list', '--tenant', 'fuzz-revoked')).split('\n')[1]?.split('\t')[0] as string;
   await cli('keys', 'revoke', listed);

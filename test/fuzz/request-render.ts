@@ -5,6 +5,7 @@
  */
 import { agentFromSeed, signRequest } from './agent-book.js';
 import type { Auth, HttpCase, RawCase, RawPart } from './fuzz-case.js';
+import { binaryModeSignedLines, SIGNED_BINARY_MODE_HEADERS } from '../../src/protocol/index.js';
 
 export interface ApiKeys {
   primary: string;
@@ -14,14 +15,26 @@ export interface ApiKeys {
 
 const UNKNOWN_KEY = `mpk_live_${'A'.repeat(43)}`;
 
-function agentHeaders(auth: Extract<Auth, { mode: 'agent' }>, path: string, body: Uint8Array): [string, string][] {
+/**
+ * The ce-* lines a binary-mode request signs (§3): the first value of each header, without
+ * the whitespace HTTP strips around a field value; '' when the request is not binary mode
+ * (its first Content-Type is not application/json).
+ */
+function binaryLinesOf(headers: readonly (readonly [string, string])[]): string {
+  const first = (name: string): string | undefined => headers.find(([n]) => n.toLowerCase() === name)?.[1];
+  const type = first('content-type');
+  if (type === undefined || (type.split(';')[0] ?? '').trim().toLowerCase() !== 'application/json') return '';
+  return binaryModeSignedLines(SIGNED_BINARY_MODE_HEADERS.map((h) => first(h)?.replace(/^[ \t]+|[ \t]+$/g, '')));
+}
+
+function agentHeaders(auth: Extract<Auth, { mode: 'agent' }>, path: string, body: Uint8Array, binaryLines = ''): [string, string][] {
   const t = auth.tweak ?? {};
   const agent = agentFromSeed(auth.seed);
   const now = Date.now() + (t.skewMs ?? 0);
   const timestamp = t.timestampTemplate === undefined ? String(now) : t.timestampTemplate.replace('{now}', String(now)).replace('{seconds}', String(Math.floor(now / 1000)));
   const signer = t.signerSeed === undefined ? agent : agentFromSeed(t.signerSeed);
   const signPath = t.signPath ?? (path.split('?')[0] as string);
-  const signed = signRequest(signer, timestamp, signPath, t.signBody === undefined ? body : Buffer.from(t.signBody, 'base64'));
+  const signed = signRequest(signer, timestamp, signPath, t.signBody === undefined ? body : Buffer.from(t.signBody, 'base64'), binaryLines);
   if (t.flipSignature === true) signed[7] = (signed[7] as number) ^ 0x10;
   const out: [string, string][] = [];
   const drop = new Set(t.drop ?? []);
@@ -48,7 +61,7 @@ function headBytes(requestLine: string, headers: readonly (readonly [string, str
 export function renderHttpCase(c: HttpCase, keys: ApiKeys, port: number): Buffer {
   const body = Buffer.from(c.body, 'base64');
   const headers: [string, string][] = [['host', `127.0.0.1:${port}`], ...c.headers];
-  if (c.auth.mode === 'agent') headers.push(...agentHeaders(c.auth, c.path, body));
+  if (c.auth.mode === 'agent') headers.push(...agentHeaders(c.auth, c.path, body, binaryLinesOf(c.headers)));
   else if (c.auth.mode === 'key') headers.push(...keyHeaders(c.auth, keys));
   const cl = c.contentLength ?? 'auto';
   if (cl === 'auto') headers.push(['content-length', String(body.length)]);
@@ -64,7 +77,7 @@ function renderPart(p: RawPart, port: number): Buffer {
     ['host', `127.0.0.1:${port}`],
     ['content-type', s.contentType],
     ...(s.extraHeaders ?? []),
-    ...agentHeaders({ mode: 'agent', seed: s.seed }, '/v1/agent', body),
+    ...agentHeaders({ mode: 'agent', seed: s.seed }, '/v1/agent', body, binaryLinesOf([['content-type', s.contentType], ...(s.extraHeaders ?? [])])),
     ['content-length', s.contentLength ?? String(body.length)],
   ];
   return Buffer.concat([headBytes('POST /v1/agent HTTP/1.1', headers), body]);
