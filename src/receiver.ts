@@ -15,8 +15,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { AgentRegistry, IngestPipeline, SpoolReplayer } from './pipeline/index.js';
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/worker/index.js';
 import { RingBuffer } from './ring/index.js';
-import { DEFAULT_ALERT_SETTINGS, registerReadRoutes, type AlertDefaults } from './read/index.js';
-import { ScopedKeyCache } from './read/scoped-key-cache.js';
+import { DEFAULT_ALERT_SETTINGS, registerReadRoutes, ScopedKeyCache, type AlertDefaults } from './read/index.js';
 import { ClickhouseOutboxSender, ClickhouseRollupSink, TallyFolder } from './rollups/index.js';
 import { IngestRoute, RateLimiter, startHttpServer, type Exchange, type HttpServer, type RouteRegistration } from './server/index.js';
 import { PostgresCopySink } from './sinks/postgres/index.js';
@@ -94,10 +93,9 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       const key = await keys.resolve(headers.authorization ?? '');
       return key === null ? { status: 401, code: 'invalid_api_key', message: 'The API key is missing, unknown or revoked.' } : { tenantId: key.tenantId, scopes: [...key.scopes] };
     };
-    // Settings changed, an agent linked or unlinked: its alerts are evaluated again.
-    const readDeps = { pool: readPool, log, defaults, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs, onAgentChanged: agentCommitted };
     const routes: RouteRegistration[] = [
-      (app) => registerReadRoutes(app, readDeps).routes,
+      // Settings changed, an agent linked or unlinked: its alerts are evaluated again.
+      (app) => registerReadRoutes(app, { pool: readPool, log, defaults, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs, onAgentChanged: agentCommitted }).routes,
       (app) => registerWebhookRoutes(app, { pool: readPool, authenticate, allowPrivateUrls: config.webhookAllowPrivateUrls, log }).routes,
       (app) => registerAlertRoutes(app, { pool: readPool, log, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs }).routes,
       (app) => {
@@ -326,13 +324,20 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       name: 'http listener',
       start: async () => {
         const sampler = new MetricsSampler({ metrics, ring, pipeline, workers, isReady, folder, clickhouse, spool, replayer });
-        server = await startHttpServer(config.host, config.port, {
-          ingest: route as IngestRoute,
-          isReady,
-          retryAfterSeconds: config.retryAfterSeconds,
-          metricsText: () => sampler.render(),
-          routes: readSideRoutes(),
-        });
+        try {
+          server = await startHttpServer(config.host, config.port, {
+            ingest: route as IngestRoute,
+            isReady,
+            retryAfterSeconds: config.retryAfterSeconds,
+            metricsText: () => sampler.render(),
+            routes: readSideRoutes(),
+          });
+        } catch (err) {
+          // The stream registers (and starts reading) with the routes: a listener that then
+          // fails to start must not leave it running.
+          await stream?.close();
+          throw err;
+        }
       },
       stop: async () => {
         log.info({ inFlight: pipeline.inFlight }, 'stopping: no new requests, answering those in flight');
