@@ -64,6 +64,8 @@ type ProbeResult = { ok: true } | { ok: false; timedOut: boolean; detail: string
 export class PostgresHealth {
   private up = true;
   private detail = 'writable';
+  /** Whether the current down state was found by a probe (its detail is the cause; failed writes follow from it). */
+  private downByProbe = false;
   private since = Date.now();
   private lastProbeMs: number | null = null;
   private timeoutsInARow = 0;
@@ -107,7 +109,8 @@ export class PostgresHealth {
     if (this.up && now - this.recoveredAt >= this.options.stableMs) this.nextHoldDownMs = this.options.holdDownMs;
     this.holdDownUntil = now + this.nextHoldDownMs;
     this.nextHoldDownMs = Math.min(this.nextHoldDownMs * 2, this.options.maxHoldDownMs);
-    this.setDown(`write failed: ${describeError(err)}`);
+    // Writes cut off because a probe found the server silent or read-only only repeat that cause.
+    if (this.up || !this.downByProbe) this.setDown(`write failed: ${describeError(err)}`, false);
   }
 
   stop(): void {
@@ -116,8 +119,9 @@ export class PostgresHealth {
     this.timer = null;
   }
 
-  private setDown(detail: string): void {
+  private setDown(detail: string, byProbe: boolean): void {
     this.detail = detail;
+    this.downByProbe = byProbe;
     if (!this.up) return;
     this.up = false;
     this.since = Date.now();
@@ -127,6 +131,7 @@ export class PostgresHealth {
 
   private setUp(): void {
     this.detail = 'writable';
+    this.downByProbe = false;
     this.timeoutsInARow = 0;
     if (this.up) return;
     this.up = true;
@@ -161,9 +166,9 @@ export class PostgresHealth {
       else if (!this.up) this.detail = `${this.detail.replace(/ \(writable again.*$/, '')} (writable again; resuming in ${Math.ceil(wait)} ms)`;
     } else if (!result.timedOut) {
       this.timeoutsInARow = 0;
-      this.setDown(result.detail);
+      this.setDown(result.detail, true);
     } else if (++this.timeoutsInARow >= this.options.timeoutsToMarkDown || !this.up) {
-      this.setDown(result.detail);
+      this.setDown(result.detail, true);
       // The server does not answer: a COPY or COMMIT in flight longer than a probe would wait
       // for the query timeout, holding its requests. Cut off, its batch goes to the spool.
       const dropped = dropConnections(this.pool, this.options.probeTimeoutMs);

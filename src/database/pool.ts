@@ -29,7 +29,10 @@ export function createPool(url: string, size: number, log: Logger, settings: PgS
     client.on('error', (err) => log.debug({ err: err.message }, 'PostgreSQL connection failed while in use'));
   });
   // An idle connection that drops must not crash the process; the next batch reconnects.
-  pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
+  pool.on('error', (err, client) => {
+    if (dropped.has(client)) return; // closed on purpose by dropConnections
+    log.warn({ err: err.message }, 'idle PostgreSQL connection failed');
+  });
   return pool;
 }
 
@@ -40,6 +43,8 @@ interface Tracked {
 }
 
 const trackedPools = new WeakMap<pg.Pool, Tracked>();
+/** Connections dropConnections closed: their errors are expected. */
+const dropped = new WeakSet<pg.PoolClient>();
 
 /**
  * Closes connections of a pool made by createPool by destroying their sockets: every idle
@@ -53,8 +58,8 @@ const trackedPools = new WeakMap<pg.Pool, Tracked>();
  */
 export function dropConnections(pool: pg.Pool, busyForMs: number): { idle: number; busy: number } {
   const tracked = trackedPools.get(pool);
-  const dropped = { idle: 0, busy: 0 };
-  if (tracked === undefined) return dropped;
+  const closed = { idle: 0, busy: 0 };
+  if (tracked === undefined) return closed;
   const now = performance.now();
   for (const client of [...tracked.all]) {
     const since = tracked.busySince.get(client);
@@ -62,12 +67,13 @@ export function dropConnections(pool: pg.Pool, busyForMs: number): { idle: numbe
     // The driver has no public way to abort a connection; its own query timeout does the same.
     const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
     if (stream === undefined) continue;
+    dropped.add(client);
     stream.destroy();
     tracked.all.delete(client);
-    if (since === undefined) dropped.idle++;
-    else dropped.busy++;
+    if (since === undefined) closed.idle++;
+    else closed.busy++;
   }
-  return dropped;
+  return closed;
 }
 
 /**

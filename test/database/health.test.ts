@@ -46,6 +46,9 @@ describe('PostgresHealth', () => {
       // Two probes of 500 ms in a row, 200 ms apart.
       expect(Date.now() - started).toBeLessThan(2500);
       expect(health.status().detail).toMatch(/no answer within 500 ms|timeout/);
+      // A COPY cut off by it fails too; the cause stays what the probe found.
+      health.markDown(new Error('Connection terminated unexpectedly'));
+      expect(health.status().detail).toMatch(/no answer within 500 ms|timeout/);
     } finally {
       proxy.setMode('forward');
     }
