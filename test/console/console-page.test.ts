@@ -3,7 +3,8 @@
  * the agent page's exact figures against SQL over the raw rows, charts, the live feed
  * (within a second, and resumed without loss after a dropped connection), acknowledging
  * an alert, history pages, keyboard-only use, the security policy, and a burst of events.
- * Data goes in through a real receiver (signed batches to /v1/agent), as producers send it.
+ * Everything runs on the real receiver: data goes in as signed batches to /v1/agent, as
+ * producers send it, and the page, the read API and the stream come from the same server.
  */
 import type { Browser, Page } from 'playwright-core';
 import { AgentReadClient, keypairFromSecretKey } from '../../src/sdk/index.js';
@@ -130,8 +131,12 @@ describe('console', () => {
       if (Date.now() > deadline) throw new Error('telemetry not stored');
       await new Promise((r) => setTimeout(r, 50));
     }
-    server.evaluator.touch(agent.agentId);
-    await server.evaluator.flush();
+    // The receiver evaluates alerts after each commit (docs/read-api.md §5: within 2 s).
+    const firingBy = Date.now() + 5000;
+    while ((await server.pool.query(`SELECT 1 FROM agent_alerts WHERE agent_id = $1 AND state = 'firing'`, [agent.agentId])).rowCount !== 3) {
+      if (Date.now() > firingBy) throw new Error('the alerts did not fire');
+      await new Promise((r) => setTimeout(r, 50));
+    }
 
     await page.reload();
     const row = page.locator(`tr[data-agent-id="${agent.agentId}"]`);
