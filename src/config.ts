@@ -312,7 +312,7 @@ export const SPEC = {
     default: 0,
     min: 0,
     max: 1024 * MiB,
-    doc: 'Body bytes one client address (an IPv6 /64) may have in ingest requests not yet authenticated (all of them hold at most half of RING_BYTES); 0 = RING_BYTES / 32, at least one request of MAX_BODY_BYTES. Past it: 429 overloaded. Behind a proxy that hides client addresses, raise it to RING_BYTES / 2.',
+    doc: 'Body bytes one client address (an IPv6 /64) may always have in ingest requests not yet authenticated; beyond it, an address borrows from RING_BYTES / 4 shared by all addresses over theirs (all such requests hold at most RING_BYTES / 2). 0 = RING_BYTES / 32, at least one request of MAX_BODY_BYTES. Past it: 429 overloaded. Behind a proxy that hides client addresses, raise it to RING_BYTES / 2.',
   },
   bodyTimeoutMs: {
     env: 'BODY_TIMEOUT_MS',

@@ -7,16 +7,23 @@ import type { HttpResponse } from 'uWebSockets.js';
  * it is, is answered or goes away. The charge is a counter, not a place in the ring: it is
  * given back in any order, so one slow request never holds up another's release.
  *
- * With the per-address cap a fraction of the total, one address (one /64 for IPv6) cannot
- * take the budget alone; legitimate traffic from other addresses keeps the rest.
+ * Each address may hold up to `perAddressBytes`. Beyond that it borrows from a shared part
+ * of `borrowableBytes`, which all addresses over their own allowance share: one busy producer
+ * can use far more than its allowance while the budget is idle, but a few addresses, however
+ * slow, cannot take more than their allowances and the shared part, and the rest (at least
+ * `totalBytes - borrowableBytes`, less what others hold within their allowances) stays for
+ * everyone else.
  */
 export class AdmissionBudget {
   private readonly byAddress = new Map<string, number>();
   private held = 0;
+  /** Sum over addresses of what each holds beyond perAddressBytes. */
+  private borrowed = 0;
 
   constructor(
     readonly totalBytes: number,
     readonly perAddressBytes: number,
+    readonly borrowableBytes = 0,
   ) {}
 
   /** Bytes a request of `bodyBytes` is charged. */
@@ -24,29 +31,42 @@ export class AdmissionBudget {
     return bodyBytes + REQUEST_OVERHEAD_BYTES;
   }
 
-  /** Charges `bytes` to `address`; false (nothing charged) when either cap would be passed. */
+  /** Charges `bytes` to `address`; false (nothing charged) when the budget cannot take it. */
   tryHold(address: string, bytes: number): boolean {
     const mine = this.byAddress.get(address) ?? 0;
-    if (this.held + bytes > this.totalBytes || mine + bytes > this.perAddressBytes) return false;
+    if (this.held + bytes > this.totalBytes) return false;
+    const more = this.beyondAllowance(mine + bytes) - this.beyondAllowance(mine);
+    if (more > 0 && this.borrowed + more > this.borrowableBytes) return false;
     this.byAddress.set(address, mine + bytes);
     this.held += bytes;
+    this.borrowed += more;
     return true;
   }
 
   /** Gives back what tryHold charged. */
   release(address: string, bytes: number): void {
-    const left = (this.byAddress.get(address) ?? 0) - bytes;
+    const mine = this.byAddress.get(address) ?? 0;
+    const left = Math.max(0, mine - bytes);
     if (left > 0) this.byAddress.set(address, left);
     else this.byAddress.delete(address);
-    this.held = Math.max(0, this.held - bytes);
+    this.held = Math.max(0, this.held - (mine - left));
+    this.borrowed = Math.max(0, this.borrowed - (this.beyondAllowance(mine) - this.beyondAllowance(left)));
   }
 
   get heldBytes(): number {
     return this.held;
   }
 
+  get borrowedBytes(): number {
+    return this.borrowed;
+  }
+
   heldBy(address: string): number {
     return this.byAddress.get(address) ?? 0;
+  }
+
+  private beyondAllowance(bytes: number): number {
+    return bytes > this.perAddressBytes ? bytes - this.perAddressBytes : 0;
   }
 }
 

@@ -399,12 +399,13 @@ export class IngestRoute {
 
 /**
  * Half the ring for requests not yet authenticated, the other half staying for requests
- * already authenticated; by default 1/32 of the ring per address (at least one largest
- * request), so that sixteen addresses are needed to take the half.
+ * already authenticated. By default each address may hold 1/32 of the ring (at least one
+ * largest request) and borrow beyond that from a shared half of the budget: a single busy
+ * producer can use half of it, slow clients from a few addresses leave most of it free.
  */
 function unauthenticatedBudget(ringCapacity: number, maxBodyBytes: number, perAddress: number): AdmissionBudget {
   // Plus one request's overhead, so that the largest body the ring takes is never refused for ever.
   const total = Math.floor(ringCapacity / 2) + REQUEST_OVERHEAD_BYTES;
-  const cap = perAddress > 0 ? perAddress : Math.floor(ringCapacity / 32);
-  return new AdmissionBudget(total, Math.min(total, Math.max(cap, AdmissionBudget.cost(maxBodyBytes))));
+  const cap = Math.min(total, Math.max(perAddress > 0 ? perAddress : Math.floor(ringCapacity / 32), AdmissionBudget.cost(maxBodyBytes)));
+  return new AdmissionBudget(total, cap, Math.floor(total / 2));
 }

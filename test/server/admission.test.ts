@@ -31,3 +31,26 @@ describe('AdmissionBudget', () => {
     expect(AdmissionBudget.cost(100)).toBe(100 + REQUEST_OVERHEAD_BYTES);
   });
 });
+
+describe('AdmissionBudget borrowing', () => {
+  it('lets one address go past its allowance only from the shared part, leaving the rest to others', () => {
+    // Total 1000, 100 per address, 400 shared beyond allowances.
+    const budget = new AdmissionBudget(1000, 100, 400);
+    for (let i = 0; i < 5; i++) expect(budget.tryHold('busy', 100)).toBe(true);
+    expect(budget.borrowedBytes).toBe(400);
+    expect(budget.tryHold('busy', 1), 'the shared part is used up').toBe(false);
+    expect(budget.tryHold('slow', 100), 'within its own allowance').toBe(true);
+    expect(budget.tryHold('slow', 1)).toBe(false);
+    // Everyone else still has what the shared part and the two allowances leave.
+    for (let i = 0; i < 4; i++) expect(budget.tryHold(`other-${i}`, 100)).toBe(true);
+    expect(budget.heldBytes).toBe(1000);
+    // Giving back the borrowed bytes first frees the shared part for anyone over its allowance.
+    budget.release('busy', 100);
+    expect(budget.borrowedBytes).toBe(300);
+    expect(budget.tryHold('slow', 100)).toBe(true);
+    expect(budget.borrowedBytes).toBe(400);
+    budget.release('busy', 400);
+    expect(budget.borrowedBytes).toBe(100);
+    expect(budget.heldBy('busy')).toBe(0);
+  });
+});
