@@ -112,7 +112,7 @@ describe('rate limits charged after authentication', () => {
     console.info(`bad-signature flood: ${JSON.stringify(flood)}; the agent's own: ${JSON.stringify(own.map((a) => a.status))}`);
 
     expect(flood['401 bad_signature'] ?? 0, 'the flood was verified and refused').toBeGreaterThan(0);
-    expect(own.length).toBeGreaterThan(4);
+    expect(own.length).toBeGreaterThanOrEqual(3);
     expect(own.map((a) => `${a.status} ${errorCode(a)}`).filter((s) => !s.startsWith('202'))).toEqual([]);
     // Past its allowance of 401s, the flooding address is refused before any work.
     expect(flood['429 rate_limited'] ?? 0).toBeGreaterThan(0);

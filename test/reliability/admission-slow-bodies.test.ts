@@ -70,7 +70,7 @@ async function normalTraffic(ms: number): Promise<{ accepted: number; statuses: 
 describe('slow uploads with valid-looking headers', () => {
   it('leave normal traffic at least 90% of its 202 rate', async () => {
     // Warm up first (JIT, connections, PostgreSQL's caches), so the baseline is not flattered low.
-    await normalTraffic(1500);
+    await normalTraffic(3000);
     const before = await normalTraffic(PHASE_MS);
     expect(before.accepted, `statuses without attackers ${JSON.stringify(before.statuses)}`).toBeGreaterThan(50);
 
