@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ThrottledLog, type Logger } from '../logger.js';
+import { sendMethodNotAllowed } from '../server/index.js';
 import type { EventIdCodec } from './event-ids.js';
 import { startOf, type LogPosition } from './log-position.js';
 import { authenticate, authorize, isLinkedTo, parseQuery, ReadError, sendReadError, type Credentials, type ScopedKeyCache } from './read-side.js';
@@ -75,7 +76,7 @@ export function attachEventsRoute(app: TemplatedApp, ctx: EventsRouteContext): v
         else sub.reset('server_error');
       });
   });
-  app.any(EVENTS_PATH, (res) => sendReadError(res, new ReadError('method_not_allowed')));
+  app.any(EVENTS_PATH, (res) => sendMethodNotAllowed(res, ['GET']));
 }
 
 async function admit(

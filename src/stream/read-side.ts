@@ -1,4 +1,7 @@
-/** What the stream takes from the read API: who a request is, what it may read, and its answers' shape. */
+/**
+ * What the stream takes from the read API, through its front door: who a request is, what
+ * it may read, and its answers' shape, so a stream request is judged exactly as a read is.
+ */
 export {
   apiTime,
   authenticate,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ThrottledLog, type Logger } from '../logger.js';
+import { sendMethodNotAllowed } from '../server/index.js';
 import { authenticate, authorize, isLinkedTo, ReadError, sendJson, sendReadError, type Credentials, type ScopedKeyCache } from './read-side.js';
 import { TOKEN_TTL_MS, type StreamTokens } from './stream-tokens.js';
 import { parseTopic, topicText } from './topics.js';
@@ -52,7 +53,7 @@ export function attachTokensRoute(app: TemplatedApp, ctx: TokensRouteContext): v
         });
     });
   });
-  app.any(TOKENS_PATH, (res) => sendReadError(res, new ReadError('method_not_allowed')));
+  app.any(TOKENS_PATH, (res) => sendMethodNotAllowed(res, ['POST']));
 }
 
 async function issue(ctx: TokensRouteContext, creds: Credentials, url: string, body: Buffer): Promise<{ token: string; expires_at: string } | ReadError> {
