@@ -199,6 +199,11 @@ export class CommitReplyDropper {
     this.armed += n;
   }
 
+  /** Lets every reply through again. */
+  disarm(): void {
+    this.armed = 0;
+  }
+
   async up(): Promise<void> {
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, this.targetHost);
