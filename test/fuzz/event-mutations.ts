@@ -172,9 +172,9 @@ function mutateEnvelope(rng: Prng, ve: ValidEvent, ident: CaseIdentity, codec: C
     time: [
       () => a('nanoseconds', '2026-01-01T00:00:00.123456789Z'),
       () => a('offset', '2026-01-01T00:00:00+05:30'),
-      // Storable, but outside the event-time window of §2.
-      () => r('epoch', '1970-01-01T00:00:00Z'),
-      () => r('max', '9999-12-31T23:59:59Z'),
+      // Storable, but outside the event-time window of §2 (for telemetry, period_end is checked instead).
+      () => (ve.kind === 'telemetry' ? a : r)('epoch', '1970-01-01T00:00:00Z'),
+      () => (ve.kind === 'telemetry' ? a : r)('max', '9999-12-31T23:59:59Z'),
       () => a('lower-case-t-z', '2026-01-01t00:00:00z'),
       () => e('leap-second', '2016-12-31T23:59:60Z'),
       () => e('space-separator', '2026-01-01 00:00:00Z'),
