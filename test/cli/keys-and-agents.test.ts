@@ -12,6 +12,8 @@ import { RECEIVER_ENTRY } from '../helpers/receiver.js';
 import { errorCode, signed, startReadServer, withKey, type ReadServer } from '../read/support.js';
 
 const execFileP = promisify(execFile);
+/** Each command is a process of its own (about a second on a loaded machine); a test runs up to a dozen. */
+const CLI_TIMEOUT = { timeout: 120_000 };
 let s: ReadServer;
 
 beforeAll(async () => {
@@ -48,7 +50,7 @@ async function linkCode(agent = newAgent()): Promise<{ agent: ReturnType<typeof 
   return { agent, code: (r.json as { code: string }).code };
 }
 
-describe('keys', () => {
+describe('keys', CLI_TIMEOUT, () => {
   it('creates ingest keys by default and keys with the scopes asked for, which the read API honours', async () => {
     const plain = await cli('keys', 'create', '--tenant', 'cli-t1', '--name', 'gateway');
     expect(plain.code).toBe(0);
@@ -80,7 +82,7 @@ describe('keys', () => {
   });
 });
 
-describe('agents', () => {
+describe('agents', CLI_TIMEOUT, () => {
   it('links an agent by its code, lists it, and unlinks it', async () => {
     const { agent, code } = await linkCode();
     const linked = await cli('agents', 'link', code.toLowerCase(), '--tenant', 'cli-owner', '--name', 'weather bot');
@@ -117,7 +119,7 @@ describe('agents', () => {
   });
 });
 
-describe('help and options', () => {
+describe('help and options', CLI_TIMEOUT, () => {
   it('--help lists the commands, and each command has its own', async () => {
     const top = await cli('--help');
     for (const c of ['serve', 'migrate', 'keys create', 'keys list', 'keys revoke', 'agents link', 'agents list', 'agents unlink']) expect(top.stdout).toContain(c);
