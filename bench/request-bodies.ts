@@ -4,6 +4,7 @@
  * event is unique: a fresh nonce per agent and an id derived from it, so nothing is
  * deduplicated and the rows can be counted exactly.
  */
+import { binaryModeSignedLines, SIGNED_BINARY_MODE_HEADERS } from '../src/protocol/index.js';
 import { gzipSync } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { AGENT_PATH, agentHeaders, signBytes, signText, type Agent, type AgentSet } from './agents.js';
@@ -150,17 +151,14 @@ function binarySingleRequest(agents: AgentSet): BenchRequest {
   const ts = String(Date.now());
   const time = new Date().toISOString();
   const n = agent.nonce++;
-  const { body, signature } = signText(agent, interactionData(agent.id, n), ts);
+  const ce = { 'ce-specversion': '1.0', 'ce-id': `${agent.id}-${n}`, 'ce-source': SOURCE, 'ce-type': 'com.machpay.agent.interaction.v1', 'ce-time': time };
+  // Binary mode signs its ce-* header lines between the prefix and the body (docs/protocol.md §3).
+  const lines = binaryModeSignedLines(SIGNED_BINARY_MODE_HEADERS.map((h) => ce[h]));
+  const signed = signText(agent, lines + interactionData(agent.id, n), ts);
+  const body = signed.body.subarray(Buffer.byteLength(lines));
   return {
     path: AGENT_PATH,
-    headers: {
-      ...agentHeaders(agent, ts, signature, 'application/json'),
-      'ce-specversion': '1.0',
-      'ce-id': `${agent.id}-${n}`,
-      'ce-source': SOURCE,
-      'ce-type': 'com.machpay.agent.interaction.v1',
-      'ce-time': time,
-    },
+    headers: { ...agentHeaders(agent, ts, signed.signature, 'application/json'), ...ce },
     body,
     events: 1,
     kind: 'binary-single',
