@@ -124,6 +124,8 @@ export class ClickhouseOutboxSender {
       const sent = await this.sink.insert(rows);
       if (!sent.ok) {
         // ClickHouse failed, not this connection: give the claim back and keep the connection.
+        // A table gone missing (dropped, a new server) gets the DDL again before the retry.
+        if (sent.kind === 'schema') this.schemaReady = false;
         await client.query('ROLLBACK');
         throw new ClickhouseSendError(sent.error);
       }

@@ -304,6 +304,19 @@ describe('ClickHouse rollups', () => {
     await proxy.down();
   });
 
+  it('puts the table back when it disappears under a running receiver, and loses nothing', async () => {
+    const s = rollups();
+    await s.commit([agentGroup('t13-agent', 'v', minuteAgo(1), [1, 2])]);
+    await s.flush();
+    // (Rows other tests of this file wrote go too; each test only reads its own keys.)
+    await ch.client.command({ query: 'DROP TABLE rollup_minute' });
+    await s.commit([agentGroup('t13-agent', 'v', minuteAgo(1), [3])]);
+    await s.flush(); // fails with UNKNOWN_TABLE: the DDL is applied again, then the rows sent
+    expect(await eventually(async () => (await outboxRows()) === 0, 10_000)).toBe(true);
+    expect(await chTotals('t13-')).toMatchObject({ requests: '1' });
+    expect(s.sender?.stats().failures).toBeGreaterThanOrEqual(1);
+  });
+
   it('classifies ClickHouse failures: rows at fault are permanent, a missing table is schema, the rest retry', () => {
     expect(classifyClickhouseError(new ClickHouseError({ message: 'Cannot parse input', code: '27' }))).toBe('permanent');
     expect(classifyClickhouseError(new ClickHouseError({ message: 'Table doesn\'t exist', code: '60' }))).toBe('schema');
