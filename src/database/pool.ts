@@ -16,7 +16,11 @@ export function createPool(url: string, size: number, log: Logger, settings: PgS
   const tracked: Tracked = { all: new Set(), busySince: new Map() };
   trackedPools.set(pool, tracked);
   pool.on('acquire', (client) => tracked.busySince.set(client, performance.now()));
-  pool.on('release', (_err, client) => tracked.busySince.delete(client));
+  pool.on('release', (_err, client) => {
+    tracked.busySince.delete(client);
+    // Marked by dropConnections while in use: closed now that it is back (the pool removes it).
+    if (retireOnRelease.has(client)) destroySocket(client);
+  });
   pool.on('remove', (client) => {
     tracked.all.delete(client);
     tracked.busySince.delete(client);
@@ -45,10 +49,22 @@ interface Tracked {
 const trackedPools = new WeakMap<pg.Pool, Tracked>();
 /** Connections dropConnections closed: their errors are expected. */
 const dropped = new WeakSet<pg.PoolClient>();
+/** Connections in use when dropConnections ran, closed when they are released. */
+const retireOnRelease = new WeakSet<pg.PoolClient>();
+
+function destroySocket(client: pg.PoolClient): boolean {
+  // The driver has no public way to abort a connection; its own query timeout does the same.
+  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  if (stream === undefined) return false;
+  dropped.add(client);
+  stream.destroy();
+  return true;
+}
 
 /**
  * Closes connections of a pool made by createPool by destroying their sockets: every idle
- * one, and the checked-out ones taken more than `busyForMs` ago (Infinity: none). A query in
+ * one, and the checked-out ones taken more than `busyForMs` ago; the other checked-out ones
+ * are closed when they are released, never reused. A query in
  * flight on one fails at once as a broken connection (`unavailable`), and the pool replaces
  * what it lost on demand. Used when PostgreSQL stops answering (a COMMIT on a black-holed
  * connection would otherwise wait for the query timeout, holding its requests) and when it
@@ -63,12 +79,11 @@ export function dropConnections(pool: pg.Pool, busyForMs: number): { idle: numbe
   const now = performance.now();
   for (const client of [...tracked.all]) {
     const since = tracked.busySince.get(client);
-    if (since !== undefined && now - since <= busyForMs) continue;
-    // The driver has no public way to abort a connection; its own query timeout does the same.
-    const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-    if (stream === undefined) continue;
-    dropped.add(client);
-    stream.destroy();
+    if (since !== undefined && now - since <= busyForMs) {
+      retireOnRelease.add(client);
+      continue;
+    }
+    if (!destroySocket(client)) continue;
     tracked.all.delete(client);
     if (since === undefined) closed.idle++;
     else closed.busy++;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classifyPgError, createPool, ensureMonthlyPartitions, migrate, sessionSettings, withClient } from '../../src/database/index.js';
+import { classifyPgError, createPool, dropConnections, ensureMonthlyPartitions, migrate, sessionSettings, withClient } from '../../src/database/index.js';
 import { createTestDatabase, postgresServerUrl, query, type TestDatabase } from '../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -189,6 +189,33 @@ describe('failures caused on a real PostgreSQL', () => {
       expect(err.code).toBe(code);
       expect(classifyPgError(err)).toBe('permanent');
     }
+  });
+});
+
+describe('dropConnections', () => {
+  it('closes idle connections and those in use longer than asked, and retires the others when released', async () => {
+    // Its own application_name (the URL's wins over the receiver's), to count its sessions alone.
+    const url = new URL(db.url);
+    url.searchParams.set('application_name', 'drop_test');
+    const p = createPool(url.toString(), 3, log);
+    pools.push(p);
+    const idle = await p.connect();
+    const old = await p.connect();
+    old.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    const young = await p.connect();
+    idle.release();
+    const pids = async (): Promise<number> =>
+      Number((await query<{ n: string }>(db.url, "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'drop_test'", [db.name]))[0]?.n);
+    expect(await pids()).toBe(3);
+    expect(dropConnections(p, 200)).toEqual({ idle: 1, busy: 1 });
+    expect(classifyPgError(await failure(() => old.query('SELECT 1')))).toBe('unavailable');
+    old.release(true);
+    // The young one finishes its work, then is closed instead of going back to the pool.
+    expect((await young.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+    young.release();
+    await expect.poll(pids, { timeout: 3000, interval: 50 }).toBe(0);
+    expect((await p.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
   });
 });
 
