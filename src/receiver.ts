@@ -143,7 +143,13 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       start: () => {
         ring = RingBuffer.create(config.ringBytes);
         metrics.ringCapacityBytes.set(ring.capacity);
-        const settings: WorkerSettings = { ring: ring.buffer, maxDecodedBytes: config.maxDecodedBytes, maxEvents: config.maxEvents, rollups: config.rollups };
+        const settings: WorkerSettings = {
+          ring: ring.buffer,
+          maxDecodedBytes: config.maxDecodedBytes,
+          maxEvents: config.maxEvents,
+          rollups: config.rollups,
+          eventTimeLimits: { maxAgeMs: config.eventMaxAgeSeconds * 1000, maxFutureMs: config.eventMaxFutureSeconds * 1000 },
+        };
         workers = new Piscina<TaskInput, TaskOutput>({
           filename: WORKER_FILE.href,
           minThreads: config.workers,
