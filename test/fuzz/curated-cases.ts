@@ -26,7 +26,7 @@ export interface CuratedCase {
   case: HttpCase | RawCase;
 }
 
-/** Far from a run's indices (keys differ anyway: the agents and the run tag are the corpus's own); period ends stay below 2^32. */
+/** Far from a run's indices (keys differ anyway: the agents and the run tag are the corpus's own); period ends reuse the spans of small indices (event-model.ts), below 2^32. */
 const CURATED_INDEX_BASE = 1_000_000;
 const GATEWAY_DATA = { gateway_id: 'gw-cur', vendor_id: 'v', route: '/r', method: 'GET', status_code: 200, latency_ms: 1 };
 const SEED = agentSeed(0, 'curated', 0);

@@ -16,9 +16,35 @@ export type EventKind = keyof typeof EVENT_TYPES;
 
 /** Nonces and period ends come from disjoint, run-unique ranges: far from every edge value a mutant uses. */
 export const NONCE_BASE = 1_000_000_000_000_000;
-export const PERIOD_END_BASE = 1_600_000_000;
 /** Events per case with their own key; bigger batches reuse keys (stored once, as duplicates). */
 export const KEYS_PER_CASE = 2048;
+
+/**
+ * A telemetry key is (agent, period_end), and period_end must lie inside the receiver's
+ * event-time window (docs/protocol.md §2), so period ends are packed into a fixed span of
+ * the past: case `i` gets PERIOD_KEYS_PER_CASE consecutive seconds from
+ * PERIOD_END_BASE + (i mod PERIOD_CASES) * PERIOD_KEYS_PER_CASE. A batch holds at most 1001
+ * events, so every event of a case has its own period end. Curated cases (indices from
+ * 10^6) reuse the spans of small indices under agents of their own; a run of more than
+ * PERIOD_CASES cases would give two of its cases the same keys, so the suite refuses it.
+ * The span is 2019-01-01 .. 2025-06-28: inside the fuzz receiver's window (3650 days back)
+ * until the end of 2028 (fuzz.test.ts checks it before sending anything).
+ */
+export const PERIOD_END_BASE = Date.UTC(2019, 0, 1) / 1000;
+export const PERIOD_KEYS_PER_CASE = 1024;
+export const PERIOD_CASES = 200_000;
+/** The first and last period_end any case can carry (seconds). */
+export const PERIOD_END_RANGE: readonly [number, number] = [PERIOD_END_BASE, PERIOD_END_BASE + PERIOD_CASES * PERIOD_KEYS_PER_CASE - 1];
+
+export function periodEndOf(caseIndex: number, k: number): number {
+  return PERIOD_END_BASE + (caseIndex % PERIOD_CASES) * PERIOD_KEYS_PER_CASE + (k % PERIOD_KEYS_PER_CASE);
+}
+
+/** The case index (below PERIOD_CASES) whose events carry this period_end, or null outside the range. */
+export function caseOfPeriodEnd(periodEnd: number): number | null {
+  if (!Number.isSafeInteger(periodEnd) || periodEnd < PERIOD_END_RANGE[0] || periodEnd > PERIOD_END_RANGE[1]) return null;
+  return Math.floor((periodEnd - PERIOD_END_BASE) / PERIOD_KEYS_PER_CASE);
+}
 
 /** Who is sending a case and how its keys are made unique. */
 export interface CaseIdentity {
@@ -99,7 +125,7 @@ export function buildValidEvent(kind: EventKind, ident: CaseIdentity, k: number)
     };
   }
   if (kind === 'telemetry') {
-    const periodEnd = PERIOD_END_BASE + slot;
+    const periodEnd = periodEndOf(ident.caseIndex, k);
     return {
       kind,
       id,
@@ -190,7 +216,13 @@ const TELEMETRY_FIELDS: FieldSpec[] = [
   {
     path: ['data', 'period_end'],
     name: 'period_end',
-    mutants: memo(() => intMutants(0, 253402300799, true).filter((m) => m.verdict === 'reject' && !m.name.startsWith('max+'))),
+    // Every number these mutants carry (0, year 5000, year 9999, -1…) lies outside the §2
+    // event-time window, so each one is refused, naming period_end.
+    mutants: memo(() =>
+      intMutants(0, 253402300799, true)
+        .filter((m) => !m.name.startsWith('max+'))
+        .map(({ stored: _stored, ...m }): Mutant => ({ ...m, verdict: 'reject' })),
+    ),
     key: true,
   },
   {

@@ -19,7 +19,7 @@ import { RECEIVER_ENTRY, startReceiver, type RunningReceiver } from '../helpers/
 import { agentFromSeed } from './agent-book.js';
 import { generateCase } from './case-generator.js';
 import { loadCorpus, saveFound, type CorpusEntry } from './corpus.js';
-import { buildValidEvent } from './event-model.js';
+import { PERIOD_CASES, PERIOD_END_RANGE, buildValidEvent } from './event-model.js';
 import { validEvent } from './event-mutations.js';
 import { CONTENT_TYPES, b64 } from './events-case.js';
 import type { FuzzCase, HttpCase } from './fuzz-case.js';
@@ -60,6 +60,22 @@ async function cli(...args: string[]): Promise<string> {
 }
 async function createKey(tenant: string, name: string): Promise<string> {
   return (await cli('keys', 'create', '--tenant', tenant, '--name', name)).trim().split('\n').pop() as string;
+}
+
+const EVENT_MAX_AGE_SECONDS = 3650 * 86_400;
+const EVENT_MAX_FUTURE_SECONDS = 86_400;
+
+/**
+ * Generated telemetry is expected to be stored, which holds only while every period_end a
+ * case can carry lies inside the receiver's window (an hour of margin at the old edge) and
+ * no two cases of the run share keys (event-model.ts).
+ */
+function checkPeriodEnds(cases: number, nowSeconds: number): void {
+  if (cases > PERIOD_CASES) throw new Error(`FUZZ_CASES=${cases}: at most ${PERIOD_CASES} cases have telemetry keys of their own (PERIOD_CASES in event-model.ts)`);
+  const [first, last] = PERIOD_END_RANGE;
+  if (first < nowSeconds - EVENT_MAX_AGE_SECONDS + 3600 || last > nowSeconds + EVENT_MAX_FUTURE_SECONDS) {
+    throw new Error(`period ends ${first}..${last} are no longer inside the event-time window of the fuzz receiver: move PERIOD_END_BASE (event-model.ts) and rewrite the curated corpus`);
+  }
 }
 
 /** A valid signed batch: sent before and after the run, it must get 202 and be stored. */
@@ -103,8 +119,17 @@ function failuresSince(n: number): Failure[] {
 beforeAll(async () => {
   db = await createTestDatabase('fuzz');
   // A case's bytes, event times included, are fixed (event-model.ts), so the event-time window
-  // of §2 is opened wide here; its edges are tested in test/codec/time-window.test.ts.
-  rx = await startReceiver({ DATABASE_URL: db.url, WORKERS: '2', LOG_LEVEL: 'warn', EVENT_MAX_AGE_SECONDS: String(3650 * 86_400), EVENT_MAX_FUTURE_SECONDS: '86400' });
+  // of §2 is opened wide here; its edges are tested in test/codec/time-window.test.ts. The
+  // 401s of the auth cases must not turn into 429s: the per-address limit of §3 is off.
+  checkPeriodEnds(CASES, Date.now() / 1000);
+  rx = await startReceiver({
+    DATABASE_URL: db.url,
+    WORKERS: '2',
+    LOG_LEVEL: 'warn',
+    EVENT_MAX_AGE_SECONDS: String(EVENT_MAX_AGE_SECONDS),
+    EVENT_MAX_FUTURE_SECONDS: String(EVENT_MAX_FUTURE_SECONDS),
+    AUTH_FAILURE_RATE_LIMIT: '0',
+  });
   keys = { primary: await createKey(PRIMARY_TENANT, 'fuzz'), opaque: await createKey(OPAQUE_TENANT, 'fuzz-opaque'), revoked: await createKey('fuzz-revoked', 'revoked') };
   const listed = (await cli('keys', 'list', '--tenant', 'fuzz-revoked')).split('\n')[1]?.split('\t')[0] as string;
   await cli('keys', 'revoke', listed);

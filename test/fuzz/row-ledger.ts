@@ -7,7 +7,7 @@
  * exactly what was sent.
  */
 import pg from 'pg';
-import { KEYS_PER_CASE, NONCE_BASE, PERIOD_END_BASE } from './event-model.js';
+import { KEYS_PER_CASE, NONCE_BASE, caseOfPeriodEnd } from './event-model.js';
 import type { EventExpectation, Table } from './fuzz-case.js';
 import type { EventFate } from './response-oracle.js';
 
@@ -57,8 +57,8 @@ export function caseOfRow(table: Table, key: string, run: RunIdentity): number |
   }
   if (!run.agents.has(left)) return null;
   const n = Number(right);
-  const base = table === 'agent_interactions' ? NONCE_BASE : PERIOD_END_BASE;
-  return Number.isSafeInteger(n) && n >= base ? Math.floor((n - base) / KEYS_PER_CASE) : null;
+  if (table === 'agent_telemetry') return caseOfPeriodEnd(n);
+  return Number.isSafeInteger(n) && n >= NONCE_BASE ? Math.floor((n - NONCE_BASE) / KEYS_PER_CASE) : null;
 }
 
 const KEY_SQL: Record<Table, string> = {
