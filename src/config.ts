@@ -93,6 +93,62 @@ export const SPEC = {
     max: 64,
     doc: 'Most COPY transactions at once (one more runs only while PARALLEL_COPY_ROWS rows wait).',
   },
+  pgStatementTimeoutMs: {
+    env: 'PG_STATEMENT_TIMEOUT_MS',
+    kind: 'int',
+    default: 30_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'statement_timeout of the receiver\'s PostgreSQL sessions: a COPY or COMMIT running longer is cancelled and its batch spooled (a 20,000-row batch takes about 0.5 s). 0: no limit.',
+  },
+  pgQueryTimeoutMs: {
+    env: 'PG_QUERY_TIMEOUT_MS',
+    kind: 'int',
+    default: 35_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'How long the driver waits for any answer from PostgreSQL before it gives the connection up: what frees a COMMIT sent to a server that silently drops packets. Must exceed PG_STATEMENT_TIMEOUT_MS. 0: no limit.',
+  },
+  pgIdleInTransactionTimeoutMs: {
+    env: 'PG_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+    kind: 'int',
+    default: 60_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'idle_in_transaction_session_timeout of the receiver\'s sessions: PostgreSQL ends a session of a frozen or cut-off receiver that holds locks. 0: no limit.',
+  },
+  pgConnectTimeoutMs: {
+    env: 'PG_CONNECT_TIMEOUT_MS',
+    kind: 'int',
+    default: 5_000,
+    min: 100,
+    max: 600_000,
+    doc: 'Time to connect and authenticate to PostgreSQL, or to wait for a free pooled connection, before the batch goes to the spool.',
+  },
+  pgKeepaliveDelayMs: {
+    env: 'PG_KEEPALIVE_DELAY_MS',
+    kind: 'int',
+    default: 10_000,
+    min: 1_000,
+    max: 7_200_000,
+    doc: 'Idle time before TCP keepalive probes start on PostgreSQL connections (probe interval and count are the kernel\'s).',
+  },
+  pgDdlLockTimeoutMs: {
+    env: 'PG_DDL_LOCK_TIMEOUT_MS',
+    kind: 'int',
+    default: 5_000,
+    min: 100,
+    max: 600_000,
+    doc: 'lock_timeout of partition upkeep: its lock request would queue every COPY behind it, so it gives up and tries again within the hour.',
+  },
+  pgHealthProbeTimeoutMs: {
+    env: 'PG_HEALTH_PROBE_TIMEOUT_MS',
+    kind: 'int',
+    default: 1_500,
+    min: 100,
+    max: 60_000,
+    doc: 'The most one readiness probe of PostgreSQL (connect and one query, every second) may take; two in a row without an answer mark it down and close its connections.',
+  },
   parallelCopyRows: {
     env: 'PARALLEL_COPY_ROWS',
     kind: 'int',
@@ -433,6 +489,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: readonly
   // ring takes records up to half its size: the largest body must always fit.
   if ((out.maxBodyBytes as number) + 64 * 1024 > (out.ringBytes as number) / 2) {
     throw new ConfigError('MAX_BODY_BYTES', 'must be at most half of RING_BYTES minus 64 KiB');
+  }
+  // A query timeout that fires first would throw away connections PostgreSQL was about to free with a cancel.
+  if ((out.pgQueryTimeoutMs as number) > 0 && (out.pgStatementTimeoutMs as number) > 0 && (out.pgQueryTimeoutMs as number) <= (out.pgStatementTimeoutMs as number)) {
+    throw new ConfigError('PG_QUERY_TIMEOUT_MS', `must exceed PG_STATEMENT_TIMEOUT_MS (${String(out.pgStatementTimeoutMs)})`);
   }
   // A claim that ends before its attempt can time out lets another receiver send the same
   // delivery while the first is still sending it.

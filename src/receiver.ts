@@ -7,7 +7,7 @@ import { AlertEvaluator, registerAlertMetrics, registerAlertRoutes } from './ale
 import { ApiKeyCache } from './api-keys/index.js';
 import type { Config } from './config.js';
 import { consoleAssetsDir, registerConsoleRoutes } from './console/index.js';
-import { createPool, ensureMonthlyPartitions, openDatabase, PostgresHealth, type EmbeddedDatabase } from './database/index.js';
+import { createPool, ensureMonthlyPartitions, openDatabase, PostgresHealth, readiness, sessionSettings, type EmbeddedDatabase } from './database/index.js';
 import { Lifecycle, type LifecycleStep } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { MetricsSampler } from './metrics-sampler.js';
@@ -72,6 +72,16 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
   let partitionTimer: NodeJS.Timeout | null = null;
   let server!: HttpServer;
 
+  // Every connection of every pool carries these limits (src/database/session-settings.ts).
+  const pgSettings = sessionSettings({
+    statementTimeoutMs: config.pgStatementTimeoutMs,
+    queryTimeoutMs: config.pgQueryTimeoutMs,
+    idleInTransactionTimeoutMs: config.pgIdleInTransactionTimeoutMs,
+    connectTimeoutMs: config.pgConnectTimeoutMs,
+    keepAliveInitialDelayMs: config.pgKeepaliveDelayMs,
+    ddlLockTimeoutMs: config.pgDdlLockTimeoutMs,
+  });
+
   /** The spool has room again once a tenth of it has drained. */
   const spoolHasRoom = () => {
     if (spool === null) return false;
@@ -79,7 +89,14 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     return !spoolFull;
   };
   // A 2xx is honest while PostgreSQL takes writes, or while the spool can take them instead.
-  const isReady = () => !stopping && (health.isUp || spoolHasRoom());
+  const readinessNow = () =>
+    readiness({
+      stopping,
+      postgres: health,
+      pool,
+      spool: spool === null ? null : { ...spool.stats(), full: !spoolHasRoom(), failed: spool.failed, maxBytes: config.spoolMaxBytes },
+    });
+  const isReady = () => readinessNow().ready;
   // Built once: the pipeline calls these after every commit, so they must not allocate.
   const agentCommitted = (agentId: string) => alerts.touch(agentId);
   const committed = () => stream?.notifier.committed();
@@ -129,13 +146,13 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       name: 'postgres pool',
       // Three connections beyond the COPY slots, so replay, the rollup folder and its
       // ClickHouse outbox, and upkeep never wait behind ingest.
-      start: () => void (pool = createPool(url, config.pgPoolSize + 3, log.child({ component: 'postgres' }))),
+      start: () => void (pool = createPool(url, config.pgPoolSize + 3, log.child({ component: 'postgres' }), pgSettings)),
       stop: () => pool.end(),
     },
     {
       name: 'read pool',
       // Reads (read API, stream, alerts) on their own connections: a slow query never holds a COPY slot.
-      start: () => void (readPool = createPool(url, config.readPoolSize, log.child({ component: 'postgres-read' }))),
+      start: () => void (readPool = createPool(url, config.readPoolSize, log.child({ component: 'postgres-read' }), pgSettings)),
       stop: () => readPool.end(),
     },
     {
@@ -172,10 +189,15 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     {
       name: 'postgres health',
       start: () => {
-        health = new PostgresHealth(pool, log.child({ component: 'postgres' }), (up) => {
-          metrics.postgresUp.set(up ? 1 : 0);
-          if (up) replayer?.kick();
-        });
+        health = new PostgresHealth(
+          pool,
+          log.child({ component: 'postgres' }),
+          (up) => {
+            metrics.postgresUp.set(up ? 1 : 0);
+            if (up) replayer?.kick();
+          },
+          { probeTimeoutMs: config.pgHealthProbeTimeoutMs },
+        );
         metrics.postgresUp.set(1);
       },
       stop: () => health.stop(),
@@ -193,7 +215,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     {
       name: 'webhook dispatcher',
       start: () => {
-        webhookPool = createPool(url, config.webhookPoolSize, log.child({ component: 'postgres-webhooks' }));
+        webhookPool = createPool(url, config.webhookPoolSize, log.child({ component: 'postgres-webhooks' }), pgSettings);
         dispatcher = new WebhookDispatcher({ pool: webhookPool, config: webhookConfig(config), log: log.child({ component: 'webhooks' }), metrics: registerWebhookMetrics(metrics.registry) });
         dispatcher.start();
       },
@@ -313,7 +335,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
             .connect()
             .then(async (client) => {
               try {
-                await ensureMonthlyPartitions(client);
+                await ensureMonthlyPartitions(client, new Date(), pgSettings);
               } finally {
                 client.release();
               }
@@ -333,7 +355,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
         try {
           server = await startHttpServer(config.host, config.port, {
             ingest: route as IngestRoute,
-            isReady,
+            readiness: readinessNow,
             retryAfterSeconds: config.retryAfterSeconds,
             metricsText: () => sampler.render(),
             routes: readSideRoutes(),

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectionConfig, DEFAULT_PG_SESSION_SETTINGS } from '../database/index.js';
 import type { Logger } from '../logger.js';
 import { API_KEY_CHANNEL, findApiKeyByHash, hashApiKey, KEY_PATTERN, touchApiKeys, type KeyLookup } from './api-key-store.js';
 
@@ -58,7 +59,9 @@ export class ApiKeyCache {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    // The session limits of every receiver connection (keepalive, connect timeout), without
+    // statement or query timeouts: LISTEN sits idle for hours by design.
+    const client = new pg.Client(connectionConfig(this.url, DEFAULT_PG_SESSION_SETTINGS, false));
     client.on('notification', (msg) => {
       if (msg.payload !== undefined) this.entries.delete(msg.payload);
     });

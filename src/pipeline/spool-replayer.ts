@@ -15,6 +15,9 @@ export interface ReplayHooks {
   passReplayed?(batches: number): void;
 }
 
+const REFUSED_FIRST_PAUSE_MS = 5_000;
+const REFUSED_MAX_PAUSE_MS = 300_000;
+
 /**
  * Moves spooled batches into PostgreSQL, oldest first, one at a time. A record is
  * acknowledged (and its space reclaimed) only after its transaction committed; replaying a
@@ -25,6 +28,9 @@ export class SpoolReplayer {
   private running = false;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
+  /** After PostgreSQL refused a batch: no replay before this (performance.now()), and the next pause. */
+  private refusedUntil = 0;
+  private refusedPauseMs = 0;
   replayedBatches = 0;
 
   constructor(
@@ -45,6 +51,7 @@ export class SpoolReplayer {
   /** Starts a replay pass unless one is running, PostgreSQL is down, or the spool is empty. */
   kick(): void {
     if (this.running || this.stopped || !this.isSinkUp() || this.spool.stats().records === 0) return;
+    if (performance.now() < this.refusedUntil) return;
     this.running = true;
     this.drain()
       .catch((err: Error) => this.log.error({ err: err.message }, 'spool replay failed; retrying'))
@@ -77,12 +84,16 @@ export class SpoolReplayer {
           this.onUnavailable(outcome.error);
           return replayed;
         }
-        // Not retryable: the batch can never be written. Keep it on disk for an operator and
-        // stop replaying rather than skip acknowledged data.
-        this.log.error({ err: outcome.error.message, record: record.id }, 'a spooled batch was refused by PostgreSQL; replay stopped');
-        this.stopped = true;
+        // PostgreSQL refuses this batch as it is (a schema or privilege change, a row it will
+        // not take). Acknowledged data is never skipped: the batch stays first on disk, and it
+        // is tried again after a pause that doubles up to 5 minutes, so an operator's fix is
+        // picked up without a restart.
+        this.refusedPauseMs = Math.min(Math.max(this.refusedPauseMs * 2, REFUSED_FIRST_PAUSE_MS), REFUSED_MAX_PAUSE_MS);
+        this.refusedUntil = performance.now() + this.refusedPauseMs;
+        this.log.error({ err: outcome.error.message, record: record.id, retryInMs: this.refusedPauseMs }, 'a spooled batch was refused by PostgreSQL; replay pauses');
         return replayed;
       }
+      this.refusedPauseMs = 0;
       replayed++;
       this.hooks.committed?.();
       await this.spool.acknowledge(record.id);

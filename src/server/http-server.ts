@@ -23,7 +23,11 @@ export type RouteRegistration = (app: TemplatedApp) => readonly RegisteredRoute[
 
 export interface HttpHandlers {
   ingest: IngestRoute;
-  isReady(): boolean;
+  /**
+   * Whether a 202 is honest now, and what each part says (src/database readiness()): the
+   * checks go into the /readyz body for operators, 200 or 503 alike.
+   */
+  readiness(): { ready: boolean; checks: Record<string, { ok: boolean; detail: string }> };
   metricsText(): Promise<{ contentType: string; body: string }>;
   retryAfterSeconds: number;
   /** The other components' routes (read API, webhooks, alerts, stream, console), registered before the catch-all. */
@@ -54,8 +58,9 @@ export function startHttpServer(host: string, port: number, h: HttpHandlers): Pr
   for (const endpoint of ALL_ENDPOINTS) app.post(ENDPOINTS[endpoint].path, (res, req) => h.ingest.handle(res, req, endpoint));
   app.get('/healthz', (res) => sendJson(res, 200, '{"status":"ok"}'));
   app.get('/readyz', (res) => {
-    if (h.isReady()) sendJson(res, 200, '{"status":"ready"}');
-    else sendJson(res, 503, errorBody('not_ready'), h.retryAfterSeconds);
+    const r = h.readiness();
+    if (r.ready) sendJson(res, 200, JSON.stringify({ status: 'ready', checks: r.checks }));
+    else sendJson(res, 503, JSON.stringify({ ...(JSON.parse(errorBody('not_ready')) as object), checks: r.checks }), h.retryAfterSeconds);
   });
   app.get('/metrics', (res) => {
     let aborted = false;

@@ -58,6 +58,12 @@ describe('PostgreSQL switched read-only under load', () => {
     // Nothing was refused for it: a failover is not the client's problem.
     expect(producer.statuses.get('503') ?? 0, '503 answers').toBe(0);
     expect(ready.status).toBe(200);
+    // The body says why: PostgreSQL down (and the cause), the spool taking the writes.
+    const body = JSON.parse(ready.body) as { status: string; checks: Record<string, { ok: boolean; detail: string }> };
+    expect(body.status).toBe('ready');
+    expect(body.checks.postgres?.ok).toBe(false);
+    expect(body.checks.postgres?.detail).toMatch(/read-only|25006|57P01|terminat/);
+    expect(body.checks.spool?.ok).toBe(true);
 
     await within(60_000, async () => (await metric(rx, 'machpay_spool_records')) === 0);
     expect(await metric(rx, 'machpay_postgres_up')).toBe(1);

@@ -72,6 +72,11 @@ export class SpoolWriter {
     this.plannedTail = f.active.end;
   }
 
+  /** A write or sync failed: every append fails until the spool is reopened. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   /** Whether a spare segment file is prepared (it counts among the spool's segments). */
   get hasSpare(): boolean {
     return this.spare !== null;

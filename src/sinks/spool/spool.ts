@@ -96,6 +96,11 @@ export class Spool {
     return this.reader.acknowledge(id);
   }
 
+  /** A write or sync failed (spool_failed): every append fails until the spool is reopened. */
+  get failed(): boolean {
+    return this.writer.failed;
+  }
+
   stats(): SpoolStats {
     const f = this.files;
     return {
