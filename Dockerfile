@@ -4,7 +4,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.console.json vite.console.config.ts ./
 COPY src ./src
 COPY workers ./workers
 COPY bench ./bench
@@ -13,7 +13,8 @@ COPY examples ./examples
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: Node 20 (the uWebSockets.js binary targets its ABI), production
-# dependencies, compiled code and the schema migrations, as a non-root user.
+# dependencies, compiled code (with the console page in dist/console), the schema migrations
+# and the API description, as a non-root user.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 DATA_DIR=/var/lib/machpay
 WORKDIR /app
@@ -21,6 +22,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY schema ./schema
+# The server serves docs/openapi.json at /openapi.json and refuses to start without it.
+COPY docs/openapi.json ./docs/openapi.json
 RUN groupadd --system machpay && useradd --system --gid machpay --home /app machpay \
  && mkdir -p /var/lib/machpay && chown machpay:machpay /var/lib/machpay
 USER machpay
