@@ -34,6 +34,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** Event times are the clock's: inside the receiver's default event-time window (docs/protocol.md §2). */
+const EVENT_TIME = new Date().toISOString();
 const GATEWAY_DATA = { gateway_id: 'gw-1', vendor_id: 'v', route: '/r', method: 'GET', status_code: 200, latency_ms: 1 };
 
 function request(path: string, headers: [string, string][], body: Uint8Array): Buffer {
@@ -70,7 +72,7 @@ describe('receiver bugs found by the fuzzer', () => {
         ['ce-id', id],
         ['ce-source', 'https://gw.example/bugs'],
         ['ce-type', 'com.machpay.gateway.request.v1'],
-        ['ce-time', '2026-01-01T00:00:00Z'],
+        ['ce-time', EVENT_TIME],
       ];
       const res = await send(request('/v1/ingest', headers, Buffer.from(JSON.stringify(GATEWAY_DATA))));
       statuses.push(res?.status ?? 0);
@@ -93,7 +95,7 @@ describe('receiver bugs found by the fuzzer', () => {
         ['id', new RawString(Uint8Array.from(id))],
         ['source', 'https://gw.example/msgpack-bugs'],
         ['type', 'com.machpay.gateway.request.v1'],
-        ['time', '2026-01-01T00:00:00Z'],
+        ['time', EVENT_TIME],
         ['data', obj(Object.entries(GATEWAY_DATA))],
       ]);
     const body = writeMsgpack([event([0x78, 0xff]), event([0x78, 0xfe])]);
@@ -113,7 +115,7 @@ describe('receiver bugs found by the fuzzer', () => {
       ['id', 'wide-int-1'],
       ['source', `/agents/${agent.agentId}`],
       ['type', 'com.machpay.agent.interaction.v1'],
-      ['time', '2026-01-01T00:00:00Z'],
+      ['time', EVENT_TIME],
       ['data', obj([['agent_id', agent.agentId], ['vendor_id', 'v'], ['nonce', 1], ['success', true], ['latency_ms', new IntLiteral(5n, 'i64')]])],
     ]);
     const body = writeMsgpack([event]);
@@ -150,7 +152,7 @@ describe('receiver bugs found by the fuzzer', () => {
             id: `pipelined-${nonce}`,
             source: `/agents/${agent.agentId}`,
             type: 'com.machpay.agent.interaction.v1',
-            time: '2026-01-01T00:00:00Z',
+            time: EVENT_TIME,
             data: { agent_id: agent.agentId, vendor_id: 'v', nonce, success: true, latency_ms: 1 },
           },
         ]),
