@@ -17,3 +17,21 @@ export {
   type EventRejection,
   type RequestErrorCode,
 } from './errors.js';
+export type {
+  AgentMetrics,
+  AgentSummary,
+  AgentVendors,
+  AlertSettings,
+  BalancePoint,
+  BalanceSeries,
+  BalanceSnapshot,
+  ChartPoint,
+  GatewayMetrics,
+  HistoryRow,
+  LinkCode,
+  LinkedAgent,
+  Page,
+  StreamToken,
+  VendorFigures,
+  WindowFigures,
+} from './read-api-types.js';

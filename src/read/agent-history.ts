@@ -3,21 +3,7 @@ import { decodeCursor, encodeCursor, INT64_TEXT, MICROS_TIME } from './cursor.js
 import { ReadError } from './read-errors.js';
 import { apiTime, utcMicros } from './times.js';
 import type { RequestedWindow } from './window.js';
-
-export interface HistoryRow {
-  time: string;
-  vendor_id: string;
-  nonce: string;
-  amount_atomic: string | null;
-  token_mint: string | null;
-  request_url: string | null;
-  request_method: string | null;
-  success: boolean;
-  latency_ms: number;
-  error_type: string | null;
-  error_message: string | null;
-  signature: string | null;
-}
+import type { HistoryRow } from '../protocol/index.js';
 
 export interface HistoryFilter {
   window: RequestedWindow | null;

@@ -1,20 +1,11 @@
 import type pg from 'pg';
-import { latestBalance, type BalanceSnapshot } from './balances.js';
-import { chartWindow, type WindowFigures } from './bucket-chart.js';
+import { latestBalance } from './balances.js';
+import { chartWindow } from './bucket-chart.js';
 import { spendSince, tallyByBucket } from './rollup-tallies.js';
 import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
 import { bucketWindow, type RequestedWindow } from './window.js';
-
-export interface AgentMetrics extends WindowFigures {
-  agent_id: string;
-  from: string;
-  to: string;
-  complete_through: string;
-  balance: BalanceSnapshot | null;
-  burn_rate_atomic_per_hour: string;
-  runway_hours: number | null;
-}
+import type { AgentMetrics, BalanceSnapshot } from '../protocol/index.js';
 
 const HOUR_MS = 3_600_000;
 /** The burn rate looks back over the current hour and the 24 whole hours before it. */

@@ -5,26 +5,7 @@ import { tallyByVendor } from './rollup-tallies.js';
 import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
 import { bucketWindow, type RequestedWindow } from './window.js';
-
-export interface VendorFigures {
-  vendor_id: string;
-  request_count: number;
-  successful_requests: number;
-  failed_requests: number;
-  success_rate: number | null;
-  spend_atomic: string;
-  avg_latency_ms: number | null;
-  p50_latency_ms: number | null;
-  p99_latency_ms: number | null;
-}
-
-export interface AgentVendors {
-  agent_id: string;
-  from: string;
-  to: string;
-  complete_through: string;
-  vendors: VendorFigures[];
-}
+import type { AgentVendors } from '../protocol/index.js';
 
 /** GET /v1/agent/vendors: the same window and snapshot rules as the metrics, per vendor. */
 export async function agentVendors(pool: pg.Pool, agentId: string, requested: RequestedWindow): Promise<AgentVendors> {

@@ -1,19 +1,9 @@
 import type pg from 'pg';
-import type { BalanceSnapshot } from './balances.js';
 import { decodeCursor, encodeCursor, MICROS_TIME } from './cursor.js';
 import { isAgentId } from './query-params.js';
 import { ReadError } from './read-errors.js';
 import { apiTime, utcMicros } from './times.js';
-
-export interface AgentSummary {
-  agent_id: string;
-  name: string | null;
-  status: string;
-  linked_at: string | null;
-  first_seen_at: string;
-  last_seen_at: string;
-  balance: BalanceSnapshot | null;
-}
+import type { AgentSummary } from '../protocol/index.js';
 
 interface Row {
   pubkey: string;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { AGENT_NOT_FOUND, ReadError } from './read-errors.js';
 import { onlyKeys } from './request-body.js';
+import type { AlertSettings } from '../protocol/index.js';
 
 /** The configured defaults, used wherever an agent's own setting is NULL (docs/read-api.md §5). */
 export interface AlertDefaults {
@@ -20,19 +21,6 @@ export const DEFAULT_ALERT_SETTINGS: Readonly<AlertDefaults> = Object.freeze({
   errorRateMinRequests: 20,
   alertsEnabled: true,
 });
-
-/** The settings as the API shows them: effective values, amounts as decimal strings. */
-export interface AgentSettings {
-  agent_id: string;
-  low_balance_threshold_atomic: string;
-  runway_alert_hours: number;
-  daily_spend_limit_atomic: string;
-  error_rate_threshold: number;
-  error_rate_min_requests: number;
-  alerts_enabled: boolean;
-  /** The fields that follow the configured default (NULL in the agent's row). */
-  defaults: string[];
-}
 
 export const SETTING_FIELDS = [
   'low_balance_threshold_atomic',
@@ -98,7 +86,7 @@ export function parseSettingsUpdate(body: Record<string, unknown>): Map<SettingF
 }
 
 /** GET /v1/agent/settings (the caller has checked access). */
-export async function readSettings(pool: pg.Pool, agentId: string, d: AlertDefaults): Promise<AgentSettings | ReadError> {
+export async function readSettings(pool: pg.Pool, agentId: string, d: AlertDefaults): Promise<AlertSettings | ReadError> {
   const { rows } = await pool.query<SettingsRow>(`SELECT ${COLUMNS} FROM agents WHERE pubkey = $1`, [agentId]);
   const row = rows[0];
   return row === undefined ? defaultsOnly(agentId, d) : present(agentId, row, d);
@@ -111,7 +99,7 @@ export async function writeSettings(
   agentId: string,
   update: Map<SettingField, string | number | boolean | null>,
   d: AlertDefaults,
-): Promise<AgentSettings | ReadError> {
+): Promise<AlertSettings | ReadError> {
   const sets: string[] = [];
   const params: unknown[] = [agentId, tenantId];
   for (const [field, value] of update) {
@@ -129,7 +117,7 @@ export async function writeSettings(
   return row === undefined ? AGENT_NOT_FOUND : present(agentId, row, d);
 }
 
-function present(agentId: string, r: SettingsRow, d: AlertDefaults): AgentSettings {
+function present(agentId: string, r: SettingsRow, d: AlertDefaults): AlertSettings {
   const defaults = SETTING_FIELDS.filter((f) => r[f] === null);
   return {
     agent_id: agentId,
@@ -143,7 +131,7 @@ function present(agentId: string, r: SettingsRow, d: AlertDefaults): AgentSettin
   };
 }
 
-function defaultsOnly(agentId: string, d: AlertDefaults): AgentSettings {
+function defaultsOnly(agentId: string, d: AlertDefaults): AlertSettings {
   return present(
     agentId,
     {

@@ -1,12 +1,7 @@
 import type pg from 'pg';
 import { apiTime, utcMicros } from './times.js';
 import type { RequestedWindow } from './window.js';
-
-export interface BalanceSnapshot {
-  usdc_balance_atomic: string | null;
-  sol_balance_lamports: string | null;
-  at: string;
-}
+import type { BalancePoint, BalanceSnapshot } from '../protocol/index.js';
 
 interface SnapshotRow {
   t: string;
@@ -26,12 +21,6 @@ export async function latestBalance(c: pg.ClientBase | pg.Pool, agentId: string)
 }
 
 export const MAX_BALANCE_POINTS = 1000;
-
-export interface BalancePoint {
-  time: string;
-  usdc_balance_atomic: string | null;
-  sol_balance_lamports: string | null;
-}
 
 /**
  * The snapshots of [from, to), oldest first. Past 1000 of them, the window is cut into 1000

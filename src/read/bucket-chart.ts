@@ -3,28 +3,7 @@ import { addTally, emptyTally, type Tally } from './rollup-tallies.js';
 import { TimeSlicer } from './time-slices.js';
 import { isoMs } from './times.js';
 import type { BucketedWindow } from './window.js';
-
-export interface ChartPoint {
-  bucket: string;
-  requests: number;
-  failed_requests: number;
-  spend_atomic: string;
-  p50_latency_ms: number | null;
-  p99_latency_ms: number | null;
-}
-
-/** The window's totals and its chart, shared by agent and gateway metrics. */
-export interface WindowFigures {
-  total_requests: number;
-  successful_requests: number;
-  failed_requests: number;
-  success_rate: number | null;
-  total_spend_atomic: string;
-  avg_latency_ms: number | null;
-  p50_latency_ms: number | null;
-  p99_latency_ms: number | null;
-  chart_data: ChartPoint[];
-}
+import type { ChartPoint, WindowFigures } from '../protocol/index.js';
 
 /**
  * Every bucket of the window, oldest first (zeros and null percentiles where nothing

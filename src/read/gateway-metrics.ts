@@ -1,16 +1,10 @@
 import type pg from 'pg';
-import { chartWindow, type WindowFigures } from './bucket-chart.js';
+import { chartWindow } from './bucket-chart.js';
 import { tallyByBucket } from './rollup-tallies.js';
 import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
 import { bucketWindow, type RequestedWindow } from './window.js';
-
-export interface GatewayMetrics extends WindowFigures {
-  gateway_id: string;
-  from: string;
-  to: string;
-  complete_through: string;
-}
+import type { GatewayMetrics } from '../protocol/index.js';
 
 /**
  * GET /v1/gateway/metrics: a gateway of the key's tenant, built like the agent metrics

@@ -69,15 +69,29 @@ export function registerReadRoutes(app: TemplatedApp, deps: ReadApiDeps): ReadRo
   return { routes: endpoints.map((e) => ({ method: e.method === 'del' ? 'delete' : e.method, pattern: e.pattern })) };
 }
 
-export { DEFAULT_ALERT_SETTINGS, type AlertDefaults, type AgentSettings } from './alert-settings.js';
-export { agentMetrics, type AgentMetrics } from './agent-metrics.js';
-export type { ChartPoint, WindowFigures } from './bucket-chart.js';
-export { gatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
-export { agentVendors, type AgentVendors, type VendorFigures } from './agent-vendors.js';
-export { agentHistory, type HistoryRow } from './agent-history.js';
-export { balancePoints, latestBalance, type BalancePoint, type BalanceSnapshot } from './balances.js';
-export { listAgents, type AgentSummary } from './agents-list.js';
-export { confirmLink, initLink, unlinkAgent, unlinkAgentAsOperator, type LinkedAgent } from './linking.js';
+export { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from './alert-settings.js';
+export { agentMetrics } from './agent-metrics.js';
+export { gatewayMetrics } from './gateway-metrics.js';
+export { agentVendors } from './agent-vendors.js';
+export { agentHistory } from './agent-history.js';
+export { balancePoints, latestBalance } from './balances.js';
+export { listAgents } from './agents-list.js';
+export { confirmLink, initLink, unlinkAgent, unlinkAgentAsOperator } from './linking.js';
+// The answers' wire shapes live with the protocol, where the SDK and the console read them too.
+export type {
+  AgentMetrics,
+  AgentSummary,
+  AgentVendors,
+  AlertSettings,
+  BalancePoint,
+  BalanceSnapshot,
+  ChartPoint,
+  GatewayMetrics,
+  HistoryRow,
+  LinkedAgent,
+  VendorFigures,
+  WindowFigures,
+} from '../protocol/index.js';
 export { normalizeLinkCode } from './link-code.js';
 export { bucketWindow, parseWindow, type BucketedWindow, type RequestedWindow } from './window.js';
 

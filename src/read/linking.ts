@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { hashLinkCode, LINK_CODE_TTL_MS, newLinkCode, normalizeLinkCode } from './link-code.js';
 import { AGENT_NOT_FOUND, ReadError } from './read-errors.js';
 import { apiTime, utcMicros } from './times.js';
+import type { LinkedAgent } from '../protocol/index.js';
 
 /**
  * POST /v1/link/init (docs/read-api.md §2): a new code for the agent, replacing any earlier
@@ -30,13 +31,6 @@ export async function initLink(pool: pg.Pool, agentId: string, name: string | un
       if ((err as { code?: string }).code !== '23505' || attempt >= 3) throw err;
     }
   }
-}
-
-export interface LinkedAgent {
-  agent_id: string;
-  tenant_id: string;
-  name: string | null;
-  linked_at: string;
 }
 
 interface CodeRow {

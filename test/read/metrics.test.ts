@@ -4,6 +4,7 @@
  * precision for percentiles, with every bucket of the window present.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentMetrics, ChartPoint } from '../../src/protocol/index.js';
 import { exactPercentile, withinPrecision } from '../rollups/support.js';
 import { cell, insertBucketRow, insertHourRow, insertPending, latencies, type Cell } from './rollup-fixtures.js';
 import { apiKeyWithScopes, seedAgent, startReadServer, withKey, type ReadServer } from './support.js';
@@ -24,36 +25,10 @@ afterAll(async () => {
   await s?.close();
 });
 
-interface Chart {
-  bucket: string;
-  requests: number;
-  failed_requests: number;
-  spend_atomic: string;
-  p50_latency_ms: number | null;
-  p99_latency_ms: number | null;
-}
-interface Metrics {
-  from: string;
-  to: string;
-  complete_through: string;
-  total_requests: number;
-  successful_requests: number;
-  failed_requests: number;
-  success_rate: number | null;
-  total_spend_atomic: string;
-  avg_latency_ms: number | null;
-  p50_latency_ms: number | null;
-  p99_latency_ms: number | null;
-  balance: unknown;
-  burn_rate_atomic_per_hour: string;
-  runway_hours: number | null;
-  chart_data: Chart[];
-}
-
-async function metrics(agentId: string, window: string): Promise<Metrics> {
+async function metrics(agentId: string, window: string): Promise<AgentMetrics> {
   const r = await withKey(s.baseUrl, 'GET', `/v1/agent/metrics?agent_id=${agentId}&${window}`, key);
   expect(r.status).toBe(200);
-  return r.json as Metrics;
+  return r.json as AgentMetrics;
 }
 
 function expectLatencies(p50: number | null, p99: number | null, values: readonly number[]): void {
@@ -104,7 +79,7 @@ describe('GET /v1/agent/metrics', () => {
     expect(m.success_rate).toBeCloseTo((t.requests - t.failures) / t.requests, 12);
     expectLatencies(m.p50_latency_ms, m.p99_latency_ms, t.all);
 
-    const b05 = m.chart_data[5] as Chart;
+    const b05 = m.chart_data[5] as ChartPoint;
     const t05 = truth([m05a, m05b, p05]);
     expect(b05).toMatchObject({ requests: t05.requests, failed_requests: t05.failures, spend_atomic: t05.spend.toString() });
     expectLatencies(b05.p50_latency_ms, b05.p99_latency_ms, t05.all);
@@ -140,7 +115,7 @@ describe('GET /v1/agent/metrics', () => {
     expect(m.failed_requests).toBe(t.failures);
     expect(m.total_spend_atomic).toBe(t.spend.toString());
     expectLatencies(m.p50_latency_ms, m.p99_latency_ms, t.all);
-    const b03 = m.chart_data[15] as Chart;
+    const b03 = m.chart_data[15] as ChartPoint;
     expect(b03.bucket).toBe('2026-03-05T03:00:00.000Z');
     expect(b03.requests).toBe(150);
     expect(b03.spend_atomic).toBe('100');
@@ -168,7 +143,7 @@ describe('GET /v1/agent/metrics', () => {
     expect(m.total_requests).toBe(220);
     expect(m.failed_requests).toBe(20);
     expect(m.total_spend_atomic).toBe((BIG + 13n).toString());
-    const last = m.chart_data[30] as Chart;
+    const last = m.chart_data[30] as ChartPoint;
     expect(last).toMatchObject({ bucket: '2026-03-05T00:00:00.000Z', requests: 120, failed_requests: 20 });
     expectLatencies(last.p50_latency_ms, last.p99_latency_ms, [...d2.latencies, ...p.latencies]);
   });
