@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/api-keys/index.js';
 import { apiKeyText, bearer, encodeJsonBatch, gatewayEvent, interactionEvent, MEDIA_TYPES, newAgent, signAgentRequest, type TestAgent } from '../helpers/agent.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { closeClientAgents, postFrom, type Answer } from './admission-clients.js';
 
@@ -163,8 +163,8 @@ describe('API key scopes', () => {
     const a = await sendGateway('127.0.0.1', readOnly);
     expect(a.status).toBe(403);
     expect(errorCode(a)).toBe('forbidden');
-    const rows = await new pg.Pool({ connectionString: db.url, max: 1 }).query("SELECT count(*)::int AS n FROM gateway_telemetry WHERE tenant_id = 'tenant-scopes'");
-    expect(rows.rows[0]?.n).toBe(0);
+    const rows = await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM gateway_telemetry WHERE tenant_id = 'tenant-scopes'");
+    expect(rows[0]?.n).toBe(0);
     expect((await sendGateway('127.0.0.1', await newKey('tenant-scopes', ['read', 'ingest']))).status).toBe(202);
   }, 30_000);
 });
