@@ -6,35 +6,15 @@
 import pg from 'pg';
 import { pino } from 'pino';
 import { AlertEvaluator, type AlertEvaluatorDeps } from '../../src/alerts/index.js';
-import { migrate } from '../../src/database/index.js';
 import { newAgent, type TestAgent } from '../helpers/agent.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
 
 export const silentLog = pino({ level: process.env.ALERT_TEST_LOG ?? 'silent' });
 
-export interface AlertDatabase {
-  db: TestDatabase;
-  pool: pg.Pool;
-  close(): Promise<void>;
-}
+export type AlertDatabase = MigratedDatabase;
 
 export async function openAlertDatabase(prefix: string): Promise<AlertDatabase> {
-  const db = await createTestDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: 8 });
-  const client = await pool.connect();
-  try {
-    await migrate(client);
-  } finally {
-    client.release();
-  }
-  return {
-    db,
-    pool,
-    async close() {
-      await pool.end();
-      await db.drop();
-    },
-  };
+  return createMigratedDatabase(prefix, 8);
 }
 
 /** A clock the test moves by hand. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { withClient } from '../../src/database/index.js';
+import { migrate, withClient } from '../../src/database/index.js';
 
 /** The superuser URL provided by test/setup/global-services.ts. */
 export function postgresServerUrl(): string {
@@ -66,6 +66,33 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
           await c.query(`DROP DATABASE IF EXISTS ${ident}`);
         }
       });
+    },
+  };
+}
+
+export interface MigratedDatabase {
+  readonly db: TestDatabase;
+  readonly pool: pg.Pool;
+  /** Ends the pool, then drops the database. */
+  close(): Promise<void>;
+}
+
+/** A fresh database with every migration applied, and a pool of at most `poolMax` connections on it. */
+export async function createMigratedDatabase(prefix: string, poolMax = 6): Promise<MigratedDatabase> {
+  const db = await createTestDatabase(prefix);
+  const pool = new pg.Pool({ connectionString: db.url, max: poolMax });
+  const client = await pool.connect();
+  try {
+    await migrate(client);
+  } finally {
+    client.release();
+  }
+  return {
+    db,
+    pool,
+    async close() {
+      await pool.end();
+      await db.drop();
     },
   };
 }

@@ -7,10 +7,9 @@ import pg from 'pg';
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import { createApiKey } from '../../src/api-keys/index.js';
-import { migrate } from '../../src/database/index.js';
 import { registerReadRoutes, type ReadApiDeps } from '../../src/read/index.js';
 import { newAgent, signAgentRequest, type TestAgent } from '../helpers/agent.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createMigratedDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 export interface ReadServer {
   db: TestDatabase;
@@ -21,14 +20,7 @@ export interface ReadServer {
 
 /** A fresh database, migrated, and the read routes listening on 127.0.0.1. */
 export async function startReadServer(prefix: string, opts: Partial<ReadApiDeps> = {}): Promise<ReadServer> {
-  const db = await createTestDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  const client = await pool.connect();
-  try {
-    await migrate(client);
-  } finally {
-    client.release();
-  }
+  const { db, pool, close } = await createMigratedDatabase(prefix, 4);
   const app = uWS.App();
   registerReadRoutes(app, { pool, log: pino({ level: process.env.READ_TEST_LOG ?? 'silent' }), ...opts });
   const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
@@ -41,8 +33,7 @@ export async function startReadServer(prefix: string, opts: Partial<ReadApiDeps>
     baseUrl: `http://127.0.0.1:${port}`,
     async close() {
       uWS.us_listen_socket_close(socket);
-      await pool.end();
-      await db.drop();
+      await close();
     },
   };
 }

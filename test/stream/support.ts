@@ -9,39 +9,19 @@ import { EventSource } from 'eventsource';
 import pg from 'pg';
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
-import { migrate } from '../../src/database/index.js';
 import { registerStreamRoutes, type StreamDeps, type StreamRoutes } from '../../src/stream/index.js';
 import { newAgent } from '../helpers/agent.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
 
 export { apiKeyWithScopes } from '../read/support.js';
 
-export interface StreamDatabase {
-  db: TestDatabase;
-  pool: pg.Pool;
+export interface StreamDatabase extends MigratedDatabase {
   /** The deployment's secret, shared by its receivers. */
   secret: Buffer;
-  close(): Promise<void>;
 }
 
 export async function streamDatabase(prefix: string): Promise<StreamDatabase> {
-  const db = await createTestDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: 6 });
-  const client = await pool.connect();
-  try {
-    await migrate(client);
-  } finally {
-    client.release();
-  }
-  return {
-    db,
-    pool,
-    secret: randomBytes(32),
-    async close() {
-      await pool.end();
-      await db.drop();
-    },
-  };
+  return { ...(await createMigratedDatabase(prefix)), secret: randomBytes(32) };
 }
 
 export interface StreamServer {
