@@ -27,20 +27,3 @@ export async function resolveInTransaction(
   return alert;
 }
 
-/** Runs `work` in its own transaction on a pooled client; rolls back on any failure. */
-export async function inTransaction<T>(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const out = await work(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-    throw err;
-  } finally {
-    // A connection that cannot even roll back is not given back to the pool.
-    client.release(broken);
-  }
-}

@@ -6,7 +6,8 @@ import { loadAgentContexts, type AgentContext } from './agent-context.js';
 import { errorRateWindow, readAgentFigures, type AgentFigures } from './agent-figures.js';
 import { decide, type Decision } from './alert-rules.js';
 import { setClearSince } from './alert-store.js';
-import { fireInTransaction, inTransaction, resolveInTransaction } from './alert-transitions.js';
+import { inTransaction } from '../database/index.js';
+import { fireInTransaction, resolveInTransaction } from './alert-transitions.js';
 import type { Alert } from './alert-types.js';
 import type { AlertMetrics } from './metrics.js';
 import {

@@ -5,6 +5,7 @@
  * limits (timeouts, keepalive, synchronous_commit) every connection carries.
  */
 export { createPool, dropConnections, withClient } from './pool.js';
+export { inTransaction } from './transaction.js';
 export { migrate, SCHEMA_DIR, type MigrationResult } from './migrations.js';
 export { ensureMonthlyPartitions, MONTHLY_TABLES, partitionName } from './partitions.js';
 export { openEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';

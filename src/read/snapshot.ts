@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '../database/index.js';
 
 /**
  * Runs `fn` in one REPEATABLE READ READ ONLY transaction: every statement sees the same
@@ -6,21 +7,8 @@ import type pg from 'pg';
  * is counted twice or missed while a folder moves it. `transaction_timestamp()` of this
  * transaction precedes its snapshot, so everything committed before it is visible.
  */
-export async function inSnapshot<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-    throw err;
-  } finally {
-    // A connection that cannot even roll back is not given back to the pool.
-    client.release(broken);
-  }
+export function inSnapshot<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
 }
 
 /** SQL: the snapshot's instant, printed for `complete_through`. */
