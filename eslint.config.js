@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'packages/*/dist/**', 'node_modules/**', '.data/**', 'bench/results/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -16,7 +16,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['node:*'] }] },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'native-bench/**', 'scripts/**', 'examples/**', 'test/**'],
+    files: ['src/cli/**', 'bench/**', 'native-bench/**', 'scripts/**', 'packages/*/scripts/**', 'examples/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
 );

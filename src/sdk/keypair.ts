@@ -1,6 +1,7 @@
 import nacl from 'tweetnacl';
 import { base58Decode, base58Encode } from '../protocol/index.js';
 import { MachPayConfigError } from './errors.js';
+import { readKeyFile } from './key-file.js';
 import type { AgentSigner } from './signing.js';
 
 /**
@@ -124,15 +125,13 @@ export async function loadKeypair(options: LoadKeypairOptions = {}): Promise<Age
     if (value !== undefined && value.trim() !== '') return keypairFromSecretKey(value, envName);
   }
   if (options.file !== undefined) {
-    const { readFile } = await import('node:fs/promises');
-    let text: string;
+    let text: string | null;
     try {
-      text = await readFile(options.file, 'utf8');
+      text = await readKeyFile(options.file);
     } catch (err) {
-      if ((err as { code?: unknown }).code === 'ENOENT') return null;
       throw new MachPayConfigError(options.file, `cannot be read: ${(err as Error).message}`);
     }
-    return keypairFromSecretKey(text, options.file);
+    return text === null ? null : keypairFromSecretKey(text, options.file);
   }
   return null;
 }

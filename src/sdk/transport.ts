@@ -292,7 +292,7 @@ export class BatchTransport {
     try {
       return { bytes: await gzip(raw), gzipped: true };
     } catch {
-      // No CompressionStream and no node:zlib (an old browser): send uncompressed from now on.
+      // No CompressionStream (an old browser): send uncompressed from now on.
       this.gzipUsable = false;
       return { bytes: raw, gzipped: false };
     }
