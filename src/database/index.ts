@@ -7,7 +7,7 @@
 export { createPool, dropConnections, withClient } from './pool.js';
 export { inTransaction } from './transaction.js';
 export { migrate, SCHEMA_DIR, type MigrationResult } from './migrations.js';
-export { ensureMonthlyPartitions, MONTHLY_TABLES, partitionName } from './partitions.js';
+export { ensureMonthlyPartitions, listMonthlyPartitions, MONTHLY_TABLES, partitionName, type MonthlyPartition } from './partitions.js';
 export { openEmbeddedPostgres, type EmbeddedDatabase } from './embedded.js';
 export { openDatabase, type OpenDatabase } from './open-database.js';
 export {

@@ -8,6 +8,50 @@ export function partitionName(table: string, year: number, month: number): strin
   return `${table}_y${year}m${String(month).padStart(2, '0')}`;
 }
 
+/** One monthly partition of a table, by the name partitionName gave it: [fromMs, toMs) of `time`. */
+export interface MonthlyPartition {
+  readonly name: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** False for a table detached by a retention run that stopped before dropping it. */
+  readonly attached: boolean;
+  /** pg_class.reltuples: PostgreSQL's estimate of its rows (0 when never analyzed). */
+  readonly estimatedRows: number;
+}
+
+/**
+ * The monthly partitions of `table`, oldest first: those attached, and tables of the same
+ * name pattern that are detached (a retention run stopped between detaching and dropping).
+ * The default partition is not one of them.
+ */
+export async function listMonthlyPartitions(client: pg.ClientBase, table: string): Promise<MonthlyPartition[]> {
+  const { rows } = await client.query<{ name: string; attached: boolean; estimate: number }>(
+    `SELECT c.relname AS name,
+            EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid) AS attached,
+            greatest(c.reltuples, 0)::float8 AS estimate
+       FROM pg_class c
+      WHERE c.relkind = 'r' AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+        AND c.relname ~ ('^' || $1 || '_y[0-9]{4}m[0-9]{2}$')`,
+    [table],
+  );
+  const out: MonthlyPartition[] = [];
+  for (const r of rows) {
+    const m = /_y(\d{4})m(\d{2})$/.exec(r.name);
+    if (m === null) continue;
+    const year = Number(m[1]);
+    const month = Number(m[2]);
+    if (month < 1 || month > 12) continue;
+    out.push({
+      name: r.name,
+      fromMs: Date.UTC(year, month - 1, 1),
+      toMs: Date.UTC(year, month, 1),
+      attached: r.attached,
+      estimatedRows: Math.round(r.estimate),
+    });
+  }
+  return out.sort((a, b) => a.fromMs - b.fromMs);
+}
+
 function monthStart(year: number, month: number): string {
   const d = new Date(Date.UTC(year, month - 1, 1));
   return `${d.toISOString().slice(0, 10)} 00:00:00+00`;
