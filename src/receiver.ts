@@ -19,7 +19,7 @@ import { DEFAULT_ALERT_SETTINGS, registerReadRoutes, ScopedKeyCache, type AlertD
 import { ClickhouseOutboxSender, ClickhouseRollupSink, TallyFolder } from './rollups/index.js';
 import { IngestRoute, RateLimiter, startHttpServer, type Exchange, type HttpServer, type RouteRegistration } from './server/index.js';
 import { PostgresCopySink } from './sinks/postgres/index.js';
-import { Spool } from './sinks/spool/index.js';
+import { Spool, SpoolLock, spoolLocation } from './sinks/spool/index.js';
 import { registerStreamRoutes, type StreamRoutes } from './stream/index.js';
 import { streamSecret } from './stream-secret.js';
 import { registerWebhookMetrics, registerWebhookRoutes, WebhookDispatcher, webhookDispatcherConfig, type WebhookAuthenticator } from './webhooks/index.js';
@@ -52,6 +52,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
   let ring!: RingBuffer;
   let workers!: Piscina<TaskInput, TaskOutput>;
   let spool: Spool | null = null;
+  let spoolLock: SpoolLock | null = null;
   let spoolFull = false;
   let health!: PostgresHealth;
   let apiKeys!: ApiKeyCache;
@@ -181,10 +182,19 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       name: 'spool',
       start: async () => {
         if (config.spoolMaxBytes <= 0) return;
-        const options = { dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes };
-        spool = await Spool.open(options, log.child({ component: 'spool' }));
+        // The lock keeps `spool replay` off this spool while the receiver serves from it.
+        const where = spoolLocation(config.dataDir);
+        spoolLock = await SpoolLock.acquire(where.lockFile, 'receiver');
+        const options = { dir: where.dir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes };
+        spool = await Spool.open(options, log.child({ component: 'spool' })).catch(async (err: unknown) => {
+          await spoolLock?.release();
+          throw err;
+        });
       },
-      stop: () => spool?.close(),
+      stop: async () => {
+        await spool?.close();
+        await spoolLock?.release();
+      },
     },
     {
       name: 'postgres health',

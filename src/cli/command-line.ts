@@ -30,7 +30,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const COMMANDS_WITH_SUBS = new Set(['keys', 'agents']);
+const COMMANDS_WITH_SUBS = new Set(['keys', 'agents', 'spool']);
 const COMMAND_OPTIONS = ['tenant', 'name', 'scopes'] as const;
 
 const CONFIG_OPTIONS = Object.keys(SPEC).map((key) => flagName(key).slice(2));

@@ -8,6 +8,7 @@ import { parseCommandLine, UsageError, type CommandLine } from './command-line.j
 import { withDatabase } from './database-session.js';
 import { keysCommand } from './keys-command.js';
 import { serveCommand } from './serve-command.js';
+import { spoolCommand } from './spool-command.js';
 import { HELP, USAGE } from './usage.js';
 
 /** The package's version, from package.json at the package root (two levels up from src/cli, three from dist/src/cli). */
@@ -56,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return keysCommand(line, config, log);
     case 'agents':
       return agentsCommand(line, config, log);
+    case 'spool':
+      return spoolCommand(line, config, log);
     default:
       process.stderr.write(`machpay-receiver: unknown command '${line.command}'\n\n${USAGE}`);
       return 2;

@@ -16,6 +16,9 @@ Usage:
   machpay-receiver agents list --tenant T   list the agents linked to tenant T
   machpay-receiver agents unlink AGENT_ID [--tenant T]
                                             unlink an agent
+  machpay-receiver spool replay --data-dir DIR
+                                            drain a receiver's spool into PostgreSQL
+                                            (e.g. one whose machine is gone)
   machpay-receiver <command> --help         help for one command
   machpay-receiver --version                print the version
 
@@ -70,6 +73,29 @@ POST /v1/link/confirm does (codes are single use and live 10 minutes; --name nam
 agent). 'agents list' prints the tenant's agents, most recently seen first, with their
 latest balances. 'agents unlink' unlinks the agent from its tenant (only from T with
 --tenant); its data stays, and it can be linked again with a new code.
+${DATABASE_NOTE}
+`,
+  spool: `machpay-receiver spool replay --data-dir DIR [options]
+
+Replays the spool in DIR/spool (batches a receiver acknowledged while PostgreSQL could
+not take them) into PostgreSQL, oldest first, and exits. Use it when that receiver will
+not come back to do it itself: its machine is gone and its data directory is mounted
+elsewhere. Each batch is the same COPY transaction the receiver would run: an event
+already stored is stored once, and the rollups count only what was inserted (a running
+receiver folds them). Progress (batches, events, bytes, rate, what is left) goes to
+stderr once a second; a summary to stdout.
+
+DIR/spool.lock keeps one process at a time on a spool: a receiver serving from DIR
+takes it, and so does this command, so the two never replay the same spool at once.
+A lock left by a process that is gone is taken over: at once on the same host, after
+15 s without a heartbeat when it names another host.
+
+Exit status:
+  0  the spool is empty (everything replayed, or nothing to replay)
+  1  stopped early (PostgreSQL unavailable or refused a batch, or interrupted with
+     SIGINT/SIGTERM after the batch in flight); the rest stays in the spool: run again
+  2  usage or configuration error (e.g. DIR has no spool)
+  3  the spool is in use: a receiver (or another replay) holds DIR/spool.lock
 ${DATABASE_NOTE}
 `,
 };

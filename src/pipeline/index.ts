@@ -10,4 +10,4 @@ export { TaskDispatcher, type TaskDispatcherOptions, type Ticket } from './task-
 export { CommitScheduler, type CommitSchedulerOptions, type CommitUnit } from './commit-scheduler.js';
 export { AgentRegistry } from './agent-registry.js';
 export { decodeBatch, encodeBatch } from './batch-codec.js';
-export { SpoolReplayer, type ReplayHooks } from './spool-replayer.js';
+export { SpoolReplayer, type ReplayHooks, type ReplayPass } from './spool-replayer.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { PostgresCopySink } from '../sinks/postgres/index.js';
+import { TABLES, type CopyBatch, type PostgresCopySink } from '../sinks/postgres/index.js';
 import type { Spool } from '../sinks/spool/index.js';
 import { decodeBatch } from './batch-codec.js';
 
@@ -13,6 +13,15 @@ export interface ReplayHooks {
    * everything once per pass instead of per batch.
    */
   passReplayed?(batches: number): void;
+  /** After each replayed batch is acknowledged: its record's bytes and its rows (progress for `spool replay`). */
+  batchReplayed?(bytes: number, rows: number): void;
+}
+
+/** How a replay pass ended: the spool empty, stopped, PostgreSQL down, or a batch refused (`error` says why). */
+export interface ReplayPass {
+  batches: number;
+  end: 'empty' | 'stopped' | 'unavailable' | 'refused';
+  error?: Error;
 }
 
 const REFUSED_FIRST_PAUSE_MS = 5_000;
@@ -53,36 +62,56 @@ export class SpoolReplayer {
     if (this.running || this.stopped || !this.isSinkUp() || this.spool.stats().records === 0) return;
     if (performance.now() < this.refusedUntil) return;
     this.running = true;
-    this.drain()
+    this.runPass()
       .catch((err: Error) => this.log.error({ err: err.message }, 'spool replay failed; retrying'))
       .finally(() => {
         this.running = false;
       });
   }
 
-  private async drain(): Promise<void> {
-    let replayed = 0;
+  /**
+   * One pass now, to the end of the spool or the first failure, for a one-shot replay
+   * without the timer (`spool replay`). Rejects if a pass is already running.
+   */
+  async replayNow(): Promise<ReplayPass> {
+    if (this.running) throw new Error('a spool replay pass is already running');
+    this.running = true;
     try {
-      replayed = await this.replayAll();
+      return await this.runPass();
     } finally {
-      if (replayed > 0) this.hooks.passReplayed?.(replayed);
+      this.running = false;
     }
   }
 
-  /** Replays until the spool is empty, PostgreSQL is down, or a batch is refused; returns the batches committed. */
-  private async replayAll(): Promise<number> {
-    let replayed = 0;
+  private async runPass(): Promise<ReplayPass> {
+    const pass: ReplayPass = { batches: 0, end: 'stopped' };
+    try {
+      await this.replayAll(pass);
+    } finally {
+      if (pass.batches > 0) this.hooks.passReplayed?.(pass.batches);
+    }
+    return pass;
+  }
+
+  /** Replays until the spool is empty, PostgreSQL is down, or a batch is refused; `pass` counts the batches committed and says how it ended. */
+  private async replayAll(pass: ReplayPass): Promise<void> {
     let first = true;
     while (!this.stopped && this.isSinkUp()) {
       const record = await this.spool.next();
-      if (record === null) return replayed;
+      if (record === null) {
+        pass.end = 'empty';
+        return;
+      }
       if (first) this.log.info({ records: this.spool.stats().records }, 'replaying the spool into PostgreSQL');
       first = false;
-      const outcome = await this.sink.write(decodeBatch(record.payload));
+      const batch = decodeBatch(record.payload);
+      const outcome = await this.sink.write(batch);
       if (!outcome.ok) {
+        pass.error = outcome.error;
         if (outcome.kind === 'unavailable') {
+          pass.end = 'unavailable';
           this.onUnavailable(outcome.error);
-          return replayed;
+          return;
         }
         // PostgreSQL refuses this batch as it is (a schema or privilege change, a row it will
         // not take). Acknowledged data is never skipped: the batch stays first on disk, and it
@@ -91,15 +120,16 @@ export class SpoolReplayer {
         this.refusedPauseMs = Math.min(Math.max(this.refusedPauseMs * 2, REFUSED_FIRST_PAUSE_MS), REFUSED_MAX_PAUSE_MS);
         this.refusedUntil = performance.now() + this.refusedPauseMs;
         this.log.error({ err: outcome.error.message, record: record.id, retryInMs: this.refusedPauseMs }, 'a spooled batch was refused by PostgreSQL; replay pauses');
-        return replayed;
+        pass.end = 'refused';
+        return;
       }
       this.refusedPauseMs = 0;
-      replayed++;
+      pass.batches++;
       this.hooks.committed?.();
       await this.spool.acknowledge(record.id);
       this.replayedBatches++;
+      this.hooks.batchReplayed?.(record.payload.byteLength, rowCount(batch));
     }
-    return replayed;
   }
 
   /** Waits for the replay pass in progress, if any, and stops replaying. */
@@ -108,4 +138,10 @@ export class SpoolReplayer {
     if (this.timer !== null) clearInterval(this.timer);
     while (this.running) await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+function rowCount(batch: CopyBatch): number {
+  let rows = 0;
+  for (const t of TABLES) rows += batch.rows[t];
+  return rows;
 }

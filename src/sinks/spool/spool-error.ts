@@ -7,6 +7,7 @@ export const SPOOL_ERRORS = {
   spool_failed: 'A spool write or sync failed; the spool accepts nothing until it is reopened.',
   spool_write_failed: 'Writing this batch to the spool failed; nothing of it was acknowledged.',
   spool_ack_out_of_order: 'Only the record next() returned can be acknowledged.',
+  spool_locked: 'The spool is in use by another process (a receiver, or a spool replay).',
 } as const;
 
 export type SpoolErrorCode = keyof typeof SPOOL_ERRORS;
