@@ -168,7 +168,7 @@ const accepted = {
   content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestAccepted' } } },
 };
 
-const INGEST_FAILURES = ['invalid_body', 'no_valid_events', 'body_too_large', 'too_many_events', 'unsupported_media_type', 'unsupported_encoding', 'rate_limited', 'overloaded', 'not_ready'];
+const INGEST_FAILURES = ['invalid_body', 'no_valid_events', 'body_too_large', 'too_many_events', 'not_storable', 'unsupported_media_type', 'unsupported_encoding', 'rate_limited', 'overloaded', 'not_ready'];
 
 export function ingestPaths() {
   return {

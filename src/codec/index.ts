@@ -12,6 +12,7 @@ export { CopyTextWriter } from './copy-text-writer.js';
 export { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, CopyBinaryWriter } from './copy-binary-writer.js';
 export type { RowWriter } from './row-writer.js';
 export { COPY_COLUMNS, COPY_FORMATS, RowBatch, type CopyFormat } from './row-batch.js';
+export { INTERACTION_KEY_COLUMNS, interactionKeyRows } from './interaction-keys.js';
 export { RowTally, NO_GROUPS, unpackGroups, type PackedGroups, type RowGroup } from './row-groups.js';
 export { MSGPACK_MAX_DEPTH } from './msgpack-body.js';
 export {

@@ -2,7 +2,7 @@ import { unpackGroups } from '../codec/index.js';
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Endpoint, errorBody, EVENT_TYPE_OF_TABLE } from '../protocol/index.js';
-import { emptyBatch, TABLES, type CopyBatch, type PostgresCopySink, type WriteOutcome } from '../sinks/postgres/index.js';
+import { emptyBatch, TABLES, type CopyBatch, type PostgresCopySink, type RefusedRequest, type WriteOutcome } from '../sinks/postgres/index.js';
 import type { Spool } from '../sinks/spool/index.js';
 import type { AgentRegistry } from './agent-registry.js';
 import { encodeBatch } from './batch-codec.js';
@@ -151,6 +151,7 @@ export class CommitScheduler<T extends Ticket> {
       const u = this.pending.shift() as CommitUnit<T>;
       units.push(u);
       rows += addRows(batch, u.out);
+      batch.tasks.push({ rows: u.out, requests: u.indices });
       for (const t of u.tickets) if (t.endpoint === Endpoint.Agent) this.o.agents.noteSeen(t.agentId);
     }
     this.pendingRows -= rows;
@@ -183,6 +184,26 @@ export class CommitScheduler<T extends Ticket> {
     for (const u of units) for (const t of u.tickets) this.o.finish(t, 503, body, 'not_ready');
   }
 
+  /**
+   * Answers the requests PostgreSQL would not store (the rest of their batch committed) with
+   * `not_storable`, and takes them out of their units so that acknowledge() skips them.
+   */
+  private refuseRows(units: CommitUnit<T>[], refused: readonly RefusedRequest[]): void {
+    this.o.log.error({ requests: refused.length, err: refused[0]?.error.message, sqlState: (refused[0]?.error as { code?: string } | undefined)?.code }, 'PostgreSQL refused rows of some requests; those requests get 422, the rest of the batch committed');
+    const dropped = new Set<string>();
+    for (const r of refused) {
+      const u = units[r.task] as CommitUnit<T>;
+      const message = `PostgreSQL refused a row of this request (SQLSTATE ${(r.error as { code?: string }).code ?? 'unknown'}: ${r.error.message}); nothing from it was stored.`;
+      this.o.finish(u.tickets[r.position] as T, 422, errorBody('not_storable', message), 'not_storable');
+      dropped.add(`${r.task}:${r.position}`);
+    }
+    units.forEach((u, t) => {
+      const keep = u.tickets.map((_, k) => !dropped.has(`${t}:${k}`));
+      u.tickets = u.tickets.filter((_, k) => keep[k]);
+      u.indices = u.indices.filter((_, k) => keep[k]);
+    });
+  }
+
   private acknowledge(units: CommitUnit<T>[], batch: CopyBatch): void {
     const m = this.o.metrics;
     for (const t of TABLES) {
@@ -198,6 +219,7 @@ export class CommitScheduler<T extends Ticket> {
   private settle(units: CommitUnit<T>[], batch: CopyBatch, outcome: WriteOutcome): void {
     const m = this.o.metrics;
     if (outcome.ok) {
+      if (outcome.refused.length > 0) this.refuseRows(units, outcome.refused);
       m.copyBatches.labels(outcome.deduplicated ? 'committed_after_duplicate' : 'committed').inc();
       m.copyDuration.observe(outcome.durationMs / 1000);
       for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);
@@ -233,6 +255,7 @@ function addRows(batch: CopyBatch, out: TaskOutput): number {
   if (batch.groups !== null) unpackGroups(out.groups, batch.groups);
   if (out.interactionRows > 0) {
     batch.chunks.agent_interactions.push(out.interactions);
+    batch.interactionKeys.push(out.interactionKeys);
     batch.rows.agent_interactions += out.interactionRows;
   }
   if (out.telemetryRows > 0) {

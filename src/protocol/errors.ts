@@ -23,6 +23,7 @@ export const REQUEST_ERRORS = {
   already_linked: { status: 409, message: 'The agent is linked to another tenant.' },
   body_too_large: { status: 413, message: 'The request body is over the size limit.' },
   too_many_events: { status: 413, message: 'The request carries more events than allowed.' },
+  not_storable: { status: 422, message: 'PostgreSQL refused a row of this request; nothing from it was stored.' },
   unsupported_media_type: { status: 415, message: 'Unsupported Content-Type.' },
   unsupported_encoding: { status: 415, message: 'Unsupported Content-Encoding.' },
   rate_limited: { status: 429, message: 'Rate limit exceeded.' },

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { COPY_FORMATS } from '../../src/codec/index.js';
+import { COPY_FORMATS, CopyBinaryWriter } from '../../src/codec/index.js';
 import { createPool } from '../../src/database/index.js';
 import { emptyBatch, PostgresCopySink, type CopyBatch } from '../../src/sinks/postgres/index.js';
 import { apiKeyWithScopes, bearer, eventsUrl, linkedAgent, listen, startStreamServer, streamDatabase, type StreamDatabase, type StreamServer } from './support.js';
@@ -31,6 +31,15 @@ function textBatch(agent: string, nonces: number[]): CopyBatch {
   b.rows.agent_interactions = nonces.length;
   b.formats = { ...COPY_FORMATS, agent_interactions: 'text' };
   b.groups = [];
+  // The rows' natural keys, as the workers send them beside the rows (the direct path needs them).
+  const keys = new CopyBinaryWriter();
+  for (const n of nonces) {
+    keys.timestampField(Date.UTC(2026, 1, 1, 12) / 1000, (n % 1000) * 1000);
+    keys.textField(agent);
+    keys.int64Field(n);
+    keys.endRow();
+  }
+  b.interactionKeys = [new Uint8Array(keys.bytes())];
   return b;
 }
 

@@ -6,6 +6,7 @@ import {
   RowTally,
   decodeAndEncode,
   gunzipBounded,
+  interactionKeyRows,
   newEventTimeWindow,
   setEventTimeWindow,
   type BinaryAttributes,
@@ -15,7 +16,7 @@ import {
 import { Endpoint, errorBody, REQUEST_ERRORS, type RequestErrorCode } from '../../protocol/index.js';
 import { RingBuffer } from '../../ring/index.js';
 import { ATTRIBUTE_NAMES, readRecord, type RecordView } from './request-record.js';
-import { EVENT_OUTCOMES, type TaskInput, type TaskOutput, type WorkerSettings } from './task.js';
+import { EVENT_OUTCOMES, REQUEST_ROW_ENDS, type TaskInput, type TaskOutput, type WorkerSettings } from './task.js';
 
 /**
  * The worker's whole job, for many requests at once: verify the agent signature over the
@@ -51,6 +52,8 @@ export class TaskProcessor {
       telemetryRows: 0,
       gateway: EMPTY,
       gatewayRows: 0,
+      interactionKeys: EMPTY,
+      requestRowEnds: new Uint32Array(n * REQUEST_ROW_ENDS),
       groups: NO_GROUPS,
       eventCounts: new Array<number>(2 * EVENT_OUTCOMES.length).fill(0),
     };
@@ -61,15 +64,27 @@ export class TaskProcessor {
       const payload = this.ring.payload(task.positions[i] as number);
       const record = readRecord(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
       this.processOne(record, i, out);
+      this.noteRowEnds(out.requestRowEnds, i * REQUEST_ROW_ENDS);
     }
     out.interactions = copyOut(this.rows.interactions.bytes());
     out.interactionRows = this.rows.interactions.rows;
+    out.interactionKeys = copyOut(interactionKeyRows(this.rows.interactions.bytes(), out.interactionRows));
     out.telemetry = copyOut(this.rows.telemetry.bytes());
     out.telemetryRows = this.rows.telemetry.rows;
     out.gateway = copyOut(this.rows.gateway.bytes());
     out.gatewayRows = this.rows.gateway.rows;
     if (this.rows.tally !== null) out.groups = this.rows.tally.pack();
     return out;
+  }
+
+  private noteRowEnds(ends: Uint32Array, at: number): void {
+    const { interactions, telemetry, gateway } = this.rows;
+    ends[at] = interactions.byteLength;
+    ends[at + 1] = interactions.rows;
+    ends[at + 2] = telemetry.byteLength;
+    ends[at + 3] = telemetry.rows;
+    ends[at + 4] = gateway.byteLength;
+    ends[at + 5] = gateway.rows;
   }
 
   private processOne(record: RecordView, i: number, out: TaskOutput): void {

@@ -26,6 +26,9 @@ export interface TaskInput {
   positions: number[];
 }
 
+/** Numbers per request in TaskOutput.requestRowEnds: [bytes, rows] of interactions, telemetry, gateway. */
+export const REQUEST_ROW_ENDS = 6;
+
 /** Event outcomes counted per endpoint: index = endpoint offset + outcome. */
 export const EVENT_OUTCOMES = ['accepted', ...EVENT_ERROR_CODES] as const;
 
@@ -42,6 +45,14 @@ export interface TaskOutput {
   telemetryRows: number;
   gateway: Uint8Array;
   gatewayRows: number;
+  /** The natural key of each interaction row, same order (codec interactionKeyRows, COPY binary). */
+  interactionKeys: Uint8Array;
+  /**
+   * Where each request's rows end, cumulative over the task: for request i, at REQUEST_ROW_ENDS × i,
+   * the byte and row ends in `interactions`, `telemetry` and `gateway` (the ends of the previous
+   * request for a refused one). The sink splits a batch PostgreSQL refuses along these lines.
+   */
+  requestRowEnds: Uint32Array;
   /** Interaction and gateway rows of this task grouped for the rollups (empty with ROLLUPS off). */
   groups: PackedGroups;
   /** [endpoint agent | endpoint ingest] x EVENT_OUTCOMES. */

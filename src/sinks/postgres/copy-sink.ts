@@ -2,54 +2,48 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { classifyPgError, type FailureKind } from '../../database/index.js';
 import { backoffDelayMs } from '../../retry/index.js';
-import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, COPY_FORMATS, type CopyFormat, type RowGroup } from '../../codec/index.js';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, INTERACTION_KEY_COLUMNS, type CopyFormat } from '../../codec/index.js';
 import { stagedPendingSql, writePendingTallies } from '../../rollups/index.js';
-
-/** The tables rows are copied into, in the order each transaction writes them. */
-export const TABLES = ['agent_interactions', 'agent_telemetry', 'gateway_telemetry'] as const;
-export type TableName = (typeof TABLES)[number];
+import { TABLES, type CopyBatch, type TableName } from './batch.js';
+import { batchOfParts, requestParts, type RequestPart } from './request-parts.js';
 
 /** Primary-key order of each table: inserting in this order keeps lock order the same in
  *  every transaction, so concurrent batches that share keys wait instead of deadlocking. */
 const KEY_ORDER: Record<TableName, string> = {
   agent_interactions: 'time, agent_id, nonce',
   agent_telemetry: 'time, agent_id',
-  gateway_telemetry: 'event_source, event_id',
+  gateway_telemetry: 'tenant_id, event_source, event_id',
 };
 
-/** COPY rows for one transaction, as handed over by the workers. */
-export interface CopyBatch {
-  chunks: Record<TableName, Uint8Array[]>;
-  rows: Record<TableName, number>;
-  /** The format of each table's chunks: the workers' (COPY_FORMATS), or what a spool record was written in. */
-  formats: Record<TableName, CopyFormat>;
-  /** Agents not yet known to be registered, sorted. */
-  newAgents: string[];
-  /** The workers' groups of every interaction and gateway row, or null when unknown (a
-   *  replayed spool batch): then only the staging path can tell what was inserted. */
-  groups: InsertedGroup[] | null;
-}
-
-export function emptyBatch(): CopyBatch {
-  return {
-    chunks: { agent_interactions: [], agent_telemetry: [], gateway_telemetry: [] },
-    rows: { agent_interactions: 0, agent_telemetry: 0, gateway_telemetry: 0 },
-    formats: { ...COPY_FORMATS },
-    newAgents: [],
-    groups: [],
-  };
-}
-
 /**
- * The workers' tally of a batch's rows, grouped by UTC minute, entity (agent or gateway) and
- * vendor: exact for the direct COPY, where the primary keys refuse any duplicate.
+ * agent_interactions' natural key (agent_id, nonce) holds whatever the time: every stored row
+ * has its key in agent_interaction_keys (schema/postgres/008_natural_keys.sql), written in the
+ * same transaction. The direct path COPYs the workers' key rows there, where a repeated key
+ * raises unique_violation like any duplicate; the careful path inserts the staged rows' keys
+ * with ON CONFLICT DO NOTHING and keeps only the staged rows whose key it inserted.
  */
-export type InsertedGroup = RowGroup;
+const DIRECT_KEYS_COPY = `COPY agent_interaction_keys (${INTERACTION_KEY_COLUMNS.join(', ')}) FROM STDIN`;
+const KEEP_NEW_INTERACTION_KEYS =
+  'WITH k AS (INSERT INTO agent_interaction_keys (agent_id, nonce, time) SELECT agent_id, nonce, time FROM stage_agent_interactions ' +
+  'ORDER BY agent_id, nonce, time ON CONFLICT DO NOTHING RETURNING agent_id, nonce, time) ' +
+  'DELETE FROM stage_agent_interactions s WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.agent_id = s.agent_id AND k.nonce = s.nonce AND k.time = s.time);\n';
+
+/** A request PostgreSQL would not store: the batch was committed without it. */
+export interface RefusedRequest {
+  /** Index in CopyBatch.tasks, and in that task's `requests`. */
+  task: number;
+  position: number;
+  error: Error;
+}
 
 /** Expected outcomes are values: the caller decides what a failure means for its requests. */
 export type WriteOutcome =
-  /** `deduplicated`: the direct COPY met a duplicate key and the batch went through staging. */
-  | { ok: true; durationMs: number; deduplicated: boolean }
+  /**
+   * `deduplicated`: the direct COPY met a duplicate key and the batch went through staging.
+   * `refused`: requests with a row PostgreSQL refuses (a data exception or a constraint,
+   * SQLSTATE class 22 or 23), left out of what was committed; everything else was committed.
+   */
+  | { ok: true; durationMs: number; deduplicated: boolean; refused: RefusedRequest[] }
   | { ok: false; kind: FailureKind; error: Error };
 
 const MAX_ATTEMPTS = 4;
@@ -97,6 +91,7 @@ export class PostgresCopySink {
       const plain = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING`;
       insert[t] = tallyPending && t !== 'agent_telemetry' ? `${stagedPendingSql(t, plain)};` : `${plain};`;
     }
+    insert.agent_interactions = KEEP_NEW_INTERACTION_KEYS + insert.agent_interactions;
     this.insertSql = insert;
     this.copySql = copy;
     this.directCopySql = direct;
@@ -108,13 +103,53 @@ export class PostgresCopySink {
     "SET TIME ZONE 'UTC';\n" +
     TABLES.map((t) => `CREATE TEMP TABLE IF NOT EXISTS stage_${t} (LIKE ${t} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;`).join('\n');
 
+  /**
+   * Writes the batch. When PostgreSQL refuses a row (a value or a constraint, not a duplicate),
+   * the batch is split in halves by request, recursively, each half its own transaction: the
+   * requests that are fine are committed, and only those down to whose own rows the refusal
+   * follows come back `refused`, so one bad request never fails the others in its batch.
+   */
   async write(batch: CopyBatch): Promise<WriteOutcome> {
+    const started = performance.now();
+    const outcome = await this.writeBatch(batch);
+    if (outcome.ok || !refusesRow(outcome.error)) return outcome;
+    const parts = requestParts(batch);
+    if (parts.length === 0) return outcome;
+    const refused: RefusedRequest[] = [];
+    const failure = await this.bisect(batch, parts, outcome.error, refused);
+    if (failure !== null) return failure;
+    return { ok: true, durationMs: performance.now() - started, deduplicated: true, refused };
+  }
+
+  /**
+   * `parts` failed together with `error`: writes each half on its own, and splits a half that
+   * is refused in turn, down to single requests. Returns null once every part is committed or
+   * in `refused`, or the first failure that is not a refused row (nothing more is tried).
+   */
+  private async bisect(batch: CopyBatch, parts: RequestPart[], error: Error, refused: RefusedRequest[]): Promise<WriteOutcome | null> {
+    if (parts.length === 1) {
+      const p = parts[0] as RequestPart;
+      refused.push({ task: p.task, position: p.position, error });
+      return null;
+    }
+    const mid = parts.length >>> 1;
+    for (const half of [parts.slice(0, mid), parts.slice(mid)]) {
+      const outcome = await this.writeBatch(batchOfParts(batch, half));
+      if (outcome.ok) continue;
+      if (!refusesRow(outcome.error)) return outcome;
+      const failure = await this.bisect(batch, half, outcome.error, refused);
+      if (failure !== null) return failure;
+    }
+    return null;
+  }
+
+  private async writeBatch(batch: CopyBatch): Promise<WriteOutcome> {
     let redone = false;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
         await this.writeOnce(batch);
-        return { ok: true, durationMs: performance.now() - started, deduplicated: redone };
+        return { ok: true, durationMs: performance.now() - started, deduplicated: redone, refused: NONE_REFUSED };
       } catch (err) {
         if ((err as { code?: unknown }).code === '23505' && !redone) {
           // A duplicate on the direct path: redo this batch through staging, at once.
@@ -132,7 +167,8 @@ export class PostgresCopySink {
   }
 
   private async writeOnce(batch: CopyBatch): Promise<void> {
-    let direct = batch.groups !== null;
+    // Interaction rows go direct only with their key rows (a spooled batch has none).
+    let direct = batch.groups !== null && batch.interactionKeys.length === batch.chunks.agent_interactions.length;
     if (this.stagingBatchesLeft > 0) {
       this.stagingBatchesLeft--;
       direct = false;
@@ -143,13 +179,15 @@ export class PostgresCopySink {
   private async writeDirect(batch: CopyBatch): Promise<void> {
     const tables = TABLES.filter((t) => batch.rows[t] > 0);
     const groups = this.tallyPending ? (batch.groups ?? []) : [];
-    if (tables.length === 1 && batch.newAgents.length === 0 && groups.length === 0) {
+    if (tables.length === 1 && tables[0] !== 'agent_interactions' && batch.newAgents.length === 0 && groups.length === 0) {
       // One statement is a transaction of its own: no BEGIN and COMMIT round trips.
       const t = tables[0] as TableName;
       await this.onConnection((client) => copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]));
       return;
     }
     return this.inTransaction(async (client) => {
+      // Keys first: a repeated key is found before the bigger COPY of the rows.
+      if (batch.rows.agent_interactions > 0) await copyIn(client, DIRECT_KEYS_COPY, batch.interactionKeys, 'binary');
       for (const t of TABLES) {
         if (batch.rows[t] > 0) await copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]);
       }
@@ -265,6 +303,14 @@ function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[], format
     });
     stream.end(buf.subarray(0, bytes));
   });
+}
+
+const NONE_REFUSED: RefusedRequest[] = [];
+
+/** A data exception or an integrity constraint (SQLSTATE class 22 or 23): the rows, not PostgreSQL, are at fault. */
+function refusesRow(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
 function sleep(ms: number): Promise<void> {
