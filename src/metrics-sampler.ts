@@ -61,6 +61,7 @@ export class MetricsSampler {
       metrics.clickhouseUp.set(c.clickhouseUp ? 1 : 0);
       mirror.advance(metrics.rollupRows, c.rowsSent, destination);
       mirror.advance(metrics.rollupFlushFailures, c.failures, destination);
+      mirror.advance(metrics.rollupClickhouseParked, c.rowsParked);
     }
     if (spool !== null) {
       const st = spool.stats();

@@ -104,6 +104,11 @@ export function createMetrics() {
       labelNames: ['destination'] as const,
       registers: r,
     }),
+    rollupClickhouseParked: new Counter({
+      name: 'machpay_rollup_clickhouse_rows_parked_total',
+      help: 'rollup_minute rows ClickHouse refused, parked in its rollup_minute_rejected table so the outbox moves on (any is worth a look: the rows are not counted in rollup_minute).',
+      registers: r,
+    }),
     rollupFoldRounds: new Counter({ name: 'machpay_rollup_fold_rounds_total', help: 'Fold rounds this receiver ran (each one transaction).', registers: r }),
     rollupFoldedRequests: new Counter({ name: 'machpay_rollup_folded_requests_total', help: 'Requests (interactions and gateway calls) this receiver folded into the rollup tables.', registers: r }),
     rollupFlushLag: new Gauge({ name: 'machpay_rollup_flush_lag_seconds', help: 'Age of the oldest tally not yet folded (any receiver\'s), at the end of the last fold round; 0 when none waits.', registers: r }),

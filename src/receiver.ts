@@ -266,7 +266,11 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
         folder = new TallyFolder(pool, { intervalMs: config.rollupFoldIntervalMs, clickhouseReceiverId: receiverId }, log.child({ component: 'rollup-folder' }));
         folder.start();
         if (config.clickhouseUrl !== null) {
-          clickhouseSink = new ClickhouseRollupSink(config.clickhouseUrl, 'default', 10_000);
+          clickhouseSink = new ClickhouseRollupSink(config.clickhouseUrl, 'default', 10_000, {
+            cluster: config.clickhouseCluster,
+            replicated: config.clickhouseReplicated,
+            retentionDays: config.clickhouseRetentionDays,
+          });
           clickhouse = new ClickhouseOutboxSender(pool, clickhouseSink, { intervalMs: config.rollupFoldIntervalMs }, log.child({ component: 'rollup-clickhouse' }));
           clickhouse.start();
         }

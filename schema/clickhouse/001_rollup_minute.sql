@@ -2,9 +2,14 @@
 -- Applied by the receiver at start when CLICKHOUSE_URL is set, in the URL's database; every
 -- file here must stay idempotent (IF NOT EXISTS), as each is run on every start.
 --
--- Works unchanged on ClickHouse 18.16 (what the tests run) and current releases: MergeTree
+-- Works unchanged on ClickHouse 18.16 and current releases (the tests run both): MergeTree
 -- family with the PARTITION BY / ORDER BY syntax, DateTime (not DateTime64), no TTL, no
--- LowCardinality, no Decimal (18.16's Decimal128 prints wrong digits), no Map type.
+-- LowCardinality, no Decimal (18.16's Decimal128 prints wrong digits), no Map type. The
+-- receiver derives from it, in src/rollups/clickhouse-ddl.ts, the cluster form
+-- (CLICKHOUSE_CLUSTER: rollup_minute_local on every shard and a Distributed rollup_minute,
+-- sharded by entity_id, so every query here runs unchanged), the Replicated engine
+-- (CLICKHOUSE_REPLICATED), and on ClickHouse 20.3 or later LowCardinality strings and a TTL
+-- (CLICKHOUSE_RETENTION_DAYS).
 --
 -- Columns: minute is the UTC start of the minute of the events' `time`; kind says whether
 -- entity_id is an agent_id or a gateway_id; tenant_id is the API key's tenant for gateways and

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { classifyPgError } from '../database/index.js';
 import type { Logger } from '../logger.js';
-import type { ClickhouseRow } from './clickhouse-rows.js';
-import type { ClickhouseRollupSink } from './clickhouse-sink.js';
+import { clickhouseDateTime } from './clickhouse-rows.js';
+import { IsolationAborted, isolateRefusedRows, type FailedOutcome, type OutboxRowRef } from './clickhouse-row-isolation.js';
+import type { ClickhouseRollupSink, RejectedRow } from './clickhouse-sink.js';
 import { RetrySchedule } from './retry-schedule.js';
 
 export interface OutboxSenderOptions {
@@ -13,6 +14,12 @@ export interface OutboxSenderOptions {
   /** Default 250 ms and 30 s: jittered exponential backoff after a failed send. */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Failed sends in a row, all refused by ClickHouse with an error not known either way
+   * ("suspect"), after which the sender inserts the rows apart to find one at fault. Rows
+   * refused with an error known to be theirs are isolated at once. Default 5.
+   */
+  isolateAfterFailures?: number;
 }
 
 export interface OutboxSenderStats {
@@ -20,6 +27,8 @@ export interface OutboxSenderStats {
   rowsSent: number;
   /** Failed sends (ClickHouse or PostgreSQL); their rows stay in the outbox. */
   failures: number;
+  /** Rows ClickHouse refused, parked in rollup_minute_rejected instead of holding the outbox back. */
+  rowsParked: number;
   /** False after a failed send, until one succeeds. */
   clickhouseUp: boolean;
 }
@@ -32,6 +41,11 @@ const DELETE_SQL = 'DELETE FROM rollup_clickhouse_outbox WHERE id = ANY($1::bigi
  * number of receivers can send), INSERT their rows, delete them, commit. The rows keep the
  * row_ids their fold gave them, so a send repeated after a lost reply, a failed COMMIT or a
  * crash collapses under FINAL instead of counting twice.
+ *
+ * A row ClickHouse refuses would hold every fold behind it back for ever: the sender finds it
+ * (clickhouse-row-isolation.ts), parks it in rollup_minute_rejected with ClickHouse's error,
+ * sends the others, and deletes the claimed folds, in the one transaction. An outbox entry
+ * that is not a JSON array of rows is parked whole.
  */
 export class ClickhouseOutboxSender {
   private readonly intervalMs: number;
@@ -41,7 +55,10 @@ export class ClickhouseOutboxSender {
   private running: Promise<void> | null = null;
   private stopping = false;
   private schemaReady = false;
-  private readonly counters: OutboxSenderStats = { rowsSent: 0, failures: 0, clickhouseUp: false };
+  private readonly isolateAfter: number;
+  /** Failed sends since the last one that succeeded. */
+  private failedInARow = 0;
+  private readonly counters: OutboxSenderStats = { rowsSent: 0, failures: 0, rowsParked: 0, clickhouseUp: false };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -51,6 +68,7 @@ export class ClickhouseOutboxSender {
   ) {
     this.intervalMs = options.intervalMs ?? 1000;
     this.maxFolds = options.maxFoldsPerInsert ?? 20;
+    this.isolateAfter = Math.max(1, options.isolateAfterFailures ?? 5);
     this.retry = new RetrySchedule(options.baseBackoffMs ?? 250, options.maxBackoffMs ?? 30_000, () => this.kick());
   }
 
@@ -92,11 +110,13 @@ export class ClickhouseOutboxSender {
         if (!ddl.ok) throw ddl.error;
         this.schemaReady = true;
       }
-      while (!this.stopping && (await this.sendOnce()) === this.maxFolds);
+      while (!this.stopping && (await this.sendOnce()) === this.maxFolds) this.failedInARow = 0;
+      this.failedInARow = 0;
       this.retry.succeeded();
       this.counters.clickhouseUp = true;
       if (!this.stopping) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
     } catch (err) {
+      this.failedInARow++;
       this.counters.failures++;
       this.counters.clickhouseUp = false;
       if (!this.stopping) {
@@ -104,6 +124,22 @@ export class ClickhouseOutboxSender {
         this.log.warn({ err, retryInMs: Math.round(delay) }, 'rollup ClickHouse outbox: send failed; its rows stay in the outbox');
       }
     }
+  }
+
+  /** Rows refused with an error known to be theirs are isolated at once; suspect ones after repeated failures. */
+  private shouldIsolate(failure: FailedOutcome): boolean {
+    return failure.kind === 'permanent' || (failure.kind === 'suspect' && this.failedInARow + 1 >= this.isolateAfter);
+  }
+
+  /**
+   * ClickHouse failed, not the PostgreSQL connection: give the claim back, keep the connection,
+   * and fail the send. A table gone missing (dropped, a new server) gets the DDL again before
+   * the retry.
+   */
+  private async giveBack(client: pg.PoolClient, failure: FailedOutcome): Promise<never> {
+    if (failure.kind === 'schema') this.schemaReady = false;
+    await client.query('ROLLBACK');
+    throw new ClickhouseSendError(failure.error);
   }
 
   /** One claim-insert-delete transaction; returns the folds sent. */
@@ -119,19 +155,36 @@ export class ClickhouseOutboxSender {
         await client.query('COMMIT');
         return 0;
       }
-      const rows: ClickhouseRow[] = [];
-      for (const r of claimed.rows) for (const row of JSON.parse(r.rows) as ClickhouseRow[]) rows.push(row);
-      const sent = await this.sink.insert(rows);
+      const { rows, unreadable } = outboxRows(claimed.rows);
+      let sentRows = rows.length;
+      const rejected = unreadable;
+      const sent = rows.length === 0 ? ({ ok: true } as const) : await this.sink.insert(rows.map((r) => r.row));
       if (!sent.ok) {
-        // ClickHouse failed, not this connection: give the claim back and keep the connection.
-        // A table gone missing (dropped, a new server) gets the DDL again before the retry.
-        if (sent.kind === 'schema') this.schemaReady = false;
-        await client.query('ROLLBACK');
-        throw new ClickhouseSendError(sent.error);
+        if (!this.shouldIsolate(sent)) await this.giveBack(client, sent);
+        try {
+          const isolated = await isolateRefusedRows(this.sink, rows, sent);
+          sentRows = isolated.sent;
+          rejected.push(...isolated.rejected);
+        } catch (err) {
+          if (!(err instanceof IsolationAborted)) throw err;
+          await this.giveBack(client, err.outcome);
+        }
+      }
+      if (rejected.length > 0) {
+        const parked = await this.sink.park(rejected);
+        if (!parked.ok) await this.giveBack(client, parked);
       }
       await client.query(DELETE_SQL, [claimed.rows.map((r) => r.id)]);
       await client.query('COMMIT');
-      this.counters.rowsSent += rows.length;
+      this.counters.rowsSent += sentRows;
+      if (rejected.length > 0) {
+        this.counters.rowsParked += rejected.length;
+        const first = rejected[0] as RejectedRow;
+        this.log.error(
+          { parked: rejected.length, sent: sentRows, errorCode: first.error_code, error: first.error },
+          'rollup ClickHouse outbox: ClickHouse refused rows; they are parked in rollup_minute_rejected and the rest are sent',
+        );
+      }
       return claimed.rows.length;
     } catch (err) {
       if (!(err instanceof ClickhouseSendError)) {
@@ -144,6 +197,33 @@ export class ClickhouseOutboxSender {
       client.release(broken);
     }
   }
+}
+
+/** The rows of claimed outbox entries; entries that are not a JSON array of rows, ready to park whole. */
+function outboxRows(entries: readonly { id: string; rows: string }[]): { rows: OutboxRowRef[]; unreadable: RejectedRow[] } {
+  const rows: OutboxRowRef[] = [];
+  const unreadable: RejectedRow[] = [];
+  for (const e of entries) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(e.rows);
+    } catch {
+      parsed = null;
+    }
+    if (!Array.isArray(parsed)) {
+      unreadable.push({
+        row_id: `outbox-${e.id}`,
+        row_json: e.rows,
+        error_code: 'outbox_entry_not_rows',
+        error: 'the outbox entry is not a JSON array of rows',
+        outbox_id: e.id,
+        rejected_at: clickhouseDateTime(Date.now()),
+      });
+      continue;
+    }
+    parsed.forEach((row: unknown, index) => rows.push({ row, outboxId: e.id, index }));
+  }
+  return { rows, unreadable };
 }
 
 /** Marks a failure of the ClickHouse INSERT inside sendOnce (the PostgreSQL connection is fine). */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { ConfigError } from '../config-error.js';
-import type { ClickhouseRow } from './clickhouse-rows.js';
+import { checkClusterName, createDatabaseStatement, schemaStatements, serverFeatures, type ClickhouseLayout } from './clickhouse-ddl.js';
 
 /** The DDL folder: two levels up from src/rollups, three from dist/src/rollups. */
 export const CLICKHOUSE_SCHEMA_DIR =
@@ -10,11 +10,28 @@ export const CLICKHOUSE_SCHEMA_DIR =
   new URL('../../schema/clickhouse/', import.meta.url);
 
 export const ROLLUP_TABLE = 'rollup_minute';
+/** Rows ClickHouse refused, parked by the outbox sender (schema/clickhouse/002_rollup_minute_rejected.sql). */
+export const REJECTED_TABLE = 'rollup_minute_rejected';
+
+/** One parked row: the row as the outbox held it, and why ClickHouse refused it. */
+export interface RejectedRow {
+  row_id: string;
+  row_json: string;
+  error_code: string;
+  error: string;
+  outbox_id: string;
+  rejected_at: string;
+}
 
 /** Expected outcomes are values: what the writer does next depends only on `kind`. */
 export type ClickhouseOutcome = { ok: true } | { ok: false; kind: ClickhouseFailure; error: Error };
-/** retry: later, same rows. schema: the table or database is gone; apply the DDL, then retry. permanent: these rows can never be inserted. */
-export type ClickhouseFailure = 'retry' | 'schema' | 'permanent';
+/**
+ * retry: later, same rows (the network, or a server error known to pass). schema: the table or
+ * database is gone; apply the DDL, then retry. permanent: these rows can never be inserted.
+ * suspect: the server refused the insert with an error not known either way; the rows may be
+ * at fault, which only repeated failures and inserting them apart can tell.
+ */
+export type ClickhouseFailure = 'retry' | 'schema' | 'permanent' | 'suspect';
 
 /** Server error codes that mean the rows or the statement are wrong, so retrying cannot help. */
 const PERMANENT_CODES = new Set([
@@ -35,19 +52,46 @@ const PERMANENT_CODES = new Set([
   '117', // INCORRECT_DATA
   '131', // TOO_LARGE_STRING_SIZE
   '349', // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+  '691', // UNKNOWN_ELEMENT_OF_ENUM
+]);
+/** Server error codes that pass with time or an operator's fix, whatever the rows hold: never the rows' fault. */
+const TRANSIENT_CODES = new Set([
+  '159', // TIMEOUT_EXCEEDED
+  '164', // READONLY
+  '192', // UNKNOWN_USER
+  '193', // WRONG_PASSWORD
+  '194', // REQUIRED_PASSWORD
+  '202', // TOO_MANY_SIMULTANEOUS_QUERIES
+  '203', // NO_FREE_CONNECTION
+  '209', // SOCKET_TIMEOUT
+  '210', // NETWORK_ERROR
+  '225', // NO_ZOOKEEPER
+  '236', // ABORTED
+  '241', // MEMORY_LIMIT_EXCEEDED
+  '242', // TABLE_IS_READ_ONLY
+  '252', // TOO_MANY_PARTS
+  '279', // ALL_CONNECTION_TRIES_FAILED (a shard of the cluster is down)
+  '319', // UNKNOWN_STATUS_OF_INSERT
+  '394', // QUERY_WAS_CANCELLED
+  '425', // SYSTEM_ERROR
+  '497', // ACCESS_DENIED
+  '516', // AUTHENTICATION_FAILED
+  '999', // KEEPER_EXCEPTION
 ]);
 const SCHEMA_CODES = new Set(['60', '81']); // UNKNOWN_TABLE, UNKNOWN_DATABASE
 
 /**
- * The one place that decides what a ClickHouse failure means. Anything not known to be the
- * rows' fault is retried (network, timeouts, overload, authentication an operator can fix):
- * a wrong "retry" only delays rows behind the bounded outbox, a wrong "permanent" loses them.
+ * The one place that decides what a ClickHouse failure means. No server code (the network,
+ * a timeout) and codes known to pass are retried; an unknown server code is suspect, which the
+ * outbox sender retries a few times before it looks for a row at fault. A wrong "permanent"
+ * or "suspect" does not lose rows: they are parked in rollup_minute_rejected, not dropped.
  */
 export function classifyClickhouseError(err: unknown): ClickhouseFailure {
   const code = serverErrorCode(err);
-  if (code !== null && SCHEMA_CODES.has(code)) return 'schema';
-  if (code !== null && PERMANENT_CODES.has(code)) return 'permanent';
-  return 'retry';
+  if (code === null || TRANSIENT_CODES.has(code)) return 'retry';
+  if (SCHEMA_CODES.has(code)) return 'schema';
+  if (PERMANENT_CODES.has(code)) return 'permanent';
+  return 'suspect';
 }
 
 /**
@@ -109,17 +153,29 @@ export async function loadClickhouseDdl(dir: URL = CLICKHOUSE_SCHEMA_DIR): Promi
 
 /**
  * The rollup table in ClickHouse: applies the DDL and inserts rows with JSONEachRow. It makes
- * one attempt per call; retrying, backoff and bounds belong to ClickhouseWriter.
+ * one attempt per call; retrying, backoff and bounds belong to ClickhouseOutboxSender.
  */
 export class ClickhouseRollupSink {
   readonly target: ClickhouseTarget;
   /** Server version, known after the first successful ensureSchema(). */
   version: string | null = null;
+  readonly layout: ClickhouseLayout;
   private readonly client: ClickHouseClient;
   private ddl: string[] | null = null;
 
-  constructor(url: string, defaultDatabase: string, private readonly requestTimeoutMs: number) {
+  constructor(
+    url: string,
+    defaultDatabase: string,
+    private readonly requestTimeoutMs: number,
+    layout: { cluster?: string | null; replicated?: boolean; retentionDays?: number } = {},
+  ) {
     this.target = parseClickhouseUrl(url, defaultDatabase);
+    this.layout = {
+      database: this.target.database,
+      cluster: checkClusterName(layout.cluster ?? null),
+      replicated: layout.replicated ?? false,
+      retentionDays: layout.retentionDays ?? 0,
+    };
     this.client = createClient({
       url: this.target.serverUrl,
       database: this.target.database,
@@ -129,18 +185,22 @@ export class ClickhouseRollupSink {
     });
   }
 
-  /** CREATE DATABASE and every CREATE … IF NOT EXISTS of schema/clickhouse; safe to repeat. */
+  /**
+   * CREATE DATABASE and every table of schema/clickhouse (IF NOT EXISTS, on the cluster when
+   * there is one), in the form this server's version takes; safe to repeat.
+   */
   async ensureSchema(): Promise<ClickhouseOutcome> {
     try {
-      this.ddl ??= await loadClickhouseDdl();
+      const files = await loadClickhouseDdl();
       // The main client names the database in every request, which fails while it does not
       // exist: create it through a client bound to none.
       const admin = createClient({ url: this.target.serverUrl, request_timeout: this.requestTimeoutMs, log: QUIET });
       try {
         const rs = await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
         const rows = await rs.json<{ v: string }>();
-        this.version = rows[0]?.v ?? null;
-        await admin.command({ query: `CREATE DATABASE IF NOT EXISTS \`${this.target.database}\`` });
+        this.version = rows[0]?.v ?? '0';
+        this.ddl = schemaStatements(files, this.layout, serverFeatures(this.version));
+        await admin.command({ query: createDatabaseStatement(this.layout) });
       } finally {
         await admin.close();
       }
@@ -151,9 +211,30 @@ export class ClickhouseRollupSink {
     }
   }
 
-  async insert(rows: ClickhouseRow[]): Promise<ClickhouseOutcome> {
+  async insert(rows: readonly unknown[]): Promise<ClickhouseOutcome> {
+    return this.insertInto(ROLLUP_TABLE, rows);
+  }
+
+  /** Parks rows ClickHouse refused in rollup_minute_rejected. */
+  async park(rows: readonly RejectedRow[]): Promise<ClickhouseOutcome> {
+    return this.insertInto(REJECTED_TABLE, rows);
+  }
+
+  /** The statements ensureSchema() ran last (null before it succeeded once). */
+  get appliedDdl(): readonly string[] | null {
+    return this.ddl;
+  }
+
+  private async insertInto(table: string, rows: readonly unknown[]): Promise<ClickhouseOutcome> {
     try {
-      await this.client.insert({ table: ROLLUP_TABLE, values: rows, format: 'JSONEachRow' });
+      await this.client.insert({
+        table,
+        values: rows as unknown[],
+        format: 'JSONEachRow',
+        // A Distributed table otherwise queues the rows on this node and sends them to the
+        // shards later: the outbox may delete its rows only once the shards hold them.
+        ...(this.layout.cluster === null ? {} : { clickhouse_settings: { insert_distributed_sync: 1 } }),
+      });
       return { ok: true };
     } catch (err) {
       return { ok: false, kind: classifyClickhouseError(err), error: asError(err) };
