@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { decodeCursor, encodeCursor, MICROS_TIME, ReadError } from '../read/index.js';
+import { inTransaction } from '../database/index.js';
+import { recordAlertChange } from './alert-changes.js';
 import { ALERT_COLUMNS, toAlert, type AlertRow } from './alert-store.js';
 import type { Alert } from './alert-types.js';
 
@@ -59,20 +61,29 @@ export async function listAlerts(
 /**
  * POST /v1/agent/alerts/{id}/ack: sets acknowledged_at once (acknowledging again keeps the
  * first instant). A tenant acknowledges alerts raised for it on an agent still linked to it;
- * an agent, its own. Anything else is null (one 404 for "absent" and "not yours").
+ * an agent, its own. Anything else is null (one 404 for "absent" and "not yours"). The first
+ * acknowledgement appends its stream event in the same transaction; a repeat changes nothing.
  */
 export async function acknowledgeAlert(pool: pg.Pool, id: string, owner: AlertOwner, nowMs: number): Promise<Alert | null> {
   const ownerSql =
     owner.kind === 'tenant'
-      ? `tenant_id = $3 AND EXISTS (SELECT 1 FROM agents a WHERE a.pubkey = agent_alerts.agent_id AND a.tenant_id = $3)`
-      : 'agent_id = $3';
-  const { rows } = await pool.query<AlertRow>(
-    `UPDATE agent_alerts
-        SET acknowledged_at = COALESCE(acknowledged_at, $2::timestamptz),
-            updated_at = CASE WHEN acknowledged_at IS NULL THEN now() ELSE updated_at END
-      WHERE id = $1::uuid AND ${ownerSql}
-      RETURNING ${ALERT_COLUMNS}`,
-    [id, new Date(nowMs).toISOString(), owner.kind === 'tenant' ? owner.tenantId : owner.agentId],
-  );
-  return rows[0] === undefined ? null : toAlert(rows[0]);
+      ? `tenant_id = $2 AND EXISTS (SELECT 1 FROM agents a WHERE a.pubkey = agent_alerts.agent_id AND a.tenant_id = $2)`
+      : 'agent_id = $2';
+  const ownerParam = owner.kind === 'tenant' ? owner.tenantId : owner.agentId;
+  return inTransaction(pool, async (c) => {
+    const { rows } = await c.query<AlertRow & { tenant_id: string }>(
+      `UPDATE agent_alerts SET acknowledged_at = $3::timestamptz, updated_at = now()
+        WHERE id = $1::uuid AND acknowledged_at IS NULL AND ${ownerSql}
+        RETURNING ${ALERT_COLUMNS}, tenant_id`,
+      [id, ownerParam, new Date(nowMs).toISOString()],
+    );
+    const changed = rows[0];
+    if (changed !== undefined) {
+      const alert = toAlert(changed);
+      await recordAlertChange(c, changed.tenant_id, 'acknowledged', alert);
+      return alert;
+    }
+    const found = await c.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM agent_alerts WHERE id = $1::uuid AND ${ownerSql}`, [id, ownerParam]);
+    return found.rows[0] === undefined ? null : toAlert(found.rows[0]);
+  });
 }

@@ -60,14 +60,14 @@ export async function insertFiring(c: pg.ClientBase, a: NewAlert): Promise<Alert
 
 /**
  * Resolves an open alert, adding `resolution` to its data; null when it is no longer open
- * (another receiver resolved it first). The row's stream_xid moves to this transaction.
+ * (another receiver resolved it first).
  */
 export async function resolveOpen(c: pg.ClientBase, id: string, resolvedAtMs: number, resolution: Record<string, unknown>): Promise<Alert | null> {
   const { rows } = await c.query<AlertRow>(
     `UPDATE agent_alerts
         SET state = 'resolved', resolved_at = GREATEST($2::timestamptz, fired_at), clear_since = NULL,
             data = data || jsonb_build_object('resolution', $3::jsonb),
-            updated_at = now(), stream_xid = pg_current_xact_id()::text::bigint
+            updated_at = now()
       WHERE id = $1 AND state = 'firing'
       RETURNING ${ALERT_COLUMNS}`,
     [id, new Date(resolvedAtMs).toISOString(), JSON.stringify(resolution)],

@@ -5,6 +5,7 @@ import { inSnapshot } from '../read/index.js';
 import { loadAgentContexts, type AgentContext } from './agent-context.js';
 import { errorRateWindow, readAgentFigures, type AgentFigures } from './agent-figures.js';
 import { decide, type Decision } from './alert-rules.js';
+import { pruneAlertChanges } from './alert-changes.js';
 import { setClearSince } from './alert-store.js';
 import { inTransaction } from '../database/index.js';
 import { fireInTransaction, resolveInTransaction } from './alert-transitions.js';
@@ -343,6 +344,7 @@ export class AlertEvaluator {
     const nowMs = this.clock();
     const limit = this.o.maxPendingAgents;
     const pool = this.deps.pool;
+    await pruneAlertChanges(pool);
     const lists = [
       await agentsWithExpiringAlerts(pool, nowMs, this.defaults.alertsEnabled, limit),
       await staleCandidates(pool, nowMs, this.defaults.alertsEnabled, limit),

@@ -3,12 +3,15 @@
  * read from the rows themselves in transaction order, so that every receiver of a database
  * streams the same events with the same ids and a client resumes on any of them.
  */
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../logger.js';
 import { EventIdCodec } from './event-ids.js';
 import { attachEventsRoute, EVENTS_PATH } from './events-route.js';
 import { ScopedKeyCache } from './read-side.js';
+import { StreamPresence } from './presence.js';
+import { RowCapture } from './row-capture.js';
 import { StreamHub } from './stream-hub.js';
 import { RAW_SOURCES, type StreamSource } from './stream-sources.js';
 import { StreamTokens } from './stream-tokens.js';
@@ -37,7 +40,9 @@ export interface StreamDeps {
   maxQueuedBytes?: number;
   /** LISTEN for other receivers' commits; default true. */
   listen?: boolean;
-  /** More tables whose new rows are events (the alerts table): numbers 2 and up. */
+  /** How often each receiver looks at the others' subscribers and the capture switch; default 1 s. */
+  presenceIntervalMs?: number;
+  /** More tables whose new rows are events: numbers 3 and up. */
   extraSources?: readonly StreamSource[];
 }
 
@@ -60,6 +65,12 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
   const ids = new EventIdCodec(deps.secret);
   const tokens = new StreamTokens(deps.secret);
   const keys = new ScopedKeyCache(deps.pool, deps.keyCacheTtlMs ?? 5000, 10_000, clock);
+  const receiverId = randomBytes(8).toString('hex');
+  const presenceIntervalMs = deps.presenceIntervalMs ?? 1000;
+  const listenerTtlMs = presenceIntervalMs * 5;
+  const resumeWindowMs = deps.resumeWindowMs ?? 300_000;
+  const maxQueuedBytes = deps.maxQueuedBytes ?? 8 * 1024 * 1024;
+  const capture = new RowCapture(deps.pool, { receiverId, listenerTtlMs });
   const hub = new StreamHub({
     pool: deps.pool,
     sources,
@@ -73,8 +84,25 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     listen: deps.listen ?? true,
     lingerMs: 10_000,
     summarizeIntervalMs: 250,
+    maxQueuedBytes,
+    capture,
   });
-  const notifier = new CommitNotifier(deps.pool, () => hub.wake(), log);
+  const presence = new StreamPresence(
+    deps.pool,
+    capture,
+    {
+      receiverId,
+      intervalMs: presenceIntervalMs,
+      listenerTtlMs,
+      idleOffMs: resumeWindowMs,
+      active: () => hub.runningSince() !== null,
+      runningSince: () => hub.runningSince(),
+      periodEnded: () => hub.endPeriod(),
+    },
+    log,
+  );
+  presence.start();
+  const notifier = new CommitNotifier(deps.pool, () => hub.wake(), () => presence.othersListening, log);
   attachTokensRoute(app, { pool: deps.pool, tokens, keys, clock, log });
   attachEventsRoute(app, {
     pool: deps.pool,
@@ -84,8 +112,8 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     keys,
     clock,
     timestampWindowMs: deps.timestampWindowMs ?? 300_000,
-    resumeWindowMs: deps.resumeWindowMs ?? 300_000,
-    limits: { maxQueuedBytes: deps.maxQueuedBytes ?? 8 * 1024 * 1024 },
+    resumeWindowMs,
+    limits: { maxQueuedBytes },
     log,
   });
   return {
@@ -96,6 +124,7 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     hub,
     notifier,
     async close() {
+      presence.stop();
       notifier.close();
       await hub.close();
     },
@@ -104,5 +133,5 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
 
 export { StreamHub, type HubStats } from './stream-hub.js';
 export { CommitNotifier, STREAM_CHANNEL } from './wake-ups.js';
-export { INTERACTIONS, TELEMETRY, type StreamSource, type RowEventName } from './stream-sources.js';
+export { ALERTS, INTERACTIONS, TELEMETRY, type StreamSource, type RowEventName } from './stream-sources.js';
 export { StreamTokens, TOKEN_TTL_MS, type StreamGrant } from './stream-tokens.js';

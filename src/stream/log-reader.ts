@@ -7,7 +7,7 @@ export interface LogRow {
   position: LogPosition;
   source: StreamSource;
   agentId: string;
-  /** The agent's tenant when the row was read (null: not linked). */
+  /** The tenant whose keys stream the row (the source's `tenant`; null: none). */
   tenantId: string | null;
   /** The source's columns, as selected. */
   row: Record<string, unknown>;
@@ -19,6 +19,8 @@ export interface LiveRead {
   next: bigint;
   /** The snapshot's xmin: the horizon below which every transaction has ended. */
   horizon: bigint;
+  /** The snapshot's xmax: the next transaction id to be assigned (horizon..newest are still open or just ended). */
+  newest: bigint;
 }
 
 type SourceRow = Record<string, unknown> & { xid: string; agent_id: string; tenant: string | null };
@@ -35,17 +37,19 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   const cap = from + BigInt(maxXids);
   // The planner has no statistics for the newest transaction ids and may guess that a scan of
   // the whole table is cheaper than the index: it never is for the log's tail.
-  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_seqscan = off; SELECT ${horizonSql}::text AS horizon;`;
+  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_seqscan = off;
+    SELECT ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
   for (const s of sources) {
     sql += `
-      SELECT r.stream_xid::text AS xid, a.tenant_id AS tenant, ${s.columns}
+      SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, ${s.columns}
       FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
       WHERE r.stream_xid >= ${from} AND r.stream_xid < LEAST(${cap}, ${horizonSql})
       ORDER BY r.stream_xid, ${s.keyOrder};`;
   }
   sql += 'COMMIT;';
   const results = (await client.query(sql)) as unknown as pg.QueryResult[];
-  const horizon = BigInt((results[2]?.rows[0] as { horizon: string }).horizon);
+  const snapshot = results[2]?.rows[0] as { horizon: string; newest: string };
+  const horizon = BigInt(snapshot.horizon);
   const rows: LogRow[] = [];
   sources.forEach((s, i) => {
     let xid = -1n;
@@ -58,7 +62,7 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
     }
   });
   rows.sort((a, b) => comparePositions(a.position, b.position));
-  return { rows, next: horizon < cap ? horizon : cap, horizon };
+  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt(snapshot.newest) };
 }
 
 /** Whose rows a catch-up reads: one agent's, or those of the agents linked to a tenant. */
@@ -117,7 +121,7 @@ async function readRangeRows(
     const { rows: found } = await client.query<SourceRow & { ord: string }>(
       `SELECT * FROM (
          SELECT r.stream_xid::text AS xid, (row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1)::text AS ord,
-                a.tenant_id AS tenant, ${s.columns}
+                ${s.tenant ?? 'a.tenant_id'} AS tenant, ${s.columns}
          FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
          WHERE r.stream_xid >= $1::bigint AND r.stream_xid < $2::bigint
        ) s WHERE ${where}

@@ -3,6 +3,7 @@ import { ThrottledLog, type Logger } from '../logger.js';
 import type { EventIdCodec } from './event-ids.js';
 import { startOf, type LogPosition } from './log-position.js';
 import { readHorizon, readLive, readOpeningSnapshot, readRange, summarizeNewRanges, type LogRow, type RowFilter } from './log-reader.js';
+import type { RowCapture } from './row-capture.js';
 import type { StreamSource } from './stream-sources.js';
 import type { Subscriber } from './subscriber.js';
 import { NotifyListener } from './wake-ups.js';
@@ -27,6 +28,10 @@ export interface HubOptions {
   lingerMs: number;
   /** How often the log's new BRIN ranges are summarised while anyone subscribes. */
   summarizeIntervalMs: number;
+  /** The per-subscriber queue bound (for the buffer-pressure figure). */
+  maxQueuedBytes: number;
+  /** Switched on before the first subscriber is admitted: rows are only in the log while it is on. */
+  capture: RowCapture;
 }
 
 export interface HubStats {
@@ -38,6 +43,14 @@ export interface HubStats {
   reads: number;
   /** Where the next live read starts (null: not running). */
   next: string | null;
+  /** Frames waiting in subscribers' queues for their sockets, summed (bytes). */
+  queuedBytes: number;
+  /** The largest of those queues, as a share of the per-subscriber bound (0–1). */
+  fullestQueue: number;
+  /** The horizon's age: how far the log's readable end trails the newest transaction (transaction ids). */
+  lagXids: number;
+  /** Milliseconds since the last live read ended (0 while not running). */
+  sinceLastReadMs: number;
 }
 
 /**
@@ -67,6 +80,10 @@ export class StreamHub {
   private readonly failures: ThrottledLog;
   private closed = false;
   private stats = { delivered: 0, resets: 0, reads: 0 };
+  /** The capture period this stream runs in: event ids below it cannot be resumed from. */
+  private captureSince: bigint | null = null;
+  private lastReadAt = 0;
+  private lastHorizonGap = 0;
 
   constructor(private readonly o: HubOptions) {
     this.failures = new ThrottledLog(o.log, 10_000);
@@ -85,6 +102,11 @@ export class StreamHub {
     // receiver's reader happens to be: rows committed before the request are not "new".
     const now = resumeAfter === null ? await readOpeningSnapshot(this.o.pool) : null;
     if (sub.closed || this.next === null) return;
+    if (resumeAfter !== null && this.captureSince !== null && resumeAfter.xid < this.captureSince) {
+      // Rows were not captured between that id's period and this one: it cannot be resumed.
+      sub.openingReset = 'event_id_too_old';
+      return this.add(sub, null);
+    }
     // No await between taking the horizon and registering: every live read from `upTo` on
     // reaches this subscriber, and everything before it comes from the catch-up.
     const upTo = this.next as bigint;
@@ -149,7 +171,36 @@ export class StreamHub {
   }
 
   snapshot(): HubStats {
-    return { subscribers: this.subs.size, ...this.stats, next: this.next?.toString() ?? null };
+    let queuedBytes = 0;
+    let fullest = 0;
+    for (const s of this.subs) {
+      queuedBytes += s.queued;
+      if (s.queued > fullest) fullest = s.queued;
+    }
+    return {
+      subscribers: this.subs.size,
+      ...this.stats,
+      next: this.next?.toString() ?? null,
+      queuedBytes,
+      fullestQueue: fullest / this.o.maxQueuedBytes,
+      lagXids: this.next === null ? 0 : this.lastHorizonGap,
+      sinceLastReadMs: this.next === null ? 0 : Math.max(0, this.o.clock() - this.lastReadAt),
+    };
+  }
+
+  /** The capture period the stream reads in, or null when it does not run. */
+  runningSince(): bigint | null {
+    return this.next === null ? null : this.captureSince;
+  }
+
+  /**
+   * Capture was switched off and on again under this stream (another receiver decided nobody
+   * listened, after this one lost the database for a while): its subscribers may have missed
+   * rows, so each gets a `reset`, and the stream starts over with the next subscriber.
+   */
+  endPeriod(): void {
+    for (const s of [...this.subs]) s.reset('stream_restarted');
+    void this.stop();
   }
 
   /** Ends every stream (clients reconnect, to this receiver or another, with their last id) and stops. */
@@ -167,6 +218,8 @@ export class StreamHub {
     if (this.next !== null) return;
     this.starting ??= (async () => {
       try {
+        // Before the horizon is taken: from here on, every commit's rows are in the log.
+        this.captureSince = await this.o.capture.ensureOn();
         const horizon = await readHorizon(this.o.pool);
         this.next = horizon;
         this.poll = setInterval(() => this.wake(), this.o.pollIntervalMs);
@@ -223,6 +276,8 @@ export class StreamHub {
     if (from === null) return false;
     const read = await readLive(this.client, this.o.sources, from, this.o.maxXidsPerRead);
     this.stats.reads++;
+    this.lastReadAt = this.o.clock();
+    this.lastHorizonGap = read.newest > read.horizon ? Number(read.newest - read.horizon) : 0;
     if (this.next !== from) {
       // Stopped (or restarted) while reading: these rows belong to nobody now.
       if (this.next === null) {

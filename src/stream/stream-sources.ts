@@ -5,8 +5,9 @@ export type RowEventName = 'interaction' | 'telemetry' | 'alert';
 
 /**
  * A table whose newly committed rows are stream events. The table needs `agent_id` and a
- * `stream_xid` column filled with the inserting transaction's id (as migration 006 gives the
- * raw tables), with an index that finds a range of it.
+ * `stream_xid` column filled with the inserting transaction's id (the raw tables' default
+ * does it while capture is on, schema 011; the alert log's always), with an index that finds
+ * a range of it.
  */
 export interface StreamSource {
   /** Its place among the rows of one transaction: unique and never reused, it is part of every event id. */
@@ -17,6 +18,11 @@ export interface StreamSource {
   readonly columns: string;
   /** The table's primary key, qualified with `r`: the order of one transaction's rows. */
   readonly keyOrder: string;
+  /**
+   * The tenant whose keys stream the row, over the row `r` and its agent `a`: by default the
+   * agent's tenant when the row is read (`a.tenant_id`).
+   */
+  readonly tenant?: string;
   /** The event's data, without `agent_id` (added by the stream), from one selected row. */
   payload(row: Record<string, unknown>): Record<string, unknown>;
 }
@@ -61,5 +67,20 @@ export const TELEMETRY: StreamSource = {
   }),
 };
 
-/** The sources every stream reads; alerts add theirs through StreamDeps.extraSources. */
-export const RAW_SOURCES: readonly StreamSource[] = [INTERACTIONS, TELEMETRY];
+/**
+ * §4 `alert`: every change of an alert (fired, resolved, acknowledged), from the alert log
+ * agent_alert_changes that each change appends to in its own transaction. The data is the §5
+ * alert object as that change left it; only the keys of the tenant it fired for stream it.
+ */
+export const ALERTS: StreamSource = {
+  number: 2,
+  table: 'agent_alert_changes',
+  event: 'alert',
+  columns: 'r.agent_id, r.alert',
+  keyOrder: 'r.id',
+  tenant: 'r.tenant_id',
+  payload: (r) => r.alert as Record<string, unknown>,
+};
+
+/** The sources every stream reads. */
+export const RAW_SOURCES: readonly StreamSource[] = [INTERACTIONS, TELEMETRY, ALERTS];

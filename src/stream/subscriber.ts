@@ -67,6 +67,11 @@ export class Subscriber {
   /** Written right after the head: the client's id could not be resumed from. */
   openingReset: string | null = null;
 
+  /** Bytes of frames waiting for the socket. */
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
   /** Sends the response head and a first comment, so the client sees the stream open at once. */
   open(): void {
     if (this.closed) return;

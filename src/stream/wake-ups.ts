@@ -69,10 +69,12 @@ export class NotifyListener {
 
 /**
  * What the ingest pipeline calls after each commit of rows (and the alerts, after each
- * change they store): wakes this receiver's stream at once, and tells the other receivers of
- * the database through one NOTIFY, coalesced so a burst of commits costs one statement per
- * `coalesceMs` at most. The NOTIFY runs on its own after the commit, never inside the
- * ingest transaction: PostgreSQL serialises the commits of notifying transactions.
+ * change they store): wakes this receiver's stream at once, and, while another receiver has
+ * subscribers (`othersListening`), tells the other receivers through one NOTIFY, coalesced so
+ * a burst of commits costs one statement per `coalesceMs` at most. With nobody listening
+ * elsewhere a commit costs no statement at all. The NOTIFY runs on its own after the commit,
+ * never inside the ingest transaction: PostgreSQL serialises the commits of notifying
+ * transactions.
  */
 export class CommitNotifier {
   private sending = false;
@@ -84,6 +86,7 @@ export class CommitNotifier {
   constructor(
     private readonly pool: pg.Pool,
     private readonly localWake: () => void,
+    private readonly othersListening: () => boolean,
     log: Logger,
     private readonly coalesceMs = 5,
   ) {
@@ -92,8 +95,11 @@ export class CommitNotifier {
 
   committed(): void {
     this.localWake();
-    this.schedule();
+    if (this.othersListening()) this.schedule();
   }
+
+  /** NOTIFYs sent so far. */
+  sent = 0;
 
   close(): void {
     if (this.timer !== null) clearTimeout(this.timer);
@@ -118,6 +124,7 @@ export class CommitNotifier {
     this.sending = true;
     this.pending = false;
     this.lastSentMs = performance.now();
+    this.sent++;
     this.pool
       .query(`SELECT pg_notify('${STREAM_CHANNEL}', '')`)
       .catch((err: unknown) => this.failures.warn({ err: (err as Error).message }, 'stream NOTIFY failed; other receivers poll meanwhile'))
