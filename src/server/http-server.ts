@@ -1,5 +1,6 @@
-import uWS, { type TemplatedApp } from 'uWebSockets.js';
+import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import { ALL_ENDPOINTS, ENDPOINTS, errorBody } from '../protocol/index.js';
+import { withCors } from './cors.js';
 import type { IngestRoute } from './ingest-route.js';
 import { loadOpenApiDocument } from './openapi-document.js';
 import { reply, sendError, sendJson, sendMethodNotAllowed, sendText } from './responses.js';
@@ -32,6 +33,8 @@ export interface HttpHandlers {
   retryAfterSeconds: number;
   /** The other components' routes (read API, webhooks, alerts, stream, console), registered before the catch-all. */
   routes?: readonly RouteRegistration[];
+  /** Origins whose pages may call the receiver (CORS_ORIGINS, src/server/cors.ts); none when absent. */
+  corsOrigins?: readonly string[];
 }
 
 export interface HttpServer {
@@ -54,7 +57,13 @@ export const SERVER_ROUTES: readonly RegisteredRoute[] = [
 export function startHttpServer(host: string, port: number, h: HttpHandlers): Promise<HttpServer> {
   assertNativeUws();
   const openApi = loadOpenApiDocument();
-  const app = uWS.App();
+  const table = new RouteTable();
+  const unrouted = (res: HttpResponse, req: HttpRequest): void => {
+    const allow = table.allowedMethods(req.getUrl());
+    if (allow.length > 0) sendMethodNotAllowed(res, allow);
+    else sendError(res, 'not_found', undefined, 0);
+  };
+  const app = withCors(uWS.App(), { origins: h.corsOrigins ?? [], allowedMethods: (path) => table.allowedMethods(path), unrouted });
   for (const endpoint of ALL_ENDPOINTS) app.post(ENDPOINTS[endpoint].path, (res, req) => h.ingest.handle(res, req, endpoint));
   app.get('/healthz', (res) => sendJson(res, 200, '{"status":"ok"}'));
   app.get('/readyz', (res) => {
@@ -72,16 +81,11 @@ export function startHttpServer(host: string, port: number, h: HttpHandlers): Pr
   });
   app.get('/openapi.json', (res) => reply(res, 200, openApi));
 
-  const table = new RouteTable();
   for (const r of SERVER_ROUTES) table.add(r);
   for (const register of h.routes ?? []) for (const r of register(app)) table.add(r);
 
   // Registered last: uWS tries it only when no route of the path took the method.
-  app.any('/*', (res, req) => {
-    const allow = table.allowedMethods(req.getUrl());
-    if (allow.length > 0) sendMethodNotAllowed(res, allow);
-    else sendError(res, 'not_found', undefined, 0);
-  });
+  app.any('/*', unrouted);
 
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => {
