@@ -27,6 +27,12 @@ const MiB = 1024 * 1024;
 export const SPEC = {
   port: { env: 'PORT', kind: 'int', default: 8080, min: 0, max: 65535, doc: 'TCP port of the HTTP server (0 picks a free one).' },
   host: { env: 'HOST', kind: 'string', default: '0.0.0.0', doc: 'Address the HTTP server binds.' },
+  corsOrigins: {
+    env: 'CORS_ORIGINS',
+    kind: 'string',
+    default: '',
+    doc: 'Comma-separated origins (scheme://host[:port], as browsers send them) whose web pages may call the receiver: preflights are answered and responses carry Access-Control-Allow-Origin. Empty: no cross-origin access.',
+  },
   databaseUrl: {
     env: 'DATABASE_URL',
     kind: 'url',
@@ -505,6 +511,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: readonly
     out[key] = parseValue(key, SPEC[key as ConfigKey] as KeySpec, value);
   }
   out.ringBytes = nextPowerOfTwo(out.ringBytes as number);
+  corsOriginList(out.corsOrigins as string);
   // A record holds the body plus a header and the ce-* attributes (under 64 KiB), and the
   // ring takes records up to half its size: the largest body must always fit.
   if ((out.maxBodyBytes as number) + 64 * 1024 > (out.ringBytes as number) / 2) {
@@ -523,6 +530,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: readonly
     throw new ConfigError('WEBHOOK_RETRY_CAP_MS', `must be at least WEBHOOK_RETRY_BASE_MS (${String(out.webhookRetryBaseMs)})`);
   }
   return Object.freeze(out) as Config;
+}
+
+/**
+ * CORS_ORIGINS as a list. Each entry must be an origin exactly as a browser sends it in
+ * `Origin` (lower-case host, no default port, no path), since origins are compared as
+ * strings: an entry that could never match fails at start instead.
+ */
+export function corsOriginList(value: string): string[] {
+  const origins: string[] = [];
+  for (const part of value.split(',')) {
+    const origin = part.trim();
+    if (origin === '') continue;
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
+      throw new ConfigError('CORS_ORIGINS', `${JSON.stringify(origin)} is not an origin such as https://app.example.com (scheme, host and port only, as browsers send them)`);
+    }
+    origins.push(origin);
+  }
+  return origins;
 }
 
 function nextPowerOfTwo(n: number): number {

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { Piscina } from 'piscina';
 import { AlertEvaluator, registerAlertMetrics, registerAlertRoutes } from './alerts/index.js';
 import { ApiKeyCache } from './api-keys/index.js';
-import type { Config } from './config.js';
+import { corsOriginList, type Config } from './config.js';
 import { consoleAssetsDir, registerConsoleRoutes } from './console/index.js';
 import { createPool, ensureMonthlyPartitions, openDatabase, PostgresHealth, readiness, sessionSettings, type EmbeddedDatabase } from './database/index.js';
 import { Lifecycle, type LifecycleStep } from './lifecycle.js';
@@ -373,6 +373,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
             retryAfterSeconds: config.retryAfterSeconds,
             metricsText: () => sampler.render(),
             routes: readSideRoutes(),
+            corsOrigins: corsOriginList(config.corsOrigins),
           });
         } catch (err) {
           // The stream registers (and starts reading) with the routes: a listener that then
