@@ -35,8 +35,12 @@ it('commits every other request of the batch once and answers only the offending
     // Three tasks: the first is written alone (nothing else waits yet); the second and the third
     // wait for it and then travel together in one COPY batch, which holds the refused row.
     const first = task([agentRequest(agents[0] as TestAgent, ['v-a', 'v-b'])]);
+    // The second task also has a request the worker refuses (no valid event): no rows, no part.
+    const stranger = newAgent();
+    const invalid: TestRequest = { agent: stranger, events: [interactionEvent(stranger.agentId, { data: { latency_ms: -1 } })] };
     const second = task([
       agentRequest(agents[1] as TestAgent, ['v-a']),
+      invalid,
       agentRequest(agents[2] as TestAgent, ['v-a', 'v-b', 'v-c']),
       agentRequest(bad, ['v-a', REFUSED_VENDOR, 'v-b']),
       agentRequest(agents[3] as TestAgent, ['v-c']),
@@ -46,12 +50,12 @@ it('commits every other request of the batch once and answers only the offending
       { tenant: 'acme', events: [gatewayEvent({ source: 'https://gw.example/refused-row' }), gatewayEvent({ source: 'https://gw.example/refused-row' })] },
       agentRequest(agents[5] as TestAgent, ['v-d']),
     ]);
-    for (const u of [first, second, third]) expect(u.out.statuses.every((s) => s === 202)).toBe(true);
+    expect([first, second, third].map((u) => u.out.statuses)).toEqual([[202], [202, 400, 202, 202, 202], [202, 202, 202]]);
     for (const u of [first, second, third]) p.scheduler.add(u);
     await p.answered(8);
 
-    const badTicket = second.all[2];
-    for (const t of [...first.all, ...second.all, ...third.all]) {
+    const badTicket = second.all[3];
+    for (const t of [...first.tickets, ...second.tickets, ...third.tickets]) {
       const a = p.answers.get(t.id);
       if (t === badTicket) {
         expect(a).toMatchObject({ status: 422, code: 'not_storable' });
