@@ -2,7 +2,7 @@ import type { Piscina } from 'piscina';
 import { CounterMirror, type Metrics } from './metrics.js';
 import type { IngestPipeline, SpoolReplayer, Ticket } from './pipeline/index.js';
 import type { RingBuffer } from './ring/index.js';
-import type { ClickhouseOutboxSender, TallyFolder } from './rollups/index.js';
+import type { ClickhouseOutboxSender, TallyFolderThread } from './rollups/index.js';
 import type { Spool } from './sinks/spool/index.js';
 
 export interface SampledComponents {
@@ -12,7 +12,7 @@ export interface SampledComponents {
   workers: Piscina;
   isReady(): boolean;
   /** Null while rollups are off. */
-  folder: TallyFolder | null;
+  folder: TallyFolderThread | null;
   /** Null without ClickHouse (its metrics are then not exported at all). */
   clickhouse: ClickhouseOutboxSender | null;
   spool: Spool | null;

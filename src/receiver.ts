@@ -16,7 +16,7 @@ import { AgentRegistry, IngestPipeline, SpoolReplayer } from './pipeline/index.j
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/worker/index.js';
 import { RingBuffer } from './ring/index.js';
 import { DEFAULT_ALERT_SETTINGS, registerReadRoutes, ScopedKeyCache, type AlertDefaults } from './read/index.js';
-import { ClickhouseOutboxSender, ClickhouseRollupSink, TallyFolder } from './rollups/index.js';
+import { ClickhouseOutboxSender, ClickhouseRollupSink, TallyFolderThread } from './rollups/index.js';
 import { IngestRoute, RateLimiter, startHttpServer, type Exchange, type HttpServer, type RouteRegistration } from './server/index.js';
 import { PostgresCopySink } from './sinks/postgres/index.js';
 import { Spool, SpoolLock, spoolLocation } from './sinks/spool/index.js';
@@ -61,7 +61,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
   let webhookPool!: pg.Pool;
   let dispatcher!: WebhookDispatcher;
   let alerts!: AlertEvaluator;
-  let folder: TallyFolder | null = null;
+  let folder: TallyFolderThread | null = null;
   let clickhouseSink: ClickhouseRollupSink | null = null;
   let clickhouse: ClickhouseOutboxSender | null = null;
   let secret!: Buffer;
@@ -145,8 +145,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     },
     {
       name: 'postgres pool',
-      // Three connections beyond the COPY slots, so replay, the rollup folder and its
-      // ClickHouse outbox, and upkeep never wait behind ingest.
+      // Three connections beyond the COPY slots, so replay, the rollups' ClickHouse outbox
+      // and upkeep never wait behind ingest (the rollup folder has connections of its own).
       start: () => void (pool = createPool(url, config.pgPoolSize + 3, log.child({ component: 'postgres' }), pgSettings)),
       stop: () => pool.end(),
     },
@@ -258,13 +258,17 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       // Listed before the pipeline so that it stops after the pipeline's last commit: the
       // folder's last round takes what this receiver's final batches tallied.
       name: 'rollups',
-      start: () => {
+      start: async () => {
         if (!config.rollups) return;
         // ClickHouse rows get their ids when they are folded, so every receiver must put
         // them in the outbox: any receiver may fold any tally.
         const receiverId = config.clickhouseUrl === null ? null : randomReceiverId();
-        folder = new TallyFolder(pool, { intervalMs: config.rollupFoldIntervalMs, clickhouseReceiverId: receiverId }, log.child({ component: 'rollup-folder' }));
-        folder.start();
+        // In a thread of its own, with its own connections: folding never holds the event loop that answers HTTP.
+        folder = new TallyFolderThread(
+          { url, pgSettings, folder: { intervalMs: config.rollupFoldIntervalMs, clickhouseReceiverId: receiverId } },
+          log.child({ component: 'rollup-folder' }),
+        );
+        await folder.start();
         if (config.clickhouseUrl !== null) {
           clickhouseSink = new ClickhouseRollupSink(config.clickhouseUrl, 'default', 10_000, {
             cluster: config.clickhouseCluster,

@@ -22,6 +22,8 @@ export interface TallyFolderOptions {
    * Every folder on a database must agree, or the rounds of those without it miss ClickHouse.
    */
   clickhouseReceiverId?: string | null;
+  /** Called with fresh stats after every round, folded, empty or failed (the folder thread posts them to the main thread). */
+  onRound?: (stats: TallyFolderStats) => void;
 }
 
 /** Plain numbers for /metrics; counters count since start. */
@@ -58,6 +60,7 @@ export class TallyFolder {
   private readonly mergers = new FoldMergers();
   private readonly clickhouse: ClickhouseFoldRows | null;
   private readonly retry: RetrySchedule;
+  private readonly onRound: ((stats: TallyFolderStats) => void) | undefined;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopping = false;
@@ -74,6 +77,7 @@ export class TallyFolder {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     this.clickhouse = options.clickhouseReceiverId === undefined || options.clickhouseReceiverId === null ? null : new ClickhouseFoldRows(options.clickhouseReceiverId);
     this.retry = new RetrySchedule(options.baseBackoffMs ?? 250, options.maxBackoffMs ?? 30_000, () => this.kick());
+    this.onRound = options.onRound;
   }
 
   start(): void {
@@ -138,6 +142,7 @@ export class TallyFolder {
       this.schedule(this.intervalMs);
     } catch (err) {
       this.counters.failures++;
+      this.onRound?.(this.stats());
       const kind = classifyPgError(err);
       if (!this.stopping) {
         const delay = this.retry.failed();
@@ -185,6 +190,7 @@ export class TallyFolder {
     } finally {
       client.off('error', onError);
       client.release(broken);
+      this.onRound?.(this.stats());
     }
   }
 }
