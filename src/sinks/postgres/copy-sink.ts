@@ -56,12 +56,15 @@ const STAGING_AFTER_CONFLICT = 8;
  * Writes batches in one transaction each, storing every natural key once.
  *
  * Duplicates are rare (a producer's retry), so a batch is first COPYed straight into the
- * real tables, the fastest path PostgreSQL has; its primary keys refuse any duplicate, and
- * then every row was inserted and the workers' groups are exact. If PostgreSQL reports a
- * unique violation, the transaction is rolled back and the batch goes the careful way: COPY
- * into per-connection TEMP staging tables, then INSERT … ON CONFLICT DO NOTHING, which
- * tallies only what it inserted. Either way the tallies go to rollup_pending in the same
- * transaction as the rows (src/rollups/README.md), so what a commit stored is counted once.
+ * real tables, the fastest path PostgreSQL has, with the interactions' (agent_id, nonce) keys
+ * COPYed into agent_interaction_keys beside them; the keys refuse any duplicate, and then
+ * every row was inserted and the workers' groups are exact. If PostgreSQL reports a unique
+ * violation, the transaction is rolled back and the batch goes the careful way: COPY into
+ * per-connection TEMP staging tables, then INSERT … ON CONFLICT DO NOTHING, which tallies
+ * only what it inserted. Either way the tallies go to rollup_pending in the same transaction
+ * as the rows (src/rollups/README.md), so what a commit stored is counted once.
+ *
+ * A row PostgreSQL will not store at all fails only its own request: see `write`.
  */
 export class PostgresCopySink {
   private readonly insertSql: Record<TableName, string>;
