@@ -1,5 +1,6 @@
 import type { Piscina } from 'piscina';
 import { CounterMirror, type Metrics } from './metrics.js';
+import { DegradingExposition } from './observability/index.js';
 import type { IngestPipeline, SpoolReplayer, Ticket } from './pipeline/index.js';
 import type { RingBuffer } from './ring/index.js';
 import type { ClickhouseOutboxSender, TallyFolderThread } from './rollups/index.js';
@@ -25,27 +26,60 @@ export interface SampledComponents {
  */
 export class MetricsSampler {
   private readonly mirror = new CounterMirror();
+  private readonly exposition: DegradingExposition;
 
-  constructor(private readonly c: SampledComponents) {
+  /** `collectTimeoutMs` bounds a collector that reads PostgreSQL at scrape time. */
+  constructor(
+    private readonly c: SampledComponents,
+    collectTimeoutMs = 2_000,
+  ) {
     if (c.clickhouse === null) c.metrics.registry.removeSingleMetric('machpay_clickhouse_up');
+    this.exposition = new DegradingExposition(c.metrics.registry, collectTimeoutMs);
   }
 
-  /** The exposition text, after a fresh sample. */
+  /**
+   * The exposition text, after a fresh sample. Never fails: a component that cannot be
+   * sampled keeps its previous values, and a collector that fails serves its previous text
+   * (both counted in machpay_metrics_collect_failures_total, by component or metric).
+   */
   async render(): Promise<{ contentType: string; body: string }> {
-    this.sample();
     const registry = this.c.metrics.registry;
-    return { contentType: registry.contentType, body: await registry.metrics() };
+    for (const [name, sample] of this.samplers) {
+      try {
+        sample();
+      } catch {
+        this.exposition.countFailure(name);
+      }
+    }
+    return { contentType: registry.contentType, body: await this.exposition.render() };
   }
 
-  private sample(): void {
-    const { metrics, ring, pipeline, workers, folder, clickhouse, spool, replayer } = this.c;
-    const mirror = this.mirror;
-    metrics.ringUsedBytes.set(ring.usedBytes());
+  /** Each component is sampled on its own: one that throws leaves the others' values fresh. */
+  private readonly samplers: readonly [string, () => void][] = [
+    ['ring', () => this.c.metrics.ringUsedBytes.set(this.c.ring.usedBytes())],
+    ['pipeline', () => this.samplePipeline()],
+    ['ready', () => this.c.metrics.ready.set(this.c.isReady() ? 1 : 0)],
+    ['workers', () => this.sampleWorkers()],
+    ['rollup_folder', () => this.sampleFolder()],
+    ['clickhouse_outbox', () => this.sampleClickhouse()],
+    ['spool', () => this.sampleSpool()],
+  ];
+
+  private samplePipeline(): void {
+    const { metrics, pipeline } = this.c;
     metrics.requestsInFlight.set(pipeline.inFlight);
-    metrics.ready.set(this.c.isReady() ? 1 : 0);
+    metrics.workerTasksInFlight.set(pipeline.tasksRunning);
+  }
+
+  private sampleWorkers(): void {
+    const { metrics, workers } = this.c;
     metrics.workerUtilization.set(workers.utilization);
     metrics.workerThreads.set(workers.threads.length);
-    metrics.workerTasksInFlight.set(pipeline.tasksRunning);
+  }
+
+  private sampleFolder(): void {
+    const { metrics, folder } = this.c;
+    const mirror = this.mirror;
     if (folder !== null) {
       const f = folder.stats();
       const postgres = { destination: 'postgres' };
@@ -55,6 +89,11 @@ export class MetricsSampler {
       mirror.advance(metrics.rollupFoldedRequests, f.requestsFolded);
       metrics.rollupFlushLag.set(f.lagSeconds);
     }
+  }
+
+  private sampleClickhouse(): void {
+    const { metrics, clickhouse } = this.c;
+    const mirror = this.mirror;
     if (clickhouse !== null) {
       const c = clickhouse.stats();
       const destination = { destination: 'clickhouse' };
@@ -63,12 +102,16 @@ export class MetricsSampler {
       mirror.advance(metrics.rollupFlushFailures, c.failures, destination);
       mirror.advance(metrics.rollupClickhouseParked, c.rowsParked);
     }
+  }
+
+  private sampleSpool(): void {
+    const { metrics, spool, replayer } = this.c;
     if (spool !== null) {
       const st = spool.stats();
       metrics.spoolBytes.set(st.bytes);
       metrics.spoolRecords.set(st.records);
       metrics.spoolReplayLag.set(st.oldestAppendedAt === null ? 0 : (Date.now() - st.oldestAppendedAt) / 1000);
-      mirror.advance(metrics.spoolReplayed, replayer?.replayedBatches ?? 0);
+      this.mirror.advance(metrics.spoolReplayed, replayer?.replayedBatches ?? 0);
     }
   }
 }

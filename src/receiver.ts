@@ -12,6 +12,7 @@ import { Lifecycle, type LifecycleStep } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { MetricsSampler } from './metrics-sampler.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { registerOutboxLagMetrics } from './observability/index.js';
 import { AgentRegistry, IngestPipeline, SpoolReplayer } from './pipeline/index.js';
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/worker/index.js';
 import { RingBuffer } from './ring/index.js';
@@ -370,6 +371,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       name: 'http listener',
       start: async () => {
         const sampler = new MetricsSampler({ metrics, ring, pipeline, workers, isReady, folder, clickhouse, spool, replayer });
+        // Read at scrape time on the read pool, never on the COPY slots.
+        if (clickhouse !== null) registerOutboxLagMetrics(metrics.registry, readPool);
         try {
           server = await startHttpServer(config.host, config.port, {
             ingest: route as IngestRoute,
