@@ -15,7 +15,7 @@ import { AGENT_NOT_FOUND, ReadError } from './read-errors.js';
 import type { Call, ReadEndpoint, Reply } from './read-route.js';
 import { onlyKeys, parseJsonObject, parseName } from './request-body.js';
 import { isoMs } from './times.js';
-import { parseWindow, WINDOW_PARAMS } from './window.js';
+import { checkRetained, parseWindow, WINDOW_PARAMS, type RollupRetention } from './window.js';
 
 export interface EndpointDeps {
   pool: pg.Pool;
@@ -24,6 +24,8 @@ export interface EndpointDeps {
   confirmLimiter: RateLimiter;
   /** Called once a change of an agent's settings or link has committed. */
   onAgentChanged: (agentId: string) => void;
+  /** What the rollup tables keep: bucketed windows reaching further back are refused. */
+  retention: RollupRetention;
 }
 
 const SMALL_BODY = 4096;
@@ -41,6 +43,12 @@ function keyOf(p: Principal): { tenantId: string; keyId: string } {
 /** Every read-side endpoint of docs/read-api.md §1–§3 and the settings of §5. */
 export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
   const windowed = (call: Call, required: boolean) => parseWindow(call.query, call.nowMs, required);
+  /** A window read from the rollups: parsed, and refused when its buckets are no longer kept. */
+  const bucketed = (call: Call) => {
+    const w = parseWindow(call.query, call.nowMs, true);
+    if (w instanceof ReadError || w === null) return w ?? new ReadError('invalid_query');
+    return checkRetained(w, call.nowMs, d.retention) ?? w;
+  };
   return [
     {
       method: 'get',
@@ -48,8 +56,8 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
       query: AGENT_WINDOW,
       need: { scope: 'read', agentMayCall: true },
       async handle(call) {
-        const w = windowed(call, true);
-        if (w instanceof ReadError || w === null) return w ?? new ReadError('invalid_query');
+        const w = bucketed(call);
+        if (w instanceof ReadError) return w;
         const agentId = await resolveAgent(d.pool, call.principal, call.query);
         if (agentId instanceof ReadError) return agentId;
         return ok(await agentMetrics(d.pool, agentId, w, call.nowMs));
@@ -61,8 +69,8 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
       query: AGENT_WINDOW,
       need: { scope: 'read', agentMayCall: true },
       async handle(call) {
-        const w = windowed(call, true);
-        if (w instanceof ReadError || w === null) return w ?? new ReadError('invalid_query');
+        const w = bucketed(call);
+        if (w instanceof ReadError) return w;
         const agentId = await resolveAgent(d.pool, call.principal, call.query);
         if (agentId instanceof ReadError) return agentId;
         return ok(await agentVendors(d.pool, agentId, w));
@@ -198,8 +206,8 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
       async handle(call) {
         const gatewayId = parseGatewayId(call.query);
         if (gatewayId instanceof ReadError) return gatewayId;
-        const w = windowed(call, true);
-        if (w instanceof ReadError || w === null) return w ?? new ReadError('invalid_query');
+        const w = bucketed(call);
+        if (w instanceof ReadError) return w;
         // Gateway rows are keyed by the tenant whose key sent them: a key sees only its own.
         return ok(await gatewayMetrics(d.pool, keyOf(call.principal).tenantId, gatewayId, w));
       },

@@ -9,7 +9,9 @@ import { RateLimiter } from '../server/index.js';
 import { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from './alert-settings.js';
 import { readEndpoints } from './endpoints.js';
 import { attachEndpoint, attachMethodNotAllowed } from './read-route.js';
+import { DEFAULT_RETENTION } from '../retention/index.js';
 import { ScopedKeyCache } from './scoped-key-cache.js';
+import type { RollupRetention } from './window.js';
 
 export interface ReadApiDeps {
   /** Queries run on it; a separate pool from the COPY connections keeps reads from queueing behind ingest. */
@@ -30,6 +32,8 @@ export interface ReadApiDeps {
    * agent's id (the alert evaluator re-reads the agent). A throw is logged, never answered.
    */
   onAgentChanged?: (agentId: string) => void;
+  /** What the rollup tables keep (docs/read-api.md §7); default DEFAULT_RETENTION's. */
+  retention?: RollupRetention;
 }
 
 export interface ReadRoutes {
@@ -46,6 +50,7 @@ export function registerReadRoutes(app: TemplatedApp, deps: ReadApiDeps): ReadRo
     pool: deps.pool,
     defaults: deps.defaults ?? DEFAULT_ALERT_SETTINGS,
     confirmLimiter: new RateLimiter(rate.perMinute / 60, rate.burst),
+    retention: deps.retention ?? DEFAULT_RETENTION,
     onAgentChanged: (agentId) => {
       try {
         deps.onAgentChanged?.(agentId);
@@ -93,7 +98,7 @@ export type {
   WindowFigures,
 } from '../protocol/index.js';
 export { normalizeLinkCode } from './link-code.js';
-export { bucketWindow, parseWindow, type BucketedWindow, type RequestedWindow } from './window.js';
+export { bucketWindow, checkRetained, parseWindow, type BucketedWindow, type RequestedWindow, type RollupRetention } from './window.js';
 
 // The read API's building blocks, for the other read-side components (alerts, the stream,
 // the receiver's webhook authentication): one authentication, one set of query checks and one

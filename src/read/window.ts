@@ -1,3 +1,4 @@
+import type { RetentionPolicy } from '../retention/index.js';
 import type { QueryParams } from './query-params.js';
 import { ReadError } from './read-errors.js';
 import { parseRfc3339 } from './times.js';
@@ -73,4 +74,23 @@ export function bucketWindow(w: RequestedWindow): BucketedWindow {
     unit,
     bucketMs,
   };
+}
+
+/** How long the bucket tables keep their buckets (docs/read-api.md §7). */
+export type RollupRetention = Pick<RetentionPolicy, 'minuteRollupDays' | 'rollupDays'>;
+
+/**
+ * A window whose first bucket is older than its bucket table keeps whole would read zeros
+ * where data existed, so it is refused rather than answered short: the minute rollups (windows
+ * of 2 h or less) are kept `minuteRollupDays`, the hourly and daily ones `rollupDays`. Retention
+ * deletes a bucket only once all of it is older than the cutoff, so every bucket from the one
+ * holding the cutoff on is complete.
+ */
+export function checkRetained(requested: RequestedWindow, nowMs: number, retention: RollupRetention): ReadError | null {
+  const w = bucketWindow(requested);
+  const days = w.unit === 'minute' ? retention.minuteRollupDays : retention.rollupDays;
+  const oldestKept = Math.floor((nowMs - days * DAY) / w.bucketMs) * w.bucketMs;
+  if (w.fromMs >= oldestKept) return null;
+  const what = w.unit === 'minute' ? `minute rollups (windows of 2 h or less) are kept ${days} days` : `hourly and daily rollups are kept ${days} days`;
+  return new ReadError('invalid_query', `Query parameter 'from' is older than the data kept: ${what}.`);
 }

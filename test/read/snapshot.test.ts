@@ -7,10 +7,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cell, insertPending } from './rollup-fixtures.js';
 import { apiKeyWithScopes, seedAgent, startReadServer, withKey, type ReadServer } from './support.js';
 
+/** Its windows lie months before the machine's clock: no bucket has expired for this test. */
+const KEEP_EVERYTHING = { minuteRollupDays: 36_500, rollupDays: 36_500 };
+
 let s: ReadServer;
 
 beforeAll(async () => {
-  s = await startReadServer('read_snapshot');
+  s = await startReadServer('read_snapshot', { retention: KEEP_EVERYTHING });
 });
 
 afterAll(async () => {
