@@ -21,7 +21,7 @@ import { ClickhouseOutboxSender, ClickhouseRollupSink, TallyFolderThread } from 
 import { IngestRoute, RateLimiter, startHttpServer, type Exchange, type HttpServer, type RouteRegistration } from './server/index.js';
 import { PostgresCopySink } from './sinks/postgres/index.js';
 import { Spool, SpoolLock, spoolLocation } from './sinks/spool/index.js';
-import { registerStreamRoutes, type StreamRoutes } from './stream/index.js';
+import { registerStreamMetrics, registerStreamRoutes, type StreamRoutes } from './stream/index.js';
 import { streamSecret } from './stream-secret.js';
 import { registerWebhookMetrics, registerWebhookRoutes, WebhookDispatcher, webhookDispatcherConfig, type WebhookAuthenticator } from './webhooks/index.js';
 
@@ -57,6 +57,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
   let spoolFull = false;
   let health!: PostgresHealth;
   let apiKeys!: ApiKeyCache;
+  let keyPool!: pg.Pool;
   let agents!: AgentRegistry;
   let readPool!: pg.Pool;
   let webhookPool!: pg.Pool;
@@ -215,8 +216,15 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     },
     {
       name: 'api keys',
-      start: () => (apiKeys = new ApiKeyCache(pool, url, config.apiKeyCacheMs, log.child({ component: 'api-keys' }))).start(),
-      stop: () => apiKeys.stop(),
+      // Its own two connections: a flood of unknown keys never queries on the COPY slots.
+      start: () => {
+        keyPool = createPool(url, 2, log.child({ component: 'postgres-keys' }), pgSettings);
+        return (apiKeys = new ApiKeyCache(keyPool, url, config.apiKeyCacheMs, log.child({ component: 'api-keys' }), { concurrentLookups: 2 })).start();
+      },
+      stop: async () => {
+        await apiKeys.stop();
+        await keyPool.end();
+      },
     },
     {
       name: 'agent registry',
@@ -243,6 +251,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           log,
           defaults,
           wakeWebhooks: () => dispatcher.wake(),
+          // Each change appended its `alert` event: this receiver's stream reads it at once.
+          onChange: committed,
           metrics: registerAlertMetrics(metrics.registry),
           options: { sweepIntervalMs: config.alertSweepIntervalMs, debounceMs: config.alertDebounceMs },
         });
@@ -252,7 +262,10 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     },
     {
       name: 'stream secret',
-      start: async () => void (secret = await streamSecret(config, log.child({ component: 'stream' }))),
+      start: async () => {
+        secret = await streamSecret(config, log.child({ component: 'stream' }));
+        registerStreamMetrics(metrics.registry, () => stream?.stats() ?? null);
+      },
       stop: () => undefined,
     },
     {

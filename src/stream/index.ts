@@ -12,6 +12,7 @@ import { attachEventsRoute, EVENTS_PATH } from './events-route.js';
 import { ScopedKeyCache } from './read-side.js';
 import { StreamPresence } from './presence.js';
 import { RowCapture } from './row-capture.js';
+import type { StreamStats } from './metrics.js';
 import { StreamHub } from './stream-hub.js';
 import { RAW_SOURCES, type StreamSource } from './stream-sources.js';
 import { StreamTokens } from './stream-tokens.js';
@@ -49,6 +50,8 @@ export interface StreamDeps {
 export interface StreamRoutes {
   routes: readonly { method: 'get' | 'post'; pattern: string }[];
   hub: StreamHub;
+  /** The stream's figures now, for /metrics. */
+  stats(): StreamStats;
   /** Call `committed()` after every commit of rows that may be events. */
   notifier: CommitNotifier;
   /** Ends every open stream (clients reconnect elsewhere with their last id) and stops reading. */
@@ -123,6 +126,7 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     ],
     hub,
     notifier,
+    stats: () => ({ ...hub.snapshot(), notifies: notifier.sent, capturing: presence.captureState === 'on' }),
     async close() {
       presence.stop();
       notifier.close();
@@ -132,6 +136,7 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
 }
 
 export { StreamHub, type HubStats } from './stream-hub.js';
+export { registerStreamMetrics, type StreamStats } from './metrics.js';
 export { CommitNotifier, STREAM_CHANNEL } from './wake-ups.js';
 export { ALERTS, INTERACTIONS, TELEMETRY, type StreamSource, type RowEventName } from './stream-sources.js';
 export { StreamTokens, TOKEN_TTL_MS, type StreamGrant } from './stream-tokens.js';

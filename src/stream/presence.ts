@@ -36,6 +36,8 @@ interface Look {
  */
 export class StreamPresence {
   othersListening = false;
+  /** The capture switch's state at the last look ('off', 'starting', 'on'; null before the first). */
+  captureState: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private looking = false;
   private readonly failures: ThrottledLog;
@@ -83,6 +85,7 @@ export class StreamPresence {
     const row = last.rows[0];
     if (row === undefined) return;
     this.othersListening = row.others;
+    this.captureState = row.state;
     const running = this.o.runningSince();
     if (running !== null && (row.state !== 'on' || row.since !== running.toString())) {
       this.o.periodEnded();
