@@ -2,8 +2,10 @@
  * machpay-receiver/sdk: the producer side of docs/protocol.md. Agents use
  * {@link TelemetryEmitter} (signed, `POST /v1/agent`); payment gateways use
  * {@link GatewayEmitter} (API key, `POST /v1/ingest`). Both batch, compress, retry and
- * count through one transport. An agent reads its own figures back with
- * {@link AgentReadClient} (docs/read-api.md). Runs on Node ≥ 18, browsers and edge runtimes.
+ * count through one transport. {@link recordX402Fetch} records the x402 exchanges of an
+ * agent's `fetch`, {@link gatewayMiddleware} each request a seller's server answers. An agent
+ * reads its own figures back with {@link AgentReadClient} (docs/read-api.md). Runs on
+ * Node ≥ 18, browsers and edge runtimes.
  */
 export { TelemetryEmitter } from './telemetry-emitter.js';
 export type { TelemetryEmitterOptions, TelemetryEmitterStats, InteractionInput, WalletSnapshot } from './telemetry-emitter.js';
@@ -12,6 +14,11 @@ export type { GatewayEmitterOptions, GatewayRequestInput } from './gateway-emitt
 export type { DeliveryOptions } from './delivery-options.js';
 export type { DeliveryStats } from './delivery-ledger.js';
 export type { BodyEncoding } from './batch-encoding.js';
+
+export { recordX402Fetch } from './x402-fetch.js';
+export type { FetchLike, X402FetchRecorderOptions } from './x402-fetch.js';
+export { gatewayMiddleware } from './gateway-middleware.js';
+export type { GatewayMiddlewareOptions, MiddlewareRequest, MiddlewareResponse } from './gateway-middleware.js';
 
 export { AgentReadClient } from './read-client.js';
 export type { AgentReadClientOptions } from './read-client.js';
