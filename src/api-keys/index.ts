@@ -17,4 +17,5 @@ export {
   type ApiKeyScope,
   type KeyLookup,
 } from './api-key-store.js';
-export { ApiKeyCache } from './api-key-cache.js';
+export { ApiKeyCache, type ApiKeyCacheLimits } from './api-key-cache.js';
+export { KeyLookupBusyError } from './lookup-gate.js';

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { IngestPipeline, Ticket } from '../pipeline/index.js';
 import { recordSize, writeRecordHeader, writeRecordTenant, type RecordHeader } from '../pipeline/worker/index.js';
 import type { RingBuffer } from '../ring/index.js';
-import type { ApiKeyCache, KeyLookup } from '../api-keys/index.js';
+import { KeyLookupBusyError, type ApiKeyCache, type KeyLookup } from '../api-keys/index.js';
 import { AdmissionBudget, clientAddressKey, REQUEST_OVERHEAD_BYTES } from './admission.js';
 import { parseAgentHeaders } from './agent-auth.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -298,10 +298,15 @@ export class IngestRoute {
     if (ex.refusal === null && ex.apiKey instanceof Promise) {
       try {
         ex.apiKey = await ex.apiKey;
-      } catch {
+      } catch (err) {
         ex.apiKey = null;
-        ex.refusal = 'not_ready';
-        ex.refusalMessage = 'API keys cannot be checked right now.';
+        if (err instanceof KeyLookupBusyError) {
+          ex.refusal = 'overloaded';
+          ex.refusalMessage = 'Too many API keys are waiting to be checked; retry after the delay.';
+        } else {
+          ex.refusal = 'not_ready';
+          ex.refusalMessage = 'API keys cannot be checked right now.';
+        }
       }
       if (ex.refusal === null && ex.apiKey === null) ex.refusal = 'invalid_api_key';
       else if (ex.refusal === null && ex.apiKey !== null) this.admitKey(ex, ex.apiKey);
