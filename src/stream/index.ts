@@ -41,6 +41,8 @@ export interface StreamDeps {
   maxQueuedBytes?: number;
   /** LISTEN for other receivers' commits; default true. */
   listen?: boolean;
+  /** How long the reader runs on after the last subscriber leaves; default 10 s. */
+  lingerMs?: number;
   /** How often each receiver looks at the others' subscribers and the capture switch; default 1 s. */
   presenceIntervalMs?: number;
   /** More tables whose new rows are events: numbers 3 and up. */
@@ -85,7 +87,7 @@ export function registerStreamRoutes(app: TemplatedApp, deps: StreamDeps): Strea
     maxXidsPerRead: 16,
     catchUpXids: 1024,
     listen: deps.listen ?? true,
-    lingerMs: 10_000,
+    lingerMs: deps.lingerMs ?? 10_000,
     summarizeIntervalMs: 250,
     maxQueuedBytes,
     capture,
