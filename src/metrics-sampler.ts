@@ -2,6 +2,7 @@ import type { Piscina } from 'piscina';
 import { CounterMirror, type Metrics } from './metrics.js';
 import { DegradingExposition } from './observability/index.js';
 import type { IngestPipeline, SpoolReplayer, Ticket } from './pipeline/index.js';
+import type { RetentionJob } from './retention/index.js';
 import type { RingBuffer } from './ring/index.js';
 import type { ClickhouseOutboxSender, TallyFolderThread } from './rollups/index.js';
 import type { Spool } from './sinks/spool/index.js';
@@ -18,6 +19,8 @@ export interface SampledComponents {
   clickhouse: ClickhouseOutboxSender | null;
   spool: Spool | null;
   replayer: SpoolReplayer | null;
+  /** Null when this process runs no partition check. */
+  retention?: RetentionJob | null;
 }
 
 /**
@@ -63,6 +66,7 @@ export class MetricsSampler {
     ['rollup_folder', () => this.sampleFolder()],
     ['clickhouse_outbox', () => this.sampleClickhouse()],
     ['spool', () => this.sampleSpool()],
+    ['retention', () => this.sampleRetention()],
   ];
 
   private samplePipeline(): void {
@@ -102,6 +106,16 @@ export class MetricsSampler {
       mirror.advance(metrics.rollupFlushFailures, c.failures, destination);
       mirror.advance(metrics.rollupClickhouseParked, c.rowsParked);
     }
+  }
+
+  private sampleRetention(): void {
+    const { metrics, retention } = this.c;
+    if (retention === undefined || retention === null) return;
+    const st = retention.stats();
+    this.mirror.advance(metrics.retentionRuns, st.runs);
+    this.mirror.advance(metrics.retentionFailures, st.failures);
+    for (const [table, n] of st.partitionsDropped) this.mirror.advance(metrics.retentionPartitionsDropped, n, { table });
+    for (const [table, n] of st.rowsDeleted) this.mirror.advance(metrics.retentionRowsDeleted, n, { table });
   }
 
   private sampleSpool(): void {

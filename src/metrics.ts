@@ -112,6 +112,20 @@ export function createMetrics() {
     rollupFoldRounds: new Counter({ name: 'machpay_rollup_fold_rounds_total', help: 'Fold rounds this receiver ran (each one transaction).', registers: r }),
     rollupFoldedRequests: new Counter({ name: 'machpay_rollup_folded_requests_total', help: 'Requests (interactions and gateway calls) this receiver folded into the rollup tables.', registers: r }),
     rollupFlushLag: new Gauge({ name: 'machpay_rollup_flush_lag_seconds', help: 'Age of the oldest tally not yet folded (any receiver\'s), at the end of the last fold round; 0 when none waits.', registers: r }),
+    retentionRuns: new Counter({ name: 'machpay_retention_runs_total', help: 'Retention runs this receiver finished (docs/read-api.md §7), with the partition check.', registers: r }),
+    retentionFailures: new Counter({ name: 'machpay_retention_failures_total', help: 'Retention runs that stopped on an error (a lock not granted within PG_DDL_LOCK_TIMEOUT_MS among them); the next check tries again.', registers: r }),
+    retentionPartitionsDropped: new Counter({
+      name: 'machpay_retention_partitions_dropped_total',
+      help: 'Monthly partitions retention dropped, by table.',
+      labelNames: ['table'] as const,
+      registers: r,
+    }),
+    retentionRowsDeleted: new Counter({
+      name: 'machpay_retention_rows_deleted_total',
+      help: 'Rows retention deleted in batches, by table (rollup buckets, gateway_telemetry, and the agent_interaction_keys of dropped partitions).',
+      labelNames: ['table'] as const,
+      registers: r,
+    }),
     ready: new Gauge({ name: 'machpay_ready', help: '1 while /readyz answers 200.', registers: r }),
   };
 }

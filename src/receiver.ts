@@ -17,6 +17,7 @@ import { AgentRegistry, IngestPipeline, SpoolReplayer } from './pipeline/index.j
 import type { TaskInput, TaskOutput, WorkerSettings } from './pipeline/worker/index.js';
 import { RingBuffer } from './ring/index.js';
 import { DEFAULT_ALERT_SETTINGS, registerReadRoutes, ScopedKeyCache, type AlertDefaults } from './read/index.js';
+import { RetentionJob, type RetentionPolicy } from './retention/index.js';
 import { ClickhouseOutboxSender, ClickhouseRollupSink, TallyFolderThread } from './rollups/index.js';
 import { IngestRoute, RateLimiter, startHttpServer, type Exchange, type HttpServer, type RouteRegistration } from './server/index.js';
 import { PostgresCopySink } from './sinks/postgres/index.js';
@@ -84,6 +85,23 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     keepAliveInitialDelayMs: config.pgKeepaliveDelayMs,
     ddlLockTimeoutMs: config.pgDdlLockTimeoutMs,
   });
+  const retentionPolicy: RetentionPolicy = {
+    agentTelemetryDays: config.retentionAgentTelemetryDays,
+    agentInteractionsDays: config.retentionAgentInteractionsDays,
+    gatewayTelemetryDays: config.retentionGatewayTelemetryDays,
+    rollupDays: config.retentionRollupDays,
+    minuteRollupDays: config.retentionMinuteRollupDays,
+  };
+  const retention = new RetentionJob(
+    {
+      policy: retentionPolicy,
+      lockTimeoutMs: pgSettings.ddlLockTimeoutMs,
+      statementTimeoutMs: pgSettings.ddlStatementTimeoutMs,
+      batchRows: config.retentionBatchRows,
+      maxRunMs: config.retentionMaxRunMs,
+    },
+    log.child({ component: 'retention' }),
+  );
 
   /** The spool has room again once a tenth of it has drained. */
   const spoolHasRoom = () => {
@@ -115,7 +133,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     };
     const routes: RouteRegistration[] = [
       // Settings changed, an agent linked or unlinked: its alerts are evaluated again.
-      (app) => registerReadRoutes(app, { pool: readPool, log, defaults, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs, onAgentChanged: agentCommitted }).routes,
+      (app) => registerReadRoutes(app, { pool: readPool, log, defaults, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs, onAgentChanged: agentCommitted, retention: retentionPolicy }).routes,
       (app) => registerWebhookRoutes(app, { pool: readPool, authenticate, allowPrivateUrls: config.webhookAllowPrivateUrls, log }).routes,
       (app) => registerAlertRoutes(app, { pool: readPool, log, timestampWindowMs, keyCacheTtlMs: config.apiKeyCacheMs }).routes,
       (app) => {
@@ -361,29 +379,33 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     },
     {
       name: 'partition upkeep',
+      // The monthly partitions, then retention (docs/read-api.md §7): now, then every hour.
       start: () => {
-        partitionTimer = setInterval(() => {
+        const upkeep = () =>
           pool
             .connect()
             .then(async (client) => {
               try {
                 await ensureMonthlyPartitions(client, new Date(), pgSettings);
+                await retention.run(client);
               } finally {
                 client.release();
               }
             })
             .catch((err: Error) => log.warn({ err: err.message }, 'partition maintenance failed; retrying in an hour'));
-        }, PARTITION_CHECK_MS);
+        void upkeep();
+        partitionTimer = setInterval(upkeep, PARTITION_CHECK_MS);
         partitionTimer.unref();
       },
       stop: () => {
         if (partitionTimer !== null) clearInterval(partitionTimer);
+        retention.stop();
       },
     },
     {
       name: 'http listener',
       start: async () => {
-        const sampler = new MetricsSampler({ metrics, ring, pipeline, workers, isReady, folder, clickhouse, spool, replayer });
+        const sampler = new MetricsSampler({ metrics, ring, pipeline, workers, isReady, folder, clickhouse, spool, replayer, retention });
         // Read at scrape time on the read pool, never on the COPY slots.
         if (clickhouse !== null) registerOutboxLagMetrics(metrics.registry, readPool);
         try {

@@ -23,7 +23,7 @@ export async function deleteInBatches(
 ): Promise<BatchedDeletion> {
   let deleted = 0;
   for (;;) {
-    if (Date.now() >= limits.deadlineMs) return { deleted, complete: false };
+    if (limits.expired()) return { deleted, complete: false };
     const r = await client.query(
       `DELETE FROM ${table} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${table} WHERE ${where} LIMIT $1))`,
       [limits.batchRows, ...params],

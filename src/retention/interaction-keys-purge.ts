@@ -26,7 +26,7 @@ export async function purgeInteractionKeys(client: pg.ClientBase, detached: stri
   let cursor: [string, string, string] = ['-infinity', '', '-9223372036854775808'];
   let deleted = 0;
   for (;;) {
-    if (Date.now() >= limits.deadlineMs) return { deleted, complete: false };
+    if (limits.expired()) return { deleted, complete: false };
     const { rows } = await client.query<BatchRow>(
       `WITH batch AS (
          SELECT time, agent_id, nonce FROM ${detached}

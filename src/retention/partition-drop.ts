@@ -41,7 +41,7 @@ export async function dropExpiredPartitions(
   let keysDeleted = 0;
   const expired = (await listMonthlyPartitions(client, table)).filter((p) => p.toMs <= cutoff);
   for (const p of expired) {
-    if (Date.now() >= limits.deadlineMs) return { dropped, keysDeleted, complete: false };
+    if (limits.expired()) return { dropped, keysDeleted, complete: false };
     if (p.attached) await detach(client, table, p, limits);
     if (table === 'agent_interactions') {
       const keys = await purgeInteractionKeys(client, p.name, limits);

@@ -49,6 +49,7 @@ const RETENTION_LOCK = 7_264_529_301;
  */
 export class RetentionJob {
   private readonly totals: RetentionStats = { runs: 0, failures: 0, partitionsDropped: new Map(), rowsDeleted: new Map() };
+  private stopping = false;
 
   constructor(
     private readonly options: RetentionJobOptions,
@@ -57,6 +58,11 @@ export class RetentionJob {
 
   stats(): RetentionStats {
     return this.totals;
+  }
+
+  /** A run in progress starts no new batch or partition: shutdown does not wait for a long purge. */
+  stop(): void {
+    this.stopping = true;
   }
 
   /** One run on `client` (a connection of its own: it holds a session lock until the end). */
@@ -73,7 +79,7 @@ export class RetentionJob {
         lockTimeoutMs: o.lockTimeoutMs,
         statementTimeoutMs: o.statementTimeoutMs,
         batchRows: o.batchRows,
-        deadlineMs: started + o.maxRunMs,
+        expired: () => this.stopping || Date.now() >= started + o.maxRunMs,
       };
       const p = o.policy;
       for (const [table, days] of [['agent_telemetry', p.agentTelemetryDays], ['agent_interactions', p.agentInteractionsDays]] as const) {

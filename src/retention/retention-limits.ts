@@ -6,6 +6,6 @@ export interface RetentionLimits {
   readonly statementTimeoutMs: number;
   /** Rows one DELETE removes at most (one short transaction each). */
   readonly batchRows: number;
-  /** When the run stops starting new batches (ms since the epoch); the next check goes on. */
-  readonly deadlineMs: number;
+  /** True once the run must start no new batch (its time is up, or the receiver stops); the next check goes on. */
+  expired(): boolean;
 }
