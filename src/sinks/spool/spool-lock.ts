@@ -73,7 +73,7 @@ export class SpoolLock {
     const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     const staleAfterMs = options.staleAfterMs ?? 3 * heartbeatMs;
     const me: SpoolLockHolder = { role, pid: process.pid, host: hostname(), bootId: bootId(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
-    if (heldHere.has(path)) throw locked(path, me);
+    if (heldHere.has(path)) throw locked(path, (await readHolder(path)) ?? me);
     const aside = `${path}.${me.token}.new`;
     await writeFile(aside, JSON.stringify(me) + '\n', { mode: 0o644 });
     try {
