@@ -53,7 +53,9 @@ ${members.map((m) => `      <shard>${replica(m)}</shard>`).join('\n')}
 `;
 }
 
-async function startOnce(runDir: string, attempt: number, zookeeperPort: number): Promise<{ servers: RunningService[]; info: ClickhouseClusterInfo }> {
+type Server = RunningService & { kill(): Promise<void> };
+
+async function startOnce(runDir: string, attempt: number, zookeeperPort: number): Promise<{ servers: Server[]; info: ClickhouseClusterInfo }> {
   const ports = await freePorts(6);
   const members: Member[] = [0, 1].map((i) => ({ http: ports[i * 3] as number, tcp: ports[i * 3 + 1] as number, interserver: ports[i * 3 + 2] as number }));
   const started = await Promise.allSettled(
@@ -69,6 +71,6 @@ async function startOnce(runDir: string, attempt: number, zookeeperPort: number)
 }
 
 /** Two ClickHouse servers forming the clusters above, started together (about as fast as one). */
-export function startClickhouseCluster(runDir: string, zookeeperPort: number): Promise<{ servers: RunningService[]; info: ClickhouseClusterInfo }> {
+export function startClickhouseCluster(runDir: string, zookeeperPort: number): Promise<{ servers: Server[]; info: ClickhouseClusterInfo }> {
   return withPortRetries(3, (attempt) => startOnce(runDir, attempt, zookeeperPort), mentionsAddressInUse);
 }

@@ -154,7 +154,7 @@ async function startOnce(runDir: string, attempt: number): Promise<RunningServic
  * added to the server config (a cluster's remote_servers, ZooKeeper, macros). One attempt: a
  * port taken in the meantime fails it (mentionsAddressInUse).
  */
-export async function startClickhouseServer(dir: string, httpPort: number, tcpPort: number, extraConfig: string): Promise<RunningService> {
+export async function startClickhouseServer(dir: string, httpPort: number, tcpPort: number, extraConfig: string): Promise<RunningService & { kill(): Promise<void> }> {
   const binary = findClickhouse();
   for (const sub of ['data', 'tmp', 'user_files', 'format_schemas', 'log']) await mkdir(join(dir, sub), { recursive: true });
   const configFile = join(dir, 'config.xml');
@@ -228,6 +228,12 @@ export async function startClickhouseServer(dir: string, httpPort: number, tcpPo
     async stop() {
       stopping = true;
       await stopChild(child, 'SIGTERM', 15_000);
+      if (!keepServiceData()) await rm(dir, { recursive: true, force: true });
+    },
+    /** SIGKILL: for a server whose data is thrown away and whose graceful stop would wait on a peer. */
+    async kill() {
+      stopping = true;
+      await stopChild(child, 'SIGKILL', 5_000);
       if (!keepServiceData()) await rm(dir, { recursive: true, force: true });
     },
   };

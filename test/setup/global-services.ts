@@ -64,7 +64,6 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
   };
   // ClickHouse: two servers as a cluster, with the ZooKeeper they need, when it is installed.
   let cluster: ClickhouseClusterInfo | { unavailable: string } = { unavailable: 'TEST_CLICKHOUSE_URL is set: the cluster tests need the setup\'s own servers' };
-  const extra: RunningService[] = [];
   const startClickhouses = async (): Promise<RunningService> => {
     const missing = zookeeperMissing();
     if (missing !== null) {
@@ -72,11 +71,26 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
       return startClickhouse(runDir);
     }
     const zookeeper = await startZookeeper(runDir);
-    extra.push(zookeeper);
-    const started = await startClickhouseCluster(runDir, zookeeper.port);
-    extra.push(...started.servers.slice(1));
+    let started;
+    try {
+      started = await startClickhouseCluster(runDir, zookeeper.port);
+    } catch (err) {
+      await zookeeper.stop();
+      throw err;
+    }
     cluster = started.info;
-    return started.servers[0] as RunningService;
+    const [main, second] = started.servers as [RunningService, RunningService & { kill(): Promise<void> }];
+    // One service to the teardown. Each server holds pooled connections to the other and waits
+    // for them on SIGTERM (about 3 s when both stop together): the second one, whose data is
+    // thrown away, is killed first, then the main one stops in its usual way, then ZooKeeper.
+    return {
+      ...main,
+      async stop() {
+        await second.kill();
+        await main.stop();
+        await zookeeper.stop();
+      },
+    };
   };
   const results = await Promise.allSettled([
     timed(() => (pgFromEnv ? external('PostgreSQL', 'TEST_PG_URL', pgFromEnv, postgresVersion) : startPostgres(runDir))),
@@ -85,7 +99,7 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
       return url ? external('ClickHouse', 'TEST_CLICKHOUSE_URL', url, clickhouseVersion) : startClickhouses();
     }),
   ]);
-  const services = [...results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])), ...extra];
+  const services = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
 
   // If vitest exits without the teardown (SIGTERM, Ctrl-C, an uncaught error), each server
