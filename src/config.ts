@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './config-error.js';
+import { AddressRanges } from './net/index.js';
 
 /**
  * The receiver's one configuration object: defaults, then environment, then flags.
@@ -452,6 +453,12 @@ export const SPEC = {
     max: 1024 * MiB,
     doc: 'Body bytes one client address (an IPv6 /64) may always have in ingest requests not yet authenticated; beyond it, an address borrows from RING_BYTES / 4 shared by all addresses over theirs (all such requests hold at most RING_BYTES / 2). 0 = RING_BYTES / 32, at least one request of MAX_BODY_BYTES. Past it: 429 overloaded. Behind a proxy that hides client addresses, raise it to RING_BYTES / 2.',
   },
+  trustedProxies: {
+    env: 'TRUSTED_PROXIES',
+    kind: 'string',
+    default: '',
+    doc: 'Comma-separated addresses and CIDR blocks (10.0.0.0/8, fd00::/8) of load balancers in front of the receiver. A request whose peer is one of them is counted, for the per-address limits, under the right-most X-Forwarded-For address that is not one of them. Empty: the peer address always (X-Forwarded-For ignored, since any client can write it).',
+  },
   bodyTimeoutMs: {
     env: 'BODY_TIMEOUT_MS',
     kind: 'int',
@@ -568,6 +575,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: readonly
   }
   out.ringBytes = nextPowerOfTwo(out.ringBytes as number);
   corsOriginList(out.corsOrigins as string);
+  try {
+    new AddressRanges(out.trustedProxies as string);
+  } catch (err) {
+    throw new ConfigError('TRUSTED_PROXIES', (err as Error).message);
+  }
   // A record holds the body plus a header and the ce-* attributes (under 64 KiB), and the
   // ring takes records up to half its size: the largest body must always fit.
   if ((out.maxBodyBytes as number) + 64 * 1024 > (out.ringBytes as number) / 2) {

@@ -1,4 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import { parseIpAddress, unmapIpv4, type AddressRanges } from '../net/index.js';
 
 /**
  * Bytes held by requests whose credentials are not yet checked, in total and per client
@@ -76,15 +77,28 @@ export const REQUEST_OVERHEAD_BYTES = 4096;
 /**
  * The key a client is counted under: its IPv4 address, or the /64 of its IPv6 address (one
  * host usually holds a whole /64, so finer keys would let it multiply its allowance).
+ *
+ * The client is the socket's peer, unless that peer is one of `trustedProxies` (behind a load
+ * balancer, every request would otherwise count against the balancer's address). Then it is
+ * the right-most address of `forwardedFor` (X-Forwarded-For) that is not itself a trusted
+ * proxy: entries further left were written by the client and prove nothing. An entry that is
+ * not an address stops the walk at the trusted hop before it.
  */
-export function clientAddressKey(res: HttpResponse): string {
-  const raw = new Uint8Array(res.getRemoteAddress());
-  if (raw.length === 16 && isV4Mapped(raw)) return `${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}`;
-  if (raw.length === 4) return `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`;
-  return Buffer.from(raw.subarray(0, 8)).toString('hex');
+export function clientAddressKey(res: HttpResponse, forwardedFor = '', trustedProxies: AddressRanges | null = null): string {
+  let client = unmapIpv4(new Uint8Array(res.getRemoteAddress()));
+  if (trustedProxies !== null && forwardedFor !== '' && trustedProxies.contains(client)) {
+    const hops = forwardedFor.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = parseIpAddress(hops[i] as string);
+      if (hop === null) break;
+      client = unmapIpv4(hop);
+      if (!trustedProxies.contains(client)) break;
+    }
+  }
+  return addressKey(client);
 }
 
-function isV4Mapped(raw: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (raw[i] !== 0) return false;
-  return raw[10] === 0xff && raw[11] === 0xff;
+function addressKey(raw: Uint8Array): string {
+  if (raw.length === 4) return `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`;
+  return Buffer.from(raw.subarray(0, 8)).toString('hex');
 }

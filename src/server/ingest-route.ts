@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { IngestPipeline, Ticket } from '../pipeline/index.js';
 import { recordSize, writeRecordHeader, writeRecordTenant, type RecordHeader } from '../pipeline/worker/index.js';
 import type { RingBuffer } from '../ring/index.js';
+import { AddressRanges } from '../net/index.js';
 import { KeyLookupBusyError, type ApiKeyCache, type KeyLookup } from '../api-keys/index.js';
 import { AdmissionBudget, clientAddressKey, REQUEST_OVERHEAD_BYTES } from './admission.js';
 import { parseAgentHeaders } from './agent-auth.js';
@@ -93,12 +94,15 @@ export class IngestRoute {
   private readonly authenticatedReceiving: AdmissionBudget;
   /** 401s by client address: enough for a producer with a wrong key or clock to see its 401s, too few for guessing to cost much. */
   private readonly authFailures: RateLimiter;
+  /** Peers whose X-Forwarded-For names the client (TRUSTED_PROXIES); null: none. */
+  private readonly trustedProxies: AddressRanges | null;
 
   constructor(private readonly d: IngestRouteDeps) {
     this.windowMs = d.config.timestampWindowSeconds * 1000;
     this.ackLatency = { [Endpoint.Agent]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Agent].name), [Endpoint.Ingest]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Ingest].name) };
     this.unauthenticated = unauthenticatedBudget(d.ring.capacity, d.config.maxBodyBytes, d.config.unauthenticatedBytesPerAddress);
     this.authFailures = new RateLimiter(d.config.authFailureRateLimit, d.config.authFailureRateBurst);
+    this.trustedProxies = d.config.trustedProxies === '' ? null : new AddressRanges(d.config.trustedProxies);
     this.authenticatedReceiving = new AdmissionBudget(d.ring.capacity, d.ring.capacity);
     // One coarse timer for every request instead of a timer per request.
     this.sweeper = setInterval(() => this.closeSlowBodies(), Math.min(1000, d.config.bodyTimeoutMs));
@@ -137,7 +141,7 @@ export class IngestRoute {
     if (ex.bodyBytes > c.maxBodyBytes) {
       return this.refuseNow(ex, 'body_too_large', `The body is ${ex.bodyBytes} bytes; the limit is ${c.maxBodyBytes}.`, true);
     }
-    ex.address = clientAddressKey(res);
+    ex.address = clientAddressKey(res, this.trustedProxies === null ? '' : req.getHeader('x-forwarded-for'), this.trustedProxies);
 
     // Read every header now: `req` is only valid until this function returns.
     let prefix = '';
