@@ -13,6 +13,7 @@ import type { AuditResult } from './row-audit.js';
 import type { VisibilityResult } from './visibility-probe.js';
 import type { CommitFloor } from './commit-probe.js';
 import type { PresignStats } from './presign.js';
+import type { ReadScenario } from './scenarios/read.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -155,6 +156,8 @@ export interface RunRecord {
     max?: Partial<Record<PinMode, ThroughputScenario>>;
     perPacketSigned?: Partial<Record<PinMode, ThroughputScenario>>;
     mix?: MixScenario;
+    /** The read API on a month of history (bench/scenarios/read.ts). */
+    read?: ReadScenario;
   };
   figures: Figure[];
   problems: string[];

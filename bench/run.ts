@@ -24,6 +24,7 @@ import { Progress } from './progress.js';
 import { writeReport } from './report/markdown.js';
 import { findPrevious, readRecord, runId, saveRecord, SCHEMA_VERSION, type RunRecord, type ThroughputScenario } from './results.js';
 import { runMixScenario } from './scenarios/mix.js';
+import { runReadScenario } from './scenarios/read.js';
 import { runTargetScenario } from './scenarios/target.js';
 import { runThroughputScenario, type ThroughputKind } from './scenarios/throughput.js';
 import { printSummary } from './summary.js';
@@ -232,6 +233,12 @@ async function run(opts: BenchOptions): Promise<number> {
       const m = await attempt(rec, 'mix', () => runMixScenario(ctx, connections));
       if (m !== null) rec.scenarios.mix = m;
       checkAlive(rec, [receiver, peer, httpCeiling], 'mix');
+    }
+    if (opts.scenarios.includes('read')) {
+      ctx.say('\nread');
+      const r = await attempt(rec, 'read', () => runReadScenario(ctx));
+      if (r !== null) rec.scenarios.read = r;
+      checkAlive(rec, [receiver, peer, httpCeiling], 'read');
     }
     ctx.place('none');
   } finally {

@@ -1,0 +1,162 @@
+/**
+ * `read`: the read API's latency on a month of history (docs/read-api.md §3 targets: p99 ≤
+ * 25 ms per endpoint on 30 days of 10,000 agents and 10,000,000 interactions). The history is
+ * written by SQL (read-dataset.ts), then each endpoint is asked at a fixed rate (open loop:
+ * a slow answer does not slow the asking) for random agents of the tenant, and its p50/p99 is
+ * printed beside two ceilings measured in the same run: the same read function called in this
+ * process on its own pool (the SQL and the merging, without HTTP or authentication), and the
+ * server's /healthz (HTTP alone). `SELECT 1` gives the bare round trip to PostgreSQL.
+ *
+ * Size: BENCH_READ_AGENTS and BENCH_READ_INTERACTIONS (default 10,000 and 10,000,000; with
+ * --quick 1,000 and 1,000,000: the same interactions per agent, so each read touches as many
+ * rows as at full size), BENCH_READ_RATE requests/s (200) and BENCH_READ_SECONDS per endpoint
+ * (20; 8 with --quick).
+ */
+import pg from 'pg';
+import { createApiKey } from '../../src/api-keys/index.js';
+import { agentHistory, agentMetrics, agentVendors, balancePoints } from '../../src/read/index.js';
+import type { BenchContext } from '../bench-context.js';
+import { buildReadDataset, READ_TENANT, readAgentId, type ReadDatasetSize } from './read-dataset.js';
+
+const GOAL_P99_MS = 25;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export interface Percentiles {
+  n: number;
+  errors: number;
+  p50: number;
+  p99: number;
+}
+
+export interface ReadEndpointResult {
+  name: string;
+  http: Percentiles;
+  /** The same read function in the bench process: the ceiling without HTTP and authentication. */
+  inProcess: Percentiles;
+}
+
+export interface ReadScenario {
+  size: ReadDatasetSize;
+  buildSeconds: Record<string, number>;
+  rate: number;
+  seconds: number;
+  goalP99Ms: number;
+  endpoints: ReadEndpointResult[];
+  /** GET /healthz on the same server: HTTP alone. */
+  httpFloor: Percentiles;
+  /** SELECT 1 from this process: the round trip to PostgreSQL. */
+  select1: Percentiles;
+}
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  return v === undefined || v === '' ? fallback : Math.max(1, Number.parseInt(v, 10));
+}
+
+function percentiles(samples: number[], errors: number): Percentiles {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => Math.round((s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN) * 100) / 100;
+  return { n: s.length, errors, p50: at(0.5), p99: at(0.99) };
+}
+
+/** Calls `once` `rate` times a second for `seconds`, without waiting for answers; their latencies. */
+async function openLoop(rate: number, seconds: number, once: (i: number) => Promise<boolean>): Promise<Percentiles> {
+  const total = rate * seconds;
+  const intervalMs = 1000 / rate;
+  const samples: number[] = [];
+  let errors = 0;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = start + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    inFlight.push(
+      once(i).then(
+        (ok) => {
+          if (ok) samples.push(performance.now() - t0);
+          else errors++;
+        },
+        () => void errors++,
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  return percentiles(samples, errors);
+}
+
+const fmt = (p: Percentiles) => `p50 ${p.p50} ms, p99 ${p.p99} ms (${p.n} answers${p.errors > 0 ? `, ${p.errors} ERRORS` : ''})`;
+
+export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> {
+  const url = ctx.receiver.databaseUrl;
+  if (url === null) throw new Error('the read scenario needs the receiver database');
+  const quick = ctx.opts.quick;
+  const size: ReadDatasetSize = {
+    agents: envInt('BENCH_READ_AGENTS', quick ? 1_000 : 10_000),
+    interactions: envInt('BENCH_READ_INTERACTIONS', quick ? 1_000_000 : 10_000_000),
+    days: 30,
+    vendorsPerAgent: 5,
+  };
+  const rate = envInt('BENCH_READ_RATE', 200);
+  const seconds = envInt('BENCH_READ_SECONDS', quick ? 8 : 20);
+  ctx.say(`  building ${size.days} days of ${size.agents} agents, ${size.interactions} interactions (SQL)`);
+  ctx.progress.phase('read: building the data set');
+  const buildSeconds = await buildReadDataset(url, size, Date.now(), (line) => ctx.detail(line));
+  ctx.say(`  built in ${Object.values(buildSeconds).reduce((a, b) => a + b, 0).toFixed(0)} s (${Object.entries(buildSeconds).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  const keyClient = await pool.connect();
+  let key: string;
+  try {
+    key = (await createApiKey(keyClient, { tenantId: READ_TENANT, name: 'bench read', test: true, scopes: ['read'] })).key;
+  } finally {
+    keyClient.release();
+  }
+  const headers = { authorization: `Bearer ${key}` };
+  // Agent of request i: spread over the tenant by a multiplicative hash, so caches see no order.
+  const agent = (i: number) => readAgentId(1 + ((i * 2_654_435_761) % size.agents));
+  const get = async (path: string): Promise<boolean> => {
+    const res = await fetch(ctx.receiver.url + path, { headers });
+    await res.arrayBuffer();
+    return res.status === 200;
+  };
+  const window = (spanMs: number) => {
+    const now = Date.now();
+    return { fromMs: now - spanMs, toMs: now };
+  };
+  const cases: { name: string; http: (id: string) => Promise<boolean>; direct: (id: string) => Promise<unknown> }[] = [
+    { name: 'metrics 24h', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=24h`), direct: (id) => agentMetrics(pool, id, window(DAY), Date.now()) },
+    { name: 'metrics 7d', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=7d`), direct: (id) => agentMetrics(pool, id, window(7 * DAY), Date.now()) },
+    { name: 'vendors 7d', http: (id) => get(`/v1/agent/vendors?agent_id=${id}&range=7d`), direct: (id) => agentVendors(pool, id, window(7 * DAY)) },
+    {
+      name: 'history',
+      http: (id) => get(`/v1/agent/history?agent_id=${id}`),
+      direct: (id) => agentHistory(pool, id, { window: null, vendorId: undefined, success: undefined, cursor: undefined, limit: 50 }),
+    },
+    { name: 'balance 24h', http: (id) => get(`/v1/agent/balance?agent_id=${id}&range=24h`), direct: (id) => balancePoints(pool, id, window(DAY)) },
+  ];
+
+  const endpoints: ReadEndpointResult[] = [];
+  try {
+    ctx.progress.phase('read: ceilings');
+    const select1 = await openLoop(rate, Math.min(seconds, 5), async () => (await pool.query('SELECT 1')).rowCount === 1);
+    const httpFloor = await openLoop(rate, Math.min(seconds, 5), () => get('/healthz'));
+    ctx.say(`  ceilings: SELECT 1 ${fmt(select1)}; GET /healthz ${fmt(httpFloor)}`);
+    for (const c of cases) {
+      ctx.progress.phase(`read: ${c.name}`);
+      const inProcess = await openLoop(rate, seconds, async (i) => (await c.direct(agent(i)), true));
+      const http = await openLoop(rate, seconds, (i) => c.http(agent(i + 7)));
+      endpoints.push({ name: c.name, http, inProcess });
+      const verdict = http.p99 <= GOAL_P99_MS ? 'meets' : 'MISSES';
+      ctx.say(
+        `  ${c.name.padEnd(12)} HTTP ${fmt(http)}: ${verdict} p99 ≤ ${GOAL_P99_MS} ms; in-process ${fmt(inProcess)}; ` +
+          `p99 ÷ in-process ${(http.p99 / inProcess.p99).toFixed(2)}, − /healthz p99 ${(http.p99 - httpFloor.p99).toFixed(2)} ms`,
+      );
+    }
+    return { size, buildSeconds, rate, seconds, goalP99Ms: GOAL_P99_MS, endpoints, httpFloor, select1 };
+  } finally {
+    await pool.end();
+  }
+}
