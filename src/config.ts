@@ -62,26 +62,6 @@ export const SPEC = {
     max: 36_500,
     doc: 'Days ClickHouse keeps rollup rows (a TTL on the table, set when the receiver creates it on ClickHouse 20.3 or later; older releases keep rows). 0: for ever.',
   },
-  clickhouseCluster: {
-    env: 'CLICKHOUSE_CLUSTER',
-    kind: 'string',
-    default: null,
-    doc: 'ClickHouse cluster (a name in the servers\' remote_servers): the rollup tables are created ON CLUSTER as <table>_local, plus a Distributed table under the usual name, sharded by agent or gateway. Needs the servers\' ZooKeeper for ON CLUSTER. Unset: one server.',
-  },
-  clickhouseReplicated: {
-    env: 'CLICKHOUSE_REPLICATED',
-    kind: 'bool',
-    default: false,
-    doc: 'Create the ClickHouse rollup tables with Replicated engines (path /clickhouse/tables/{shard}/<database>/<table>, replica {replica}: the servers\' macros and ZooKeeper must be set).',
-  },
-  clickhouseRetentionDays: {
-    env: 'CLICKHOUSE_RETENTION_DAYS',
-    kind: 'int',
-    default: 0,
-    min: 0,
-    max: 36_500,
-    doc: 'Days ClickHouse keeps rollup rows (a TTL on the table, set when the receiver creates it on ClickHouse 20.3 or later; older releases keep rows). 0: for ever.',
-  },
   workers: {
     env: 'WORKERS',
     kind: 'int',
