@@ -105,7 +105,9 @@ export function resolveDeliveryOptions(options: DeliveryOptions): DeliveryConfig
     batchDeadlineMs: int(options.batchDeadlineMs, 'batchDeadlineMs', 30_000, 1, 24 * 3_600_000),
     retryInitialDelayMs,
     retryMaxDelayMs,
-    fetch: fetchImpl,
+    // Called as a plain function: browsers and Workers throw "Illegal invocation" when
+    // fetch runs as a method of another object (this frozen config).
+    fetch: ((input, init) => fetchImpl(input, init)) as typeof fetch,
     onError,
   });
 }

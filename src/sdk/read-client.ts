@@ -61,7 +61,9 @@ export class AgentReadClient {
     this.base = url.href.replace(/\/+$/, '');
     const f = options.fetch ?? globalThis.fetch;
     if (typeof f !== 'function') throw new MachPayConfigError('fetch', 'no fetch in this runtime: pass one');
-    this.fetchFn = f;
+    // A plain call, never `this.fetchFn(…)` on the raw function: browsers and Workers throw
+    // "Illegal invocation" when fetch runs as a method of another object.
+    this.fetchFn = ((input, init) => f(input, init)) as typeof fetch;
     this.timeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? 10_000);
     this.maxRetries = options.maxRetries ?? 2;
     if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0) throw new MachPayConfigError('maxRetries', 'must be an integer ≥ 0');
