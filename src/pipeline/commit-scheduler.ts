@@ -186,9 +186,10 @@ export class CommitScheduler<T extends Ticket> {
 
   /**
    * Answers the requests PostgreSQL would not store (the rest of their batch committed) with
-   * `not_storable`, and takes them out of their units so that acknowledge() skips them.
+   * `not_storable`, and takes them and their rows out of their units and the batch's counts
+   * so that acknowledge() and the metrics skip them.
    */
-  private refuseRows(units: CommitUnit<T>[], refused: readonly RefusedRequest[]): void {
+  private refuseRows(units: CommitUnit<T>[], batch: CopyBatch, refused: readonly RefusedRequest[]): void {
     this.o.log.error({ requests: refused.length, err: refused[0]?.error.message, sqlState: (refused[0]?.error as { code?: string } | undefined)?.code }, 'PostgreSQL refused rows of some requests; those requests get 422, the rest of the batch committed');
     const dropped = new Set<string>();
     for (const r of refused) {
@@ -196,6 +197,7 @@ export class CommitScheduler<T extends Ticket> {
       const message = `PostgreSQL refused a row of this request (SQLSTATE ${(r.error as { code?: string }).code ?? 'unknown'}: ${r.error.message}); nothing from it was stored.`;
       this.o.finish(u.tickets[r.position] as T, 422, errorBody('not_storable', message), 'not_storable');
       dropped.add(`${r.task}:${r.position}`);
+      for (const t of TABLES) batch.rows[t] -= r.rows[t];
     }
     units.forEach((u, t) => {
       const keep = u.tickets.map((_, k) => !dropped.has(`${t}:${k}`));
@@ -219,7 +221,7 @@ export class CommitScheduler<T extends Ticket> {
   private settle(units: CommitUnit<T>[], batch: CopyBatch, outcome: WriteOutcome): void {
     const m = this.o.metrics;
     if (outcome.ok) {
-      if (outcome.refused.length > 0) this.refuseRows(units, outcome.refused);
+      if (outcome.refused.length > 0) this.refuseRows(units, batch, outcome.refused);
       m.copyBatches.labels(outcome.deduplicated ? 'committed_after_duplicate' : 'committed').inc();
       m.copyDuration.observe(outcome.durationMs / 1000);
       for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);

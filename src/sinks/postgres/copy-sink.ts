@@ -33,6 +33,8 @@ export interface RefusedRequest {
   /** Index in CopyBatch.tasks, and in that task's `requests`. */
   task: number;
   position: number;
+  /** The request's rows per table, left out of what was committed. */
+  rows: Record<TableName, number>;
   error: Error;
 }
 
@@ -132,7 +134,7 @@ export class PostgresCopySink {
   private async bisect(batch: CopyBatch, parts: RequestPart[], error: Error, refused: RefusedRequest[]): Promise<WriteOutcome | null> {
     if (parts.length === 1) {
       const p = parts[0] as RequestPart;
-      refused.push({ task: p.task, position: p.position, error });
+      refused.push({ task: p.task, position: p.position, rows: p.rows, error });
       return null;
     }
     const mid = parts.length >>> 1;
