@@ -10,8 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
-import { agentGroup, eventually, gatewayGroup, latencySample, minuteAgo, silentLogger } from '../rollups/support.js';
+import { interactionEvent, newAgent, postAgentBatch, rfc3339 } from '../helpers/agent.js';
+import { createMigratedDatabase, createTestDatabase, query, type MigratedDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
+import { agentGroup, eventually, expectReconciled, gatewayGroup, latencySample, minuteAgo, silentLogger } from '../rollups/support.js';
 import { ClickhouseOutboxSender } from '../../src/rollups/clickhouse-outbox-sender.js';
 import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
 import { TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
@@ -264,5 +266,73 @@ describe.skipIf(unavailable !== null)(`ClickHouse cluster${unavailable === null 
         expect(sorted(await clickhouseTotals(c, server, 'agent'))).toEqual(expected);
       }
     });
+  });
+
+  describe('a receiver with CLICKHOUSE_CLUSTER, end to end', () => {
+    let db: TestDatabase;
+    let rx: RunningReceiver;
+    let reader: ClickHouseClient;
+    const database = `t_rx_cluster_${randomBytes(5).toString('hex')}`;
+
+    beforeAll(async () => {
+      if (info === null) return;
+      db = await createTestDatabase('ch_cluster_rx');
+      rx = await startReceiver({
+        DATABASE_URL: db.url,
+        CLICKHOUSE_URL: `${info.serverUrls[0]}/${database}`,
+        CLICKHOUSE_CLUSTER: info.sharded,
+        ROLLUP_FOLD_INTERVAL_MS: '200',
+        LOG_LEVEL: 'warn',
+      });
+      // Read through the other server: the Distributed table answers the same there.
+      reader = createClient({ url: info.serverUrls[1] as string, database, request_timeout: 30_000 });
+    }, 60_000);
+
+    afterAll(async () => {
+      await rx?.stop().catch(() => undefined);
+      await reader?.close();
+      const admin = info === null ? null : createClient({ url: info.serverUrls[0] as string });
+      await admin?.command({ query: `DROP DATABASE IF EXISTS \`${database}\` ON CLUSTER \`${info?.sharded}\`` }).catch(() => undefined);
+      await admin?.close();
+      await db?.drop();
+    });
+
+    it('stores signed events whose rollups, read through the Distributed table, equal the raw rows per agent', async () => {
+      const agents = Array.from({ length: 6 }, () => newAgent());
+      for (const [i, agent] of agents.entries()) {
+        const batch = latencySample(10 + i, i + 1).map((latency, k) =>
+          interactionEvent(agent.agentId, { time: rfc3339(), data: { vendor_id: `vendor-${k % 2}`, success: k % 4 !== 0, latency_ms: latency, amount_atomic: 1000 + k } }),
+        );
+        const res = await postAgentBatch(rx.url, agent, batch, { signer: 'node' });
+        expect(res.status, res.text).toBe(202);
+      }
+      interface T {
+        key: string;
+        requests: string;
+        successes: string;
+        spend: string;
+      }
+      const text = (rows: T[]): string => JSON.stringify([...rows].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0)));
+      await expectReconciled(
+        async () => {
+          const truth = await query<T>(
+            db.url,
+            `SELECT agent_id AS key, count(*)::text AS requests, count(*) FILTER (WHERE success)::text AS successes, sum(amount_atomic)::text AS spend
+             FROM agent_interactions GROUP BY 1`,
+          );
+          const rs = await reader.query({
+            query: `SELECT entity_id AS key, toString(sum(requests)) AS requests, toString(sum(successes)) AS successes, toString(sum(spend_atomic)) AS spend
+                    FROM rollup_minute FINAL WHERE kind = 'agent' GROUP BY key`,
+            format: 'JSONEachRow',
+          });
+          const rollups = await rs.json<T>();
+          return truth.length === agents.length && text(truth) === text(rollups) ? null : `ClickHouse ${text(rollups)}\nPostgreSQL ${text(truth)}`;
+        },
+        () => rx.stderrText(),
+        30_000,
+      );
+      const engines = await (await reader.query({ query: `SELECT name, engine FROM system.tables WHERE database = '${database}' AND name = 'rollup_minute'`, format: 'JSONEachRow' })).json();
+      expect(engines).toEqual([{ name: 'rollup_minute', engine: 'Distributed' }]);
+    }, 90_000);
   });
 });
