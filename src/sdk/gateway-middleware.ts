@@ -50,7 +50,7 @@ export interface GatewayMiddlewareOptions {
  * - `payment_verified`: true when the response carries a successful
  *   `PAYMENT-RESPONSE`/`X-PAYMENT-RESPONSE` settlement, false when a payment was sent but
  *   refused or failed to settle, absent when the request carried no payment;
- * - `error_code`: the settlement's error reason, or for a 402 the challenge's `error`
+ * - `error_code`: the settlement's error reason, or for a 402 the `error` of its v2 `PAYMENT-REQUIRED` header (a v1 body is not read)
  *   (`payment_required` when it states none).
  *
  * ```ts

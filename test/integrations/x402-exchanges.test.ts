@@ -73,7 +73,7 @@ describe('x402 exchanges recorded by the SDK', () => {
     const errors: unknown[] = [];
     const telemetry = new TelemetryEmitter({ receiverUrl: rx.url, keypair, flushIntervalMs: 50, telemetryIntervalMs: 0 });
     telemetry.start();
-    const recorded = (vendorId: string): typeof fetch => recordX402Fetch(fetch, { emitter: telemetry, vendorId, challengeTimeoutMs: 500, onError: (e) => errors.push(e) });
+    const recorded = (vendorId: string): typeof fetch => recordX402Fetch(fetch, { emitter: telemetry, vendorId, challengeTimeoutMs: 20_000, onError: (e) => errors.push(e) });
 
     // Under x402's wrapper: the recorder sees the 402, the paid retry and its settlement.
     const pay = payingFetch(payer, recorded('weather-api'));
@@ -145,5 +145,41 @@ describe('x402 exchanges recorded by the SDK', () => {
         'GET /free 200 - null -',
       ].sort(),
     );
+  });
+});
+
+describe('gatewayMiddleware on plain node:http', () => {
+  it('records v1 exchanges (402 body, X-PAYMENT, X-PAYMENT-RESPONSE) with the paying agent named by X-MachPay-Agent', async () => {
+    const record = gatewayMiddleware({ emitter: gatewayEmitter, gatewayId: 'gw-plain', vendorId: 'quotes', route: () => '/quote/:symbol' });
+    const server = createServer((req, res) => {
+      record(req, res);
+      const payment = req.headers['x-payment'];
+      if (payment === undefined) {
+        res.writeHead(402, { 'content-type': 'application/json' }).end(JSON.stringify({ x402Version: 1, error: 'X-PAYMENT header is required', accepts: [{ maxAmountRequired: '300' }] }));
+        return;
+      }
+      res.setHeader('X-PAYMENT-RESPONSE', Buffer.from(JSON.stringify({ success: true, transaction: '0xfeed', network: 'base-sepolia' })).toString('base64'));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"price":1}');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/quote/ACME?at=now`;
+    const agentId = generateKeypair().agentId;
+    try {
+      expect((await fetch(url, { headers: { 'x-machpay-agent': agentId } })).status).toBe(402);
+      const xPayment = Buffer.from(JSON.stringify({ x402Version: 1, scheme: 'exact', network: 'base-sepolia', payload: { authorization: { value: '300' } } })).toString('base64');
+      expect((await fetch(url, { headers: { 'x-machpay-agent': agentId, 'x-payment': xPayment } })).status).toBe(200);
+    } finally {
+      server.close();
+    }
+    let rows: Record<string, unknown>[] = [];
+    for (let i = 0; i < 100 && rows.length < 2; i++) {
+      rows = await query(db.url, `SELECT route, vendor_id, agent_id, status_code, amount_atomic::text, payment_verified, error_code FROM gateway_telemetry WHERE gateway_id = 'gw-plain' ORDER BY status_code`);
+      if (rows.length < 2) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(rows).toEqual([
+      { route: '/quote/:symbol', vendor_id: 'quotes', agent_id: agentId, status_code: 200, amount_atomic: '300', payment_verified: true, error_code: null },
+      { route: '/quote/:symbol', vendor_id: 'quotes', agent_id: agentId, status_code: 402, amount_atomic: null, payment_verified: null, error_code: 'payment_required' },
+    ]);
   });
 });

@@ -36,9 +36,11 @@ describe('the SDK stands on its own', () => {
     }
   });
 
-  it('reports the package version', async () => {
-    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    expect(SDK_VERSION).toBe(pkg.version);
+  it('reports the package version, which is the receiver\'s and @machpay/telemetry\'s', async () => {
+    for (const file of ['../../package.json', '../../packages/telemetry/package.json']) {
+      const pkg = JSON.parse(await readFile(new URL(file, import.meta.url), 'utf8')) as { version: string };
+      expect(SDK_VERSION, file).toBe(pkg.version);
+    }
   });
 
   it('documents every SDK error code', () => {
