@@ -88,7 +88,8 @@ export async function buildReadDataset(url: string, size: ReadDatasetSize, nowMs
                                        total_spend_atomic, latency_sum_ms, max_latency_ms, latency_histogram)
        SELECT agent_id, date_trunc('minute', time), vendor_id, count(*), count(*) FILTER (WHERE success), count(*) FILTER (WHERE NOT success),
               sum(amount_atomic), sum(latency_ms), max(latency_ms), ${HIST('count(*)::int')}
-         FROM agent_interactions WHERE time >= $2::timestamptz - interval '7 days' GROUP BY 1, 2, 3`,
+         FROM agent_interactions WHERE time >= $2::timestamptz - interval '7 days' AND agent_id LIKE 'BenchReadAgent%' GROUP BY 1, 2, 3
+       ON CONFLICT DO NOTHING`,
       [hist, now],
     );
     await step(
@@ -101,8 +102,9 @@ export async function buildReadDataset(url: string, size: ReadDatasetSize, nowMs
                                'p99_latency_ms', NULL, 'max_latency_ms', mx, 'latency_histogram', ${HIST('n::int')}))
          FROM (SELECT date_trunc('hour', time) AS hour, agent_id, vendor_id, count(*) AS n, count(*) FILTER (WHERE success) AS ok,
                       sum(amount_atomic) AS spend, sum(latency_ms) AS lat, max(latency_ms) AS mx
-                 FROM agent_interactions GROUP BY 1, 2, 3) v
-        GROUP BY hour, agent_id`,
+                 FROM agent_interactions WHERE agent_id LIKE 'BenchReadAgent%' GROUP BY 1, 2, 3) v
+        GROUP BY hour, agent_id
+       ON CONFLICT DO NOTHING`,
       [hist],
     );
     await step(
@@ -111,10 +113,19 @@ export async function buildReadDataset(url: string, size: ReadDatasetSize, nowMs
                                       total_spend_atomic, latency_sum_ms, max_latency_ms, latency_histogram)
        SELECT agent_id, date_trunc('day', time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', vendor_id, count(*), count(*) FILTER (WHERE success),
               count(*) FILTER (WHERE NOT success), sum(amount_atomic), sum(latency_ms), max(latency_ms), ${HIST('count(*)::int')}
-         FROM agent_interactions GROUP BY 1, 2, 3`,
+         FROM agent_interactions WHERE agent_id LIKE 'BenchReadAgent%' GROUP BY 1, 2, 3
+       ON CONFLICT DO NOTHING`,
       [hist],
     );
     await step('analyze', 'ANALYZE');
+    // The rollups must count what the raw rows hold (a conflict above would have skipped some).
+    const check = await client.query<{ raw: string; hourly: string; daily: string }>(
+      `SELECT (SELECT count(*) FROM agent_interactions WHERE agent_id LIKE 'BenchReadAgent%')::text AS raw,
+              (SELECT sum(total_requests) FROM agent_stats_hourly WHERE agent_id LIKE 'BenchReadAgent%')::text AS hourly,
+              (SELECT sum(total_requests) FROM agent_stats_daily WHERE agent_id LIKE 'BenchReadAgent%')::text AS daily`,
+    );
+    const c = check.rows[0];
+    if (c === undefined || c.raw !== c.hourly || c.raw !== c.daily) throw new Error(`read data set: rollups do not match the raw rows (${JSON.stringify(c)})`);
   } finally {
     await client.end();
   }

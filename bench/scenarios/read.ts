@@ -5,13 +5,16 @@
  * a slow answer does not slow the asking) for random agents of the tenant, and its p50/p99 is
  * printed beside two ceilings measured in the same run: the same read function called in this
  * process on its own pool (the SQL and the merging, without HTTP or authentication), and the
- * server's /healthz (HTTP alone). `SELECT 1` gives the bare round trip to PostgreSQL.
+ * server's /healthz (HTTP alone). `SELECT 1` gives the bare round trip to PostgreSQL. Each
+ * endpoint is also asked one request at a time first: its service time without queueing, and
+ * the CPU the read code itself spends per call.
  *
  * Size: BENCH_READ_AGENTS and BENCH_READ_INTERACTIONS (default 10,000 and 10,000,000; with
  * --quick 1,000 and 1,000,000: the same interactions per agent, so each read touches as many
  * rows as at full size), BENCH_READ_RATE requests/s (200) and BENCH_READ_SECONDS per endpoint
  * (20; 8 with --quick).
  */
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { createApiKey } from '../../src/api-keys/index.js';
 import { agentHistory, agentMetrics, agentVendors, balancePoints } from '../../src/read/index.js';
@@ -19,6 +22,8 @@ import type { BenchContext } from '../bench-context.js';
 import { buildReadDataset, READ_TENANT, readAgentId, type ReadDatasetSize } from './read-dataset.js';
 
 const GOAL_P99_MS = 25;
+/** Requests of the one-at-a-time pass per endpoint and side. */
+const SEQUENTIAL_CALLS = 200;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
@@ -31,9 +36,15 @@ export interface Percentiles {
 
 export interface ReadEndpointResult {
   name: string;
+  /** At `rate` requests/s, open loop: what the contract's target is about. */
   http: Percentiles;
   /** The same read function in the bench process: the ceiling without HTTP and authentication. */
   inProcess: Percentiles;
+  /** One request at a time (no queueing): the service time, HTTP and in-process. */
+  httpSequential: Percentiles;
+  inProcessSequential: Percentiles;
+  /** CPU time of this process per in-process call (the read code's own work, without PostgreSQL's). */
+  inProcessCpuMs: number;
 }
 
 export interface ReadScenario {
@@ -84,6 +95,19 @@ async function openLoop(rate: number, seconds: number, once: (i: number) => Prom
     );
   }
   await Promise.all(inFlight);
+  return percentiles(samples, errors);
+}
+
+/** Calls `once` `count` times, each after the previous one answered. */
+async function sequential(count: number, once: (i: number) => Promise<boolean>): Promise<Percentiles> {
+  const samples: number[] = [];
+  let errors = 0;
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const ok = await once(i).catch(() => false);
+    if (ok) samples.push(performance.now() - t0);
+    else errors++;
+  }
   return percentiles(samples, errors);
 }
 
@@ -143,15 +167,27 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
     ctx.progress.phase('read: ceilings');
     const select1 = await openLoop(rate, Math.min(seconds, 5), async () => (await pool.query('SELECT 1')).rowCount === 1);
     const httpFloor = await openLoop(rate, Math.min(seconds, 5), () => get('/healthz'));
-    ctx.say(`  ceilings: SELECT 1 ${fmt(select1)}; GET /healthz ${fmt(httpFloor)}`);
+    const select1Sequential = await sequential(SEQUENTIAL_CALLS, async () => (await pool.query('SELECT 1')).rowCount === 1);
+    const httpFloorSequential = await sequential(SEQUENTIAL_CALLS, () => get('/healthz'));
+    ctx.say(`  ceilings at ${rate}/s: SELECT 1 ${fmt(select1)}; GET /healthz ${fmt(httpFloor)}`);
+    ctx.say(`  ceilings one at a time: SELECT 1 ${fmt(select1Sequential)}; GET /healthz ${fmt(httpFloorSequential)}; load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
     for (const c of cases) {
       ctx.progress.phase(`read: ${c.name}`);
+      const cpu0 = process.cpuUsage();
+      const inProcessSequential = await sequential(SEQUENTIAL_CALLS, async (i) => (await c.direct(agent(i)), true));
+      const cpu = process.cpuUsage(cpu0);
+      const inProcessCpuMs = Math.round(((cpu.user + cpu.system) / 1000 / SEQUENTIAL_CALLS) * 100) / 100;
+      const httpSequential = await sequential(SEQUENTIAL_CALLS, (i) => c.http(agent(i + 3)));
       const inProcess = await openLoop(rate, seconds, async (i) => (await c.direct(agent(i)), true));
       const http = await openLoop(rate, seconds, (i) => c.http(agent(i + 7)));
-      endpoints.push({ name: c.name, http, inProcess });
+      endpoints.push({ name: c.name, http, inProcess, httpSequential, inProcessSequential, inProcessCpuMs });
       const verdict = http.p99 <= GOAL_P99_MS ? 'meets' : 'MISSES';
       ctx.say(
-        `  ${c.name.padEnd(12)} HTTP ${fmt(http)}: ${verdict} p99 ≤ ${GOAL_P99_MS} ms; in-process ${fmt(inProcess)}; ` +
+        `  ${c.name.padEnd(12)} one at a time: HTTP ${fmt(httpSequential)}, in-process ${fmt(inProcessSequential)}, ${inProcessCpuMs} ms CPU each in-process; ` +
+          `p99 ÷ in-process ${(httpSequential.p99 / inProcessSequential.p99).toFixed(2)}`,
+      );
+      ctx.say(
+        `  ${c.name.padEnd(12)} at ${rate}/s: HTTP ${fmt(http)}: ${verdict} p99 ≤ ${GOAL_P99_MS} ms; in-process ${fmt(inProcess)}; ` +
           `p99 ÷ in-process ${(http.p99 / inProcess.p99).toFixed(2)}, − /healthz p99 ${(http.p99 - httpFloor.p99).toFixed(2)} ms`,
       );
     }
