@@ -3,6 +3,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The SDK package is an npm workspace: its manifest must be there when npm installs.
+COPY packages/telemetry/package.json ./packages/telemetry/
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json tsconfig.console.json vite.console.config.ts ./
 COPY src ./src
@@ -10,6 +12,8 @@ COPY workers ./workers
 COPY bench ./bench
 COPY native-bench ./native-bench
 COPY examples ./examples
+# npm run build also builds @machpay/telemetry from src/sdk (it is not shipped in this image).
+COPY packages/telemetry ./packages/telemetry
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: Node 20 (the uWebSockets.js binary targets its ABI), production
