@@ -7,7 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
-import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
+import { getOnce } from '../helpers/http-get.js';
+import { createMigratedDatabase, createTestDatabase, query, type MigratedDatabase } from '../helpers/postgres.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { agentGroup, eventually, minuteAgo, silentLogger, TcpProxy } from '../rollups/support.js';
 import { ClickhouseOutboxSender, type OutboxSenderOptions } from '../../src/rollups/clickhouse-outbox-sender.js';
 import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
@@ -89,6 +91,14 @@ async function parked(prefix: string): Promise<{ row_id: string; error_code: str
   return chJson(
     `SELECT row_id, error_code, error, row_json, outbox_id FROM rollup_minute_rejected FINAL WHERE row_json LIKE '%${prefix}%' ORDER BY row_id`,
   );
+}
+
+/** A well-formed row as a fold makes it, for `entity`. */
+async function goodRow(entity: string): Promise<Record<string, unknown> & { requests: number }> {
+  await foldIntoOutbox([agentGroup(entity, 'vendor-x', minuteAgo(1), [5, 6, 7])]);
+  const { id, rows } = await newestEntry();
+  await pg.pool.query('DELETE FROM rollup_clickhouse_outbox WHERE id = $1', [id]);
+  return rows[0] as Record<string, unknown> & { requests: number };
 }
 
 /** n agents of `prefix`, each with `perAgent` requests in one minute. */
@@ -223,4 +233,27 @@ describe('rows ClickHouse refuses (poison rows)', () => {
     expect((await parked('p5-')).map((r) => r.row_id)).toEqual([rows[0]?.row_id]);
     expect(s.stats()).toMatchObject({ rowsParked: 1, rowsSent: 3, clickhouseUp: true });
   });
+
+  it('counts parked rows on a running receiver\'s /metrics, and sends the folds around them', async () => {
+    const db = await createTestDatabase('ch_poison_rx');
+    const rx = await startReceiver({ DATABASE_URL: db.url, CLICKHOUSE_URL: ch.url, ROLLUP_FOLD_INTERVAL_MS: '100', LOG_LEVEL: 'fatal' });
+    try {
+      const good = { ...(await goodRow('p6-agent')), row_id: 'p6-good' };
+      await query(db.url, 'INSERT INTO rollup_clickhouse_outbox (rows, row_count) VALUES ($1, 2), ($2, 1)', [
+        JSON.stringify([good, { ...good, row_id: 'p6-bad', minute: 'never' }]),
+        '[{"truncated": ',
+      ]);
+      const parkedCount = async (): Promise<number> => {
+        const m = /^machpay_rollup_clickhouse_rows_parked_total (\d+)$/m.exec((await getOnce(`${rx.url}/metrics`, 5_000)).body);
+        return m === null ? -1 : Number(m[1]);
+      };
+      expect(await eventually(async () => (await parkedCount()) === 2, 15_000, 100), rx.stderrText().slice(-2_000)).toBe(true);
+      expect(await requestsOf('p6-agent')).toBe(good.requests);
+      const left = await query<{ n: string }>(db.url, 'SELECT count(*)::text AS n FROM rollup_clickhouse_outbox');
+      expect(left[0]?.n).toBe('0');
+    } finally {
+      await rx.stop();
+      await db.drop();
+    }
+  }, 60_000);
 });
