@@ -22,7 +22,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -44,8 +44,17 @@ export interface StreamScenarioOptions {
   latencySeconds: number;
 }
 
+/** CPU seconds per second of a run: this process (COPY driver and stream), the COPY backends, the stream's backends. */
+export interface CpuSplit {
+  node: number;
+  copyBackends: number;
+  streamBackends: number;
+}
+
 export interface StreamScenarioResult {
   ingest: {
+    cpuIdle: CpuSplit[];
+    cpuBusy: CpuSplit[];
     subscribers: number;
     /** Rows/s of each run without subscribers, then of each run with them, in run order. */
     idleRowsPerSecond: number[];
@@ -130,6 +139,40 @@ function copyText(client: pg.PoolClient, text: string): Promise<void> {
   });
 }
 
+/** CPU seconds a process has used (user + system), from /proc: PostgreSQL must run on this machine. */
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Measures `work`'s CPU split, per second of wall time. */
+async function cpuOf<T>(admin: pg.Client, dbName: string, work: () => Promise<T>): Promise<{ out: T; cpu: CpuSplit }> {
+  const backends = async (): Promise<Map<number, string>> => {
+    const { rows } = await admin.query<{ pid: number; app: string }>('SELECT pid, application_name AS app FROM pg_stat_activity WHERE datname = $1', [dbName]);
+    return new Map(rows.map((r) => [r.pid, r.app]));
+  };
+  const before = await backends();
+  const cpu0 = new Map([...before.keys()].map((p) => [p, procCpuSeconds(p)]));
+  const node0 = process.cpuUsage();
+  const t0 = performance.now();
+  const out = await work();
+  const wall = (performance.now() - t0) / 1000;
+  const node1 = process.cpuUsage(node0);
+  const after = await backends();
+  const split: CpuSplit = { node: (node1.user + node1.system) / 1e6 / wall, copyBackends: 0, streamBackends: 0 };
+  for (const [pid, app] of after) {
+    const used = (procCpuSeconds(pid) - (cpu0.get(pid) ?? 0)) / wall;
+    if (app === 'bench-copy') split.copyBackends += used;
+    else split.streamBackends += used;
+  }
+  return { out, cpu: split };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -139,6 +182,7 @@ function median(xs: readonly number[]): number {
 }
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  console.log(`  waiting for ${what}`);
   const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`stream scenario: timed out waiting for ${what}`);
@@ -154,8 +198,8 @@ export async function runStreamScenario(serverUrl: string, o: StreamScenarioOpti
   await admin.query(`CREATE DATABASE ${dbName}`);
   const u = new URL(serverUrl);
   u.pathname = `/${dbName}`;
-  const writers = new pg.Pool({ connectionString: u.toString(), max: 2 });
-  const readers = new pg.Pool({ connectionString: u.toString(), max: 8 });
+  const writers = new pg.Pool({ connectionString: u.toString(), max: 2, application_name: 'bench-copy' });
+  const readers = new pg.Pool({ connectionString: u.toString(), max: 8, application_name: 'stream-read' });
   writers.on('error', () => undefined);
   readers.on('error', () => undefined);
   let listenSocket: uWS.us_listen_socket | null = null;
@@ -231,12 +275,18 @@ export async function runStreamScenario(serverUrl: string, o: StreamScenarioOpti
 
     const idle: number[] = [];
     const busy: number[] = [];
+    const cpuIdle: CpuSplit[] = [];
+    const cpuBusy: CpuSplit[] = [];
+    const fmtCpu = (c: CpuSplit): string =>
+      `CPU/s: this process ${c.node.toFixed(2)}, COPY backends ${c.copyBackends.toFixed(2)}, stream backends ${c.streamBackends.toFixed(2)}`;
     const sentBefore = s.hub.snapshot().delivered;
     for (let round = 0; round < o.rounds; round++) {
       await waitFor('capture off', async () => (await captureState()) === 'off');
       await admin.query('CHECKPOINT');
-      idle.push(await ingestRun());
-      console.log(`  ingest without subscribers: ${idle[idle.length - 1]?.toFixed(0)} rows/s`);
+      const i = await cpuOf(admin, dbName, ingestRun);
+      idle.push(i.out);
+      cpuIdle.push(i.cpu);
+      console.log(`  ingest without subscribers: ${i.out.toFixed(0)} rows/s; ${fmtCpu(i.cpu)}`);
       const subs = startSubscribers(
         port,
         tenants.map((t) => ({ path: '/v1/agent/events?topic=agent:*', key: t.key })),
@@ -244,9 +294,11 @@ export async function runStreamScenario(serverUrl: string, o: StreamScenarioOpti
       );
       await waitFor('subscribers open', () => subs.opened() >= o.subscribers && s.hub.snapshot().subscribers >= o.subscribers);
       await admin.query('CHECKPOINT');
-      busy.push(await ingestRun());
+      const b = await cpuOf(admin, dbName, ingestRun);
+      busy.push(b.out);
+      cpuBusy.push(b.cpu);
       await sleep(500);
-      console.log(`  ingest with ${o.subscribers} subscribers: ${busy[busy.length - 1]?.toFixed(0)} rows/s; ${subs.events()} events read`);
+      console.log(`  ingest with ${o.subscribers} subscribers: ${b.out.toFixed(0)} rows/s; ${subs.events()} events read; ${fmtCpu(b.cpu)}`);
       await subs.stop();
     }
     const eventsSent = s.hub.snapshot().delivered - sentBefore;
@@ -289,7 +341,7 @@ export async function runStreamScenario(serverUrl: string, o: StreamScenarioOpti
     delays.sort((a, b) => a - b);
     const pct = (p: number): number => delays[Math.min(delays.length - 1, Math.max(0, Math.ceil((p / 100) * delays.length) - 1))] ?? NaN;
     return {
-      ingest: { subscribers: o.subscribers, idleRowsPerSecond: idle, busyRowsPerSecond: busy, ratio: median(busy) / median(idle), eventsSent, resets },
+      ingest: { cpuIdle, cpuBusy, subscribers: o.subscribers, idleRowsPerSecond: idle, busyRowsPerSecond: busy, ratio: median(busy) / median(idle), eventsSent, resets },
       latency: { subscribers: o.latencySubscribers, eventsPerSecond: rate, deliveries: delays.length, p50Ms: pct(50), p99Ms: pct(99), maxMs: pct(100) },
     };
   } finally {

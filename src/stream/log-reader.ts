@@ -9,8 +9,8 @@ export interface LogRow {
   agentId: string;
   /** The tenant whose keys stream the row (the source's `tenant`; null: none). */
   tenantId: string | null;
-  /** The source's columns, as selected. */
-  row: Record<string, unknown>;
+  /** The event's data, JSON text. */
+  data: string;
 }
 
 export interface LiveRead {
@@ -23,7 +23,10 @@ export interface LiveRead {
   newest: bigint;
 }
 
-type SourceRow = Record<string, unknown> & { xid: string; agent_id: string; tenant: string | null };
+/** How every read of the log is planned (see readLive): one statement, so results keep their places. */
+const READ_SETTINGS = "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true);";
+
+type SourceRow = { xid: string; agent_id: string; tenant: string | null; data: string };
 
 /**
  * Reads the rows of transactions in [from, min(horizon, from + maxXids)), where horizon is
@@ -36,12 +39,13 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   const horizonSql = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
   const cap = from + BigInt(maxXids);
   // The planner has no statistics for the newest transaction ids and may guess that a scan of
-  // the whole table is cheaper than the index: it never is for the log's tail.
-  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL enable_seqscan = off;
+  // the whole table is cheaper than the index: it never is for the log's tail. Nor is a
+  // parallel plan: starting workers for each read of a few thousand rows costs more than it saves.
+  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${READ_SETTINGS}
     SELECT ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
   for (const s of sources) {
     sql += `
-      SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, ${s.columns}
+      SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
       FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
       WHERE r.stream_xid >= ${from} AND r.stream_xid < LEAST(${cap}, ${horizonSql})
       ORDER BY r.stream_xid, ${s.keyOrder};`;
@@ -58,7 +62,7 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
       const x = BigInt(r.xid);
       ordinal = x === xid ? ordinal + 1 : 0;
       xid = x;
-      rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId: r.agent_id, tenantId: r.tenant, row: r });
+      rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId: r.agent_id, tenantId: r.tenant, data: r.data });
     }
   });
   rows.sort((a, b) => comparePositions(a.position, b.position));
@@ -83,7 +87,7 @@ export async function readRange(
 ): Promise<LogRow[]> {
   const rows: LogRow[] = [];
   const byAgent = 'agentId' in filter;
-  await client.query('BEGIN READ ONLY; SET LOCAL enable_seqscan = off');
+  await client.query(`BEGIN READ ONLY; ${READ_SETTINGS}`);
   try {
     await readRangeRows(client, sources, after, before, filter, byAgent, rows);
     await client.query('COMMIT');
@@ -121,7 +125,7 @@ async function readRangeRows(
     const { rows: found } = await client.query<SourceRow & { ord: string }>(
       `SELECT * FROM (
          SELECT r.stream_xid::text AS xid, (row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1)::text AS ord,
-                ${s.tenant ?? 'a.tenant_id'} AS tenant, ${s.columns}
+                ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
          FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
          WHERE r.stream_xid >= $1::bigint AND r.stream_xid < $2::bigint
        ) s WHERE ${where}
@@ -131,7 +135,7 @@ async function readRangeRows(
     for (const r of found) {
       const position = { xid: BigInt(r.xid), source: s.number, ordinal: Number(r.ord) };
       if (comparePositions(position, after) <= 0) continue;
-      rows.push({ position, source: s, agentId: r.agent_id, tenantId: r.tenant, row: r });
+      rows.push({ position, source: s, agentId: r.agent_id, tenantId: r.tenant, data: r.data });
     }
   }
 }

@@ -316,16 +316,14 @@ export class StreamHub {
       }
     }
     for (const [s, list] of out) {
-      s.corked(() => {
-        for (const e of list) s.deliver(e.position, e.frame);
-      });
+      if (s.closed) continue;
+      s.deliverAll(list);
       this.stats.delivered += list.length;
     }
   }
 
   private frame(r: LogRow, now: number): Buffer {
-    const data = JSON.stringify({ agent_id: r.agentId, ...r.source.payload(r.row) });
-    return Buffer.from(`id: ${this.o.ids.encode(r.position, now)}\nevent: ${r.source.event}\ndata: ${data}\n\n`);
+    return Buffer.from(`id: ${this.o.ids.encode(r.position, now)}\nevent: ${r.source.event}\ndata: ${r.data}\n\n`);
   }
 
   private register(sub: Subscriber): void {

@@ -1,5 +1,3 @@
-import { apiTime, utcMicros } from './read-side.js';
-
 /** The event names of docs/read-api.md §4 that come from stored rows. */
 export type RowEventName = 'interaction' | 'telemetry' | 'alert';
 
@@ -9,13 +7,27 @@ export type RowEventName = 'interaction' | 'telemetry' | 'alert';
  * does it while capture is on, schema 011; the alert log's always), with an index that finds
  * a range of it.
  */
+/**
+ * An RFC 3339 UTC time as the read API writes it (src/read/times.ts `apiTime`): milliseconds,
+ * or microseconds when the value has them.
+ */
+function sqlApiTime(column: string): string {
+  return `CASE WHEN date_part('microseconds', ${column})::bigint % 1000 = 0
+    THEN to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    ELSE to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END`;
+}
+
 export interface StreamSource {
   /** Its place among the rows of one transaction: unique and never reused, it is part of every event id. */
   readonly number: number;
   readonly table: string;
   readonly event: RowEventName;
-  /** The select list over the table aliased `r`; it must include `r.agent_id`. */
-  readonly columns: string;
+  /**
+   * The event's data as JSON text, over the table aliased `r`, with `agent_id` first. Built by
+   * PostgreSQL: the reader then handles one text column per row, not a dozen, and makes no
+   * object per row (the stream's cost per event is what it costs ingest while many subscribe).
+   */
+  readonly data: string;
   /** The table's primary key, qualified with `r`: the order of one transaction's rows. */
   readonly keyOrder: string;
   /**
@@ -23,8 +35,6 @@ export interface StreamSource {
    * agent's tenant when the row is read (`a.tenant_id`).
    */
   readonly tenant?: string;
-  /** The event's data, without `agent_id` (added by the stream), from one selected row. */
-  payload(row: Record<string, unknown>): Record<string, unknown>;
 }
 
 /** §4 `interaction`: the agent id and the §3 history row; amounts and nonces as decimal strings. */
@@ -32,23 +42,10 @@ export const INTERACTIONS: StreamSource = {
   number: 0,
   table: 'agent_interactions',
   event: 'interaction',
-  columns: `r.agent_id, ${utcMicros('r.time')} AS t, r.vendor_id, r.nonce::text AS nonce, r.amount_atomic::text AS amount_atomic,
-            r.token_mint, r.request_url, r.request_method, r.success, r.latency_ms, r.error_type, r.error_message, r.signature`,
+  data: `json_build_object('agent_id', r.agent_id, 'time', ${sqlApiTime('r.time')}, 'vendor_id', r.vendor_id, 'nonce', r.nonce::text,
+    'amount_atomic', r.amount_atomic::text, 'token_mint', r.token_mint, 'request_url', r.request_url, 'request_method', r.request_method,
+    'success', r.success, 'latency_ms', r.latency_ms, 'error_type', r.error_type, 'error_message', r.error_message, 'signature', r.signature)`,
   keyOrder: 'r.time, r.agent_id, r.nonce',
-  payload: (r) => ({
-    time: apiTime(r.t as string),
-    vendor_id: r.vendor_id,
-    nonce: r.nonce,
-    amount_atomic: r.amount_atomic,
-    token_mint: r.token_mint,
-    request_url: r.request_url,
-    request_method: r.request_method,
-    success: r.success,
-    latency_ms: r.latency_ms,
-    error_type: r.error_type,
-    error_message: r.error_message,
-    signature: r.signature,
-  }),
 };
 
 /** §4 `telemetry`: the balances of one report. */
@@ -56,15 +53,9 @@ export const TELEMETRY: StreamSource = {
   number: 1,
   table: 'agent_telemetry',
   event: 'telemetry',
-  columns: `r.agent_id, ${utcMicros('r.time')} AS t, r.usdc_balance_atomic::text AS usdc, r.sol_balance_lamports::text AS sol,
-            r.low_balance_warnings`,
+  data: `json_build_object('agent_id', r.agent_id, 'time', ${sqlApiTime('r.time')}, 'usdc_balance_atomic', r.usdc_balance_atomic::text,
+    'sol_balance_lamports', r.sol_balance_lamports::text, 'low_balance_warnings', r.low_balance_warnings)`,
   keyOrder: 'r.time, r.agent_id',
-  payload: (r) => ({
-    time: apiTime(r.t as string),
-    usdc_balance_atomic: r.usdc,
-    sol_balance_lamports: r.sol,
-    low_balance_warnings: r.low_balance_warnings,
-  }),
 };
 
 /**
@@ -76,10 +67,9 @@ export const ALERTS: StreamSource = {
   number: 2,
   table: 'agent_alert_changes',
   event: 'alert',
-  columns: 'r.agent_id, r.alert',
+  data: 'r.alert',
   keyOrder: 'r.id',
   tenant: 'r.tenant_id',
-  payload: (r) => r.alert as Record<string, unknown>,
 };
 
 /** The sources every stream reads. */

@@ -117,16 +117,36 @@ export class Subscriber {
     this.sendAt(position, frame);
   }
 
+  /**
+   * One live read's events of this subscriber's topic, in log order: those it takes go out in
+   * one write (one chunk, one copy into uWS), however many there are.
+   */
+  deliverAll(events: readonly { position: LogPosition; frame: Buffer }[]): void {
+    if (this.closed) return;
+    if (this.held !== null) {
+      for (const e of events) this.deliver(e.position, e.frame);
+      return;
+    }
+    const taken: Buffer[] = [];
+    for (const e of events) if (this.take(e.position)) taken.push(e.frame);
+    if (taken.length > 0) this.res.cork(() => this.send(taken.length === 1 ? (taken[0] as Buffer) : Buffer.concat(taken)));
+  }
+
   /** An event the catch-up read; call inside `corked`. */
   sendAt(position: LogPosition, frame: Buffer): void {
-    if (this.closed || comparePositions(position, this.cursor) <= 0) return;
+    if (this.take(position)) this.send(frame);
+  }
+
+  /** Whether an event at `position` is new to this subscriber; moves the cursor past it if so. */
+  private take(position: LogPosition): boolean {
+    if (this.closed || comparePositions(position, this.cursor) <= 0) return false;
     const o = this.opening;
     if (o !== null) {
       if (position.xid >= o.xmax) this.opening = null;
-      else if (!o.running.has(position.xid)) return;
+      else if (!o.running.has(position.xid)) return false;
     }
     this.cursor = position;
-    this.send(frame);
+    return true;
   }
 
   /** Runs `writes` corked: one syscall for many frames. */
