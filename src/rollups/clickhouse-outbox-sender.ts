@@ -15,9 +15,9 @@ export interface OutboxSenderOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   /**
-   * Failed sends in a row, all refused by ClickHouse with an error not known either way
-   * ("suspect"), after which the sender inserts the rows apart to find one at fault. Rows
-   * refused with an error known to be theirs are isolated at once. Default 5.
+   * Sends in a row refused by ClickHouse with an error not known either way ("suspect"), the
+   * last of which inserts the rows apart to find one at fault. Rows refused with an error known
+   * to be theirs are isolated at once. Default 5.
    */
   isolateAfterFailures?: number;
 }
@@ -56,8 +56,8 @@ export class ClickhouseOutboxSender {
   private stopping = false;
   private schemaReady = false;
   private readonly isolateAfter: number;
-  /** Failed sends since the last one that succeeded. */
-  private failedInARow = 0;
+  /** Sends in a row that failed with a suspect error (reset by any other outcome). */
+  private suspectInARow = 0;
   private readonly counters: OutboxSenderStats = { rowsSent: 0, failures: 0, rowsParked: 0, clickhouseUp: false };
 
   constructor(
@@ -110,13 +110,11 @@ export class ClickhouseOutboxSender {
         if (!ddl.ok) throw ddl.error;
         this.schemaReady = true;
       }
-      while (!this.stopping && (await this.sendOnce()) === this.maxFolds) this.failedInARow = 0;
-      this.failedInARow = 0;
+      while (!this.stopping && (await this.sendOnce()) === this.maxFolds);
       this.retry.succeeded();
       this.counters.clickhouseUp = true;
       if (!this.stopping) this.timer = setTimeout(() => this.kick(), this.intervalMs).unref();
     } catch (err) {
-      this.failedInARow++;
       this.counters.failures++;
       this.counters.clickhouseUp = false;
       if (!this.stopping) {
@@ -128,7 +126,7 @@ export class ClickhouseOutboxSender {
 
   /** Rows refused with an error known to be theirs are isolated at once; suspect ones after repeated failures. */
   private shouldIsolate(failure: FailedOutcome): boolean {
-    return failure.kind === 'permanent' || (failure.kind === 'suspect' && this.failedInARow + 1 >= this.isolateAfter);
+    return failure.kind === 'permanent' || (failure.kind === 'suspect' && this.suspectInARow + 1 >= this.isolateAfter);
   }
 
   /**
@@ -138,6 +136,7 @@ export class ClickhouseOutboxSender {
    */
   private async giveBack(client: pg.PoolClient, failure: FailedOutcome): Promise<never> {
     if (failure.kind === 'schema') this.schemaReady = false;
+    this.suspectInARow = failure.kind === 'suspect' ? this.suspectInARow + 1 : 0;
     await client.query('ROLLBACK');
     throw new ClickhouseSendError(failure.error);
   }
@@ -176,6 +175,7 @@ export class ClickhouseOutboxSender {
       }
       await client.query(DELETE_SQL, [claimed.rows.map((r) => r.id)]);
       await client.query('COMMIT');
+      this.suspectInARow = 0;
       this.counters.rowsSent += sentRows;
       if (rejected.length > 0) {
         this.counters.rowsParked += rejected.length;
