@@ -17,6 +17,9 @@ import { tailLines } from './log-tail.js';
 import { query } from './postgres.js';
 import { startReceiver, type RunningReceiver } from './receiver.js';
 
+/** Several receivers starting at once on a busy two-core machine can take a while. */
+const READY_TIMEOUT_MS = 60_000;
+
 export class ReceiverCluster {
   private constructor(
     private readonly envs: Record<string, string>[],
@@ -30,7 +33,7 @@ export class ReceiverCluster {
    */
   static async start(envs: Record<string, string>[]): Promise<ReceiverCluster> {
     const withDirs = await Promise.all(envs.map(async (env) => ({ ...env, DATA_DIR: env.DATA_DIR ?? (await keptDataDir()) })));
-    const started = await Promise.allSettled(withDirs.map((env) => startReceiver(env)));
+    const started = await Promise.allSettled(withDirs.map((env) => startReceiver(env, { readyTimeoutMs: READY_TIMEOUT_MS })));
     const members = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed !== undefined) {
@@ -58,7 +61,7 @@ export class ReceiverCluster {
   async crashAndRestart(i: number, env: Record<string, string> = {}): Promise<RunningReceiver> {
     const killed = this.member(i);
     await killed.kill9();
-    const restarted = await startReceiver({ ...this.envs[i], ...env, DATA_DIR: killed.dataDir });
+    const restarted = await startReceiver({ ...this.envs[i], ...env, DATA_DIR: killed.dataDir }, { readyTimeoutMs: READY_TIMEOUT_MS });
     this.envs[i] = { ...this.envs[i], ...env, DATA_DIR: killed.dataDir };
     this.members[i] = restarted;
     return restarted;
