@@ -2,11 +2,13 @@
  * @machpay/telemetry as its users get it: `npm pack` of packages/telemetry (built by
  * `npm run build`), installed into an empty directory far from the receiver's
  * node_modules, then loaded with `import` and with `require()` by separate Node processes
- * that each send a signed interaction to a real receiver. The rows must be in PostgreSQL.
+ * that each send a signed interaction to a real receiver. The rows must be in PostgreSQL,
+ * and its type declarations must compile in a browser project without Node's types.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,11 +96,17 @@ describe('the @machpay/telemetry package', () => {
       { agent_id: agents[0], vendor_id: 'packed-esm', amount_atomic: '2500' },
       { agent_id: agents[1], vendor_id: 'packed-cjs', amount_atomic: '2500' },
     ]);
-  });
+
+    // Its types serve a browser project (DOM library, no @types/node) from `import` and from `require`.
+    await writeFile(join(consumer, 'types.mts'), `import { generateKeypair, recordX402Fetch, TelemetryEmitter } from '${pkg.name}';\nconst emitter = new TelemetryEmitter({ receiverUrl: 'https://rx.example', keypair: generateKeypair() });\nexport const paid: typeof fetch = recordX402Fetch(fetch, { emitter });\n`);
+    await writeFile(join(consumer, 'types.cts'), `import sdk = require('${pkg.name}');\nexport const emitter = new sdk.TelemetryEmitter({ receiverUrl: 'https://rx.example', keypair: sdk.generateKeypair() });\n`);
+    const compilerOptions = { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [] };
+    await writeFile(join(consumer, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['types.mts', 'types.cts'] }));
+    await run(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', join(consumer, 'tsconfig.json')], { cwd: consumer, timeout: 60_000 });
+  }, 240_000);
 
   it('gives CommonJS and ESM users the same exports, and the browser build no node: import', async () => {
     const esm = await import('@machpay/telemetry');
-    const { createRequire } = await import('node:module');
     const cjs = createRequire(import.meta.url)('@machpay/telemetry') as Record<string, unknown>;
     expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).sort());
     const browser = await readFile(join(PACKAGE_DIR, 'dist/browser/telemetry.js'), 'utf8');
