@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { agentFromSeed } from './agent-book.js';
 import { Lane, rawExchange, type ExchangeResult } from './http-client.js';
 import type { FuzzCase, HttpCase, RawCase } from './fuzz-case.js';
-import { checkShape, judgeHttpCase, type Verdict } from './response-oracle.js';
+import { checkShape, judge503, judgeHttpCase, type Verdict } from './response-oracle.js';
 import { renderHttpCase, renderRawCase, type ApiKeys } from './request-render.js';
 import { RowLedger } from './row-ledger.js';
 
@@ -32,6 +32,8 @@ export interface RunnerOptions {
   concurrency: number;
   /** Per-request timeout for ordinary cases. */
   timeoutMs: number;
+  /** Whether PostgreSQL was unavailable during [from, to] (performance.now() ms): only then is a 503 allowed. */
+  postgresDownDuring?: (from: number, to: number) => boolean;
 }
 
 function bump(map: Map<string, number>, key: string, n = 1): void {
@@ -127,6 +129,7 @@ export class FuzzRunner {
 
   private async runHttp(c: HttpCase, caseId: number, lane: Lane): Promise<Verdict> {
     const payload = renderHttpCase(c, this.o.keys, this.o.port);
+    const sentAt = performance.now();
     const big = payload.length > 256 * 1024 || c.category === 'structure-extremes';
     let ex = await lane.exchange(payload, big ? this.o.timeoutMs * 3 : this.o.timeoutMs);
     if (ex.responses.length === 0 && ex.reused && !ex.timedOut && ex.malformed === undefined && c.expect.mayClose !== true) {
@@ -135,7 +138,7 @@ export class FuzzRunner {
       if (this.staleRetryCases.length < 10) this.staleRetryCases.push(`${c.category}: ${c.name.slice(0, 80)}`);
       ex = await lane.exchange(renderHttpCase(c, this.o.keys, this.o.port), this.o.timeoutMs);
     }
-    const verdict = judgeHttpCase(c, ex);
+    const verdict = judgeHttpCase(c, ex, this.postgresWasDown(sentAt));
     // After a refusal the server may close the connection: do not send the next case into it.
     const status = ex.responses[0]?.status ?? 0;
     if (status === 413 || status === 429 || status === 503 || ex.responses.length === 0 || c.expect.mayClose === true) lane.retire();
@@ -148,6 +151,7 @@ export class FuzzRunner {
 
   private async runRaw(c: RawCase, caseId: number): Promise<Verdict> {
     const writes = renderRawCase(c, this.o.port);
+    const sentAt = performance.now();
     const ex = await rawExchange(this.o.port, writes, { responses: c.responses, timeoutMs: c.timeoutMs, ...(c.pauseMs === undefined ? {} : { pauseMs: c.pauseMs }), ...(c.halfClose === undefined ? {} : { halfClose: c.halfClose }) });
     const problems: string[] = [];
     if (ex.malformed !== undefined) problems.push(`response is not HTTP: ${ex.malformed}`);
@@ -155,6 +159,7 @@ export class FuzzRunner {
     for (const r of ex.responses) {
       statuses.push(String(r.status));
       if (r.status >= 500 && r.status !== 503) problems.push(`${r.status}: a 5xx other than 503`);
+      if (r.status === 503) judge503(this.postgresWasDown(sentAt), problems, 'raw');
       // A 200 answers the GET /healthz that some cases pipeline after their POST (seen when the
       // POST was refused at once, 429 under load, so that the GET was read in turn). Other
       // responses written by the receiver carry the §6 shape; uWS's own (if any) are recorded as they are.
@@ -169,6 +174,10 @@ export class FuzzRunner {
     this.rawBehaviour.set(name, m);
     bump(m, what);
     return { outcome: what, problems, fates: [] };
+  }
+
+  private postgresWasDown(sentAt: number): boolean {
+    return this.o.postgresDownDuring?.(sentAt, performance.now()) ?? false;
   }
 
   /** Signed parts of raw cases carry valid events: each may or may not be stored, whatever the framing did. */

@@ -28,6 +28,7 @@ import { FuzzRunner, rssMiB, type Failure } from './fuzz-run.js';
 import { writeJson } from './json-writer.js';
 import { Lane } from './http-client.js';
 import type { ApiKeys } from './request-render.js';
+import { PostgresWatch } from './postgres-watch.js';
 import { makeRunEnv, type RunEnv } from './run-env.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 100_000);
@@ -48,6 +49,8 @@ let rx: RunningReceiver;
 let keys: ApiKeys;
 let env: RunEnv;
 let runner: FuzzRunner;
+/** A 503 is within the protocol only while PostgreSQL is really unavailable. */
+let watch: PostgresWatch;
 let corpus: CorpusEntry[] = [];
 const started = performance.now();
 let generatedMs = 0;
@@ -135,7 +138,9 @@ beforeAll(async () => {
   await cli('keys', 'revoke', listed);
   env = makeRunEnv(SEED);
   corpus = ONLY === null ? loadCorpus() : [];
-  runner = new FuzzRunner({ port: rx.port, keys, child: rx.process, concurrency: CONCURRENCY, timeoutMs: 30_000 });
+  watch = new PostgresWatch(db.url);
+  watch.start();
+  runner = new FuzzRunner({ port: rx.port, keys, child: rx.process, concurrency: CONCURRENCY, timeoutMs: 30_000, postgresDownDuring: (from, to) => watch.wasDownDuring(from, to) });
   console.log(`[fuzz] FUZZ_SEED=${SEED} FUZZ_CASES=${CASES} concurrency ${CONCURRENCY}; corpus ${corpus.length} cases; receiver pid ${rx.process.pid}, RSS ${rssMiB(rx.process.pid)} MiB`);
 }, 120_000);
 
@@ -149,6 +154,8 @@ afterAll(async () => {
     );
     if (runner.staleRetryCases.length > 0) console.log(`[fuzz] resent after a reused connection closed unanswered: ${runner.staleRetryCases.join(' | ')}`);
   }
+  await watch?.stop();
+  if (watch !== undefined) console.log(`[fuzz] PostgreSQL watch: ${watch.probes} probes, ${watch.outageCount} outages`);
   await rx?.stop();
   await db?.drop();
 }, 120_000);

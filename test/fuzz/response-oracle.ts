@@ -27,8 +27,15 @@ export const STATUS_OF_CODE: Record<Exclude<Outcome, 'accepted'>, number> = {
 };
 
 const EVENT_CODES: readonly EventErrorCode[] = ['invalid_event', 'unknown_type', 'agent_mismatch'];
-/** Always within the protocol: the receiver may be at capacity or not ready at any moment. */
-const ALWAYS_ALLOWED: readonly Outcome[] = ['rate_limited', 'overloaded', 'not_ready'];
+/** Always within the protocol: the receiver may be at capacity at any moment. */
+const ALWAYS_ALLOWED: readonly Outcome[] = ['rate_limited', 'overloaded'];
+/**
+ * 503 not_ready only while PostgreSQL is really unavailable (postgres-watch.ts): the spool
+ * takes writes then, so even that is rare; any other 503 is a receiver bug.
+ */
+export function judge503(postgresWasDown: boolean, problems: string[], what: string): void {
+  if (!postgresWasDown) problems.push(`${what}: 503 while PostgreSQL was available`);
+}
 
 /** What became of each event of a request, as far as the response tells. */
 export type EventFate = 'accepted' | 'rejected' | 'unknown';
@@ -133,7 +140,8 @@ function checkEvents(outcome: string, body: Record<string, unknown>, events: rea
   return fates;
 }
 
-export function judgeHttpCase(c: HttpCase, ex: ExchangeResult): Verdict {
+/** `postgresWasDown`: PostgreSQL was unavailable at some moment of the exchange (postgres-watch.ts). */
+export function judgeHttpCase(c: HttpCase, ex: ExchangeResult, postgresWasDown = false): Verdict {
   const problems: string[] = [];
   const events = c.expect.events ?? [];
   const unknown = (): EventFate[] => events.map(() => 'unknown');
@@ -146,8 +154,9 @@ export function judgeHttpCase(c: HttpCase, ex: ExchangeResult): Verdict {
   }
   if (ex.extraBytes > 0) problems.push(`${ex.extraBytes} bytes after the response`);
   const { outcome, body } = checkShape(r, problems);
+  if (r.status === 503) judge503(postgresWasDown, problems, outcome);
   const allowed = c.expect.outcomes;
-  if (allowed !== 'any' && !allowed.includes(outcome as Outcome) && !ALWAYS_ALLOWED.includes(outcome as Outcome)) {
+  if (allowed !== 'any' && !allowed.includes(outcome as Outcome) && !ALWAYS_ALLOWED.includes(outcome as Outcome) && outcome !== 'not_ready') {
     const msg = body !== null && isPlainJsonObject(body.error) ? ` (${String(body.error.message)})` : '';
     problems.push(`outcome ${outcome}${msg}, want ${allowed.join(' | ')}`);
   }
