@@ -8,8 +8,8 @@
 -- receiver derives from it, in src/rollups/clickhouse-ddl.ts, the cluster form
 -- (CLICKHOUSE_CLUSTER: rollup_minute_local on every shard and a Distributed rollup_minute,
 -- sharded by entity_id, so every query here runs unchanged), the Replicated engine
--- (CLICKHOUSE_REPLICATED), and on ClickHouse 20.3 or later LowCardinality strings and a TTL
--- (CLICKHOUSE_RETENTION_DAYS).
+-- (CLICKHOUSE_REPLICATED), on ClickHouse 20.3 or later LowCardinality strings and a TTL
+-- (CLICKHOUSE_RETENTION_DAYS), and on 21.8 or later a UInt128 spend_atomic.
 --
 -- Columns: minute is the UTC start of the minute of the events' `time`; kind says whether
 -- entity_id is an agent_id or a gateway_id; tenant_id is the API key's tenant for gateways and
@@ -29,8 +29,8 @@
 --   WHERE kind = 'agent' AND entity_id = {agent} AND minute >= {from} AND minute < {to}
 -- FINAL collapses the copies a retried insert may have left (same row_id) before a
 -- background merge does; without it, totals are exact except in that rare window.
--- spend_atomic sums are exact below 2^64 (1.8e19 atomic units); above that use
--- sum(toUInt128(spend_atomic)) on current releases.
+-- spend_atomic sums are exact below 2^64 (1.8e19 atomic units) in a table created by 18.16;
+-- in one created by 21.8 or later the column is UInt128 and its sums stay exact.
 --
 -- p99 over a window, two ways:
 --   1. Exact to the histogram's precision, in application code: merge the `latency_hdr` of the

@@ -12,8 +12,9 @@ import { ConfigError } from '../config-error.js';
  *   row_id, live on one shard, so FINAL on each shard collapses retried rows exactly.
  * - Replicated (CLICKHOUSE_REPLICATED): the Replicated form of the engine, with the server's
  *   {shard} and {replica} macros in the ZooKeeper path.
- * - Current releases: LowCardinality for the low-cardinality strings, and a TTL when a
- *   retention is set. 18.16 has neither; an existing table keeps the types it was created with.
+ * - Current releases: LowCardinality for the low-cardinality strings, a TTL when a retention is
+ *   set, and UInt128 amounts, whose sums stay exact past 2^64. 18.16 has none of them; an
+ *   existing table keeps the types it was created with.
  */
 
 export interface ClickhouseLayout {
@@ -28,6 +29,8 @@ export interface ClickhouseLayout {
 export interface ServerFeatures {
   lowCardinality: boolean;
   ttl: boolean;
+  /** UInt128 columns (sum() of UInt64 wraps past 2^64; of UInt128 it does not). */
+  wideIntegers: boolean;
 }
 
 /** How each table is sharded, and which column its retention counts from. */
@@ -38,18 +41,21 @@ const TABLES: Readonly<Record<string, { shardKey: string; timeColumn: string }>>
 
 /** Columns whose few distinct values (tenants, vendors, receivers) suit a dictionary encoding. */
 const LOW_CARDINALITY = new Set(['tenant_id', 'vendor_id', 'receiver_id']);
+/** Amounts: each row's fits a UInt64 (clickhouse-rows.ts splits larger ones), their sums may not. */
+const AMOUNTS = new Set(['spend_atomic']);
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const CREATE_TABLE = /^CREATE TABLE IF NOT EXISTS (\w+) \(([\s\S]*)\)\s*ENGINE = (\w+)\(\)\s*([\s\S]*)$/;
 
 /**
  * LowCardinality and TTL both arrived in the 19.x series; 20.3, the first LTS release after
- * both were stable, is where the receiver starts using them.
+ * both were stable, is where the receiver starts using them. UInt128 is used from 21.8, the
+ * first LTS release where the wide integers are no longer experimental.
  */
 export function serverFeatures(version: string): ServerFeatures {
   const [major = 0, minor = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
-  const current = major > 20 || (major === 20 && minor >= 3);
-  return { lowCardinality: current, ttl: current };
+  const atLeast = (ma: number, mi: number): boolean => major > ma || (major === ma && minor >= mi);
+  return { lowCardinality: atLeast(20, 3), ttl: atLeast(20, 3), wideIntegers: atLeast(21, 8) };
 }
 
 /** A cluster name is written into DDL between backquotes: keep it to plain identifiers. */
@@ -78,10 +84,11 @@ export function schemaStatements(fileStatements: readonly string[], layout: Clic
 }
 
 function tableColumns(columns: string, features: ServerFeatures): string {
-  if (!features.lowCardinality) return columns;
-  return columns.replace(/^(\s*)(\w+)(\s+)String(\s*,?)$/gm, (line, indent: string, name: string, space: string, rest: string) =>
-    LOW_CARDINALITY.has(name) ? `${indent}${name}${space}LowCardinality(String)${rest}` : line,
-  );
+  return columns.replace(/^(\s*)(\w+)(\s+)(String|UInt64)(\s*,?)$/gm, (line, indent: string, name: string, space: string, type: string, rest: string) => {
+    if (type === 'String' && features.lowCardinality && LOW_CARDINALITY.has(name)) return `${indent}${name}${space}LowCardinality(String)${rest}`;
+    if (type === 'UInt64' && features.wideIntegers && AMOUNTS.has(name)) return `${indent}${name}${space}UInt128${rest}`;
+    return line;
+  });
 }
 
 function tableStatements(

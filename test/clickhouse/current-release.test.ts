@@ -93,10 +93,10 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     await Promise.all([pg?.close(), old?.drop()]);
   });
 
-  it('is a current release, which the receiver gives LowCardinality and a TTL', () => {
+  it('is a current release, which the receiver gives LowCardinality, UInt128 amounts and a TTL', () => {
     expect(Number(version.split('.')[0])).toBeGreaterThanOrEqual(24);
-    expect(serverFeatures(version)).toEqual({ lowCardinality: true, ttl: true });
-    expect(serverFeatures('18.16.1')).toEqual({ lowCardinality: false, ttl: false });
+    expect(serverFeatures(version)).toEqual({ lowCardinality: true, ttl: true, wideIntegers: true });
+    expect(serverFeatures('18.16.1')).toEqual({ lowCardinality: false, ttl: false, wideIntegers: false });
   });
 
   it('runs the DDL in the form the receiver makes for it, and in the 18.16 form', async () => {
@@ -108,12 +108,13 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     expect(create).toMatch(/`?tenant_id`?\s+LowCardinality\(String\)/);
     expect(create).toMatch(/`?vendor_id`?\s+LowCardinality\(String\)/);
     expect(create).toMatch(/`?entity_id`?\s+String/);
+    expect(create).toMatch(/`?spend_atomic`?\s+UInt128/);
     expect(create).toMatch(/TTL minute \+ toIntervalDay\(400\)/);
 
     session.query('CREATE DATABASE IF NOT EXISTS plain');
     for (const s of schemaStatements(files, { ...layout(), database: 'plain' }, serverFeatures('18.16.1'))) session.query(s);
     const plain = q<{ statement: string }>('SHOW CREATE TABLE plain.rollup_minute')[0]?.statement ?? '';
-    expect(plain).not.toMatch(/LowCardinality|TTL/);
+    expect(plain).not.toMatch(/LowCardinality|TTL|UInt128/);
   });
 
   it('parses the cluster and replicated forms', async () => {
@@ -136,6 +137,12 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     const parked = rejectedRow({ row: rows[0], outboxId: '7', index: 0 }, new Error('Code: 27. DB::Exception: test'));
     session.query(`INSERT INTO ${DB}.rollup_minute_rejected FORMAT JSONEachRow\n${JSON.stringify(parked)}`);
     expect(q(`SELECT row_id, error_code FROM ${DB}.rollup_minute_rejected FINAL`)).toEqual([{ row_id: rows[0]?.row_id, error_code: '27' }]);
+
+    // Three rows of the largest amount one row holds: their sum, past 2^64, stays exact.
+    const big = [1, 2, 3].map((i) => ({ ...rows[0], entity_id: 'cur-big', row_id: `big-${i}`, spend_atomic: ((1n << 64n) - 1n).toString() }));
+    session.query(`INSERT INTO ${DB}.rollup_minute FORMAT JSONEachRow\n${big.map((r) => JSON.stringify(r)).join('\n')}`);
+    expect(q(`SELECT toString(sum(spend_atomic)) AS s FROM ${DB}.rollup_minute FINAL WHERE entity_id = 'cur-big'`)).toEqual([{ s: (3n * ((1n << 64n) - 1n)).toString() }]);
+    session.query(`ALTER TABLE ${DB}.rollup_minute DELETE WHERE entity_id = 'cur-big' SETTINGS mutations_sync = 1`);
 
     const ancient = { ...rows[0], entity_id: 'cur-ancient', row_id: 'ancient-1', minute: '2001-01-01 00:00:00' };
     session.query(`INSERT INTO ${DB}.rollup_minute FORMAT JSONEachRow\n${JSON.stringify(ancient)}`);

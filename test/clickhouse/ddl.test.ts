@@ -15,11 +15,12 @@ const CURRENT = serverFeatures('26.7.2.1');
 const layout = (over: Partial<ClickhouseLayout> = {}): ClickhouseLayout => ({ database: 'machpay', cluster: null, replicated: false, retentionDays: 0, ...over });
 
 describe('ClickHouse DDL for each layout', () => {
-  it('finds LowCardinality and TTL from 20.3 on', () => {
-    expect(serverFeatures('20.2.1')).toEqual({ lowCardinality: false, ttl: false });
-    expect(serverFeatures('20.3.5.21')).toEqual({ lowCardinality: true, ttl: true });
-    expect(serverFeatures('21.1')).toEqual({ lowCardinality: true, ttl: true });
-    expect(serverFeatures('garbage')).toEqual({ lowCardinality: false, ttl: false });
+  it('finds LowCardinality and TTL from 20.3 on, UInt128 from 21.8 on', () => {
+    expect(serverFeatures('20.2.1')).toEqual({ lowCardinality: false, ttl: false, wideIntegers: false });
+    expect(serverFeatures('20.3.5.21')).toEqual({ lowCardinality: true, ttl: true, wideIntegers: false });
+    expect(serverFeatures('21.8.1')).toEqual({ lowCardinality: true, ttl: true, wideIntegers: true });
+    expect(serverFeatures('26.7.2.1')).toEqual({ lowCardinality: true, ttl: true, wideIntegers: true });
+    expect(serverFeatures('garbage')).toEqual({ lowCardinality: false, ttl: false, wideIntegers: false });
   });
 
   it('keeps the files\' form on one 18.16 server, in the named database', () => {
@@ -27,15 +28,17 @@ describe('ClickHouse DDL for each layout', () => {
     expect(s).toHaveLength(2);
     expect(s[0]).toMatch(/^CREATE TABLE IF NOT EXISTS `machpay`\.rollup_minute \(/);
     expect(s[0]).toMatch(/ENGINE = ReplacingMergeTree\(\)\nPARTITION BY toYYYYMM\(minute\)\nORDER BY \(kind, tenant_id, entity_id, vendor_id, minute, row_id\)$/);
-    expect(s.join('\n')).not.toMatch(/LowCardinality|TTL|ON CLUSTER/);
+    expect(s.join('\n')).not.toMatch(/LowCardinality|TTL|ON CLUSTER|UInt128/);
     expect(s[1]).toMatch(/^CREATE TABLE IF NOT EXISTS `machpay`\.rollup_minute_rejected \(/);
     expect(createDatabaseStatement(layout())).toBe('CREATE DATABASE IF NOT EXISTS `machpay`');
   });
 
-  it('adds LowCardinality to the low-cardinality strings and a TTL on current releases', () => {
+  it('adds LowCardinality to the low-cardinality strings, UInt128 amounts and a TTL on current releases', () => {
     const [minute, rejected] = schemaStatements(files, layout({ retentionDays: 400 }), CURRENT) as [string, string];
     for (const c of ['tenant_id', 'vendor_id', 'receiver_id']) expect(minute).toMatch(new RegExp(`\\n\\s*${c}\\s+LowCardinality\\(String\\),?\\n`));
     for (const c of ['entity_id', 'row_id', 'latency_hdr']) expect(minute).toMatch(new RegExp(`\\n\\s*${c}\\s+String,?\\n`));
+    expect(minute).toMatch(/\n\s*spend_atomic\s+UInt128,\n/);
+    expect(minute).toMatch(/\n\s*requests\s+UInt64,\n/);
     expect(minute).toMatch(/\nTTL minute \+ INTERVAL 400 DAY$/);
     expect(rejected).toMatch(/\nTTL rejected_at \+ INTERVAL 400 DAY$/);
     expect(schemaStatements(files, layout(), CURRENT).join('\n')).not.toMatch(/TTL/);
