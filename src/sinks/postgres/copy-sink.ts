@@ -5,7 +5,9 @@ import { backoffDelayMs } from '../../retry/index.js';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, INTERACTION_KEY_COLUMNS, type CopyFormat } from '../../codec/index.js';
 import { pendingTalliesSql, stagedPendingSql } from '../../rollups/index.js';
 import { TABLES, type CopyBatch, type TableName } from './batch.js';
+import { setAsideRows } from './refused-rows.js';
 import { batchOfParts, requestParts, type RequestPart } from './request-parts.js';
+import { rowParts } from './row-parts.js';
 
 /** Primary-key order of each table: inserting in this order keeps lock order the same in
  *  every transaction, so concurrent batches that share keys wait instead of deadlocking. */
@@ -44,8 +46,10 @@ export type WriteOutcome =
    * `deduplicated`: the direct COPY met a duplicate key and the batch went through staging.
    * `refused`: requests with a row PostgreSQL refuses (a data exception or a constraint,
    * SQLSTATE class 22 or 23), left out of what was committed; everything else was committed.
+   * `setAside`: rows of a batch without requests (a replayed spool batch) that PostgreSQL
+   * refuses, kept in refused_rows instead; everything else was committed.
    */
-  | { ok: true; durationMs: number; deduplicated: boolean; refused: RefusedRequest[] }
+  | { ok: true; durationMs: number; deduplicated: boolean; refused: RefusedRequest[]; setAside: number }
   | { ok: false; kind: FailureKind; error: Error };
 
 const MAX_ATTEMPTS = 4;
@@ -112,29 +116,40 @@ export class PostgresCopySink {
    * Writes the batch. When PostgreSQL refuses a row (a value or a constraint, not a duplicate),
    * the batch is split in halves by request, recursively, each half its own transaction: the
    * requests that are fine are committed, and only those down to whose own rows the refusal
-   * follows come back `refused`, so one bad request never fails the others in its batch.
+   * follows come back `refused`, so one bad request never fails the others in its batch. A
+   * batch that does not know its requests (a replayed spool batch, acknowledged already) is
+   * split by row instead, and its refused rows are set aside in refused_rows.
    */
   async write(batch: CopyBatch): Promise<WriteOutcome> {
     const started = performance.now();
     const outcome = await this.writeBatch(batch);
     if (outcome.ok || !refusesRow(outcome.error)) return outcome;
-    const parts = requestParts(batch);
+    const byRequest = batch.tasks.length > 0;
+    const parts = byRequest ? requestParts(batch) : rowParts(batch);
     if (parts.length === 0) return outcome;
-    const refused: RefusedRequest[] = [];
+    const refused: { part: RequestPart; error: Error }[] = [];
     const failure = await this.bisect(batch, parts, outcome.error, refused);
     if (failure !== null) return failure;
-    return { ok: true, durationMs: performance.now() - started, deduplicated: true, refused };
+    if (!byRequest) {
+      try {
+        await this.onConnection((client) => setAsideRows(client, batch, refused));
+      } catch (err) {
+        const kind = classifyPgError(err);
+        return { ok: false, kind: kind === 'retry' ? 'unavailable' : kind, error: err as Error };
+      }
+    }
+    const requests = byRequest ? refused.map(({ part: p, error }) => ({ task: p.task, position: p.position, rows: p.rows, error })) : NONE_REFUSED;
+    return { ok: true, durationMs: performance.now() - started, deduplicated: true, refused: requests, setAside: byRequest ? 0 : refused.length };
   }
 
   /**
    * `parts` failed together with `error`: writes each half on its own, and splits a half that
-   * is refused in turn, down to single requests. Returns null once every part is committed or
-   * in `refused`, or the first failure that is not a refused row (nothing more is tried).
+   * is refused in turn, down to single parts. Returns null once every part is committed or in
+   * `refused`, or the first failure that is not a refused row (nothing more is tried).
    */
-  private async bisect(batch: CopyBatch, parts: RequestPart[], error: Error, refused: RefusedRequest[]): Promise<WriteOutcome | null> {
+  private async bisect(batch: CopyBatch, parts: RequestPart[], error: Error, refused: { part: RequestPart; error: Error }[]): Promise<WriteOutcome | null> {
     if (parts.length === 1) {
-      const p = parts[0] as RequestPart;
-      refused.push({ task: p.task, position: p.position, rows: p.rows, error });
+      refused.push({ part: parts[0] as RequestPart, error });
       return null;
     }
     const mid = parts.length >>> 1;
@@ -154,7 +169,7 @@ export class PostgresCopySink {
       const started = performance.now();
       try {
         await this.writeOnce(batch);
-        return { ok: true, durationMs: performance.now() - started, deduplicated: redone, refused: NONE_REFUSED };
+        return { ok: true, durationMs: performance.now() - started, deduplicated: redone, refused: NONE_REFUSED, setAside: 0 };
       } catch (err) {
         if ((err as { code?: unknown }).code === '23505' && !redone) {
           // A duplicate on the direct path: redo this batch through staging, at once.

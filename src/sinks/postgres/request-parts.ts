@@ -5,7 +5,7 @@ const ENDS_PER_REQUEST = 6;
 
 /** One accepted request's rows in a batch: views into its task's chunks, nothing copied. */
 export interface RequestPart {
-  /** Index in CopyBatch.tasks, and in that task's `requests`. */
+  /** Index in CopyBatch.tasks, and in that task's `requests` (a single row, row-parts.ts: -1 and the row's index). */
   task: number;
   position: number;
   chunks: Record<TableName, Uint8Array>;

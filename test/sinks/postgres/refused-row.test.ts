@@ -1,4 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS } from '../../../src/codec/index.js';
+import { encodeBatch, SpoolReplayer } from '../../../src/pipeline/index.js';
+import { emptyBatch, PostgresCopySink, type CopyBatch } from '../../../src/sinks/postgres/index.js';
+import { Spool } from '../../../src/sinks/spool/index.js';
 import { interactionEvent, gatewayEvent, newAgent, type TestAgent } from '../../helpers/agent.js';
 import { createMigratedDatabase, type MigratedDatabase } from '../../helpers/postgres.js';
 import { pipeline, task, type TestRequest } from './support.js';
@@ -99,5 +108,65 @@ it('answers 422 when the refused request is alone in its batch', async () => {
     expect(rows.rows).toHaveLength(0);
   } finally {
     await p.pool.end();
+  }
+});
+
+/** The rows of `units` as the spool keeps them: no requests, no groups, no key rows. */
+function spooledBatch(units: ReturnType<typeof task>[]): CopyBatch {
+  const b = emptyBatch();
+  for (const { out } of units) {
+    if (out.interactionRows > 0) b.chunks.agent_interactions.push(out.interactions);
+    b.rows.agent_interactions += out.interactionRows;
+    if (out.gatewayRows > 0) b.chunks.gateway_telemetry.push(out.gateway);
+    b.rows.gateway_telemetry += out.gatewayRows;
+  }
+  b.groups = null;
+  return b;
+}
+
+it('replays a spooled batch holding a refused row: the rest is stored, the row is set aside in refused_rows, the spool moves on', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sink-refused-spool-'));
+  const log = pino({ level: 'silent' });
+  const spool = await Spool.open({ dir, maxBytes: 1 << 26, segmentBytes: 1 << 22 }, log);
+  const p = pipeline(d.db.url);
+  try {
+    const good = newAgent();
+    const bad = newAgent();
+    const first = task([agentRequest(good, ['v-a', 'v-b']), agentRequest(bad, ['v-a', REFUSED_VENDOR, 'v-b'])]);
+    const second = task([{ tenant: 'acme', events: [gatewayEvent({ source: 'https://gw.example/refused-spool' })] }, agentRequest(good, ['v-c'])]);
+    const after = task([agentRequest(good, ['v-d'])]);
+    expect(await spool.append(encodeBatch(spooledBatch([first, second])))).toBe('ok');
+    expect(await spool.append(encodeBatch(spooledBatch([after])))).toBe('ok');
+
+    const replayer = new SpoolReplayer(spool, new PostgresCopySink(p.pool), () => true, () => undefined, log);
+    expect(await replayer.replayNow()).toMatchObject({ batches: 2, end: 'empty' });
+    expect(spool.stats().records).toBe(0);
+
+    const stored = await d.pool.query<{ agent_id: string; n: number }>('SELECT agent_id, count(*)::int AS n FROM agent_interactions WHERE agent_id = ANY($1) GROUP BY agent_id', [[good.agentId, bad.agentId]]);
+    expect(new Map(stored.rows.map((r) => [r.agent_id, r.n]))).toEqual(new Map([[good.agentId, 4], [bad.agentId, 2]]));
+    const gateway = await d.pool.query("SELECT 1 FROM gateway_telemetry WHERE event_source = 'https://gw.example/refused-spool'");
+    expect(gateway.rows).toHaveLength(1);
+    const setAside = await d.pool.query<{ table_name: string; copy_format: string; sql_state: string; row_data: Buffer }>('SELECT table_name, copy_format, sql_state, row_data FROM refused_rows');
+    expect(setAside.rows.map(({ row_data: _, ...r }) => r)).toEqual([{ table_name: 'agent_interactions', copy_format: 'binary', sql_state: '23514' }]);
+
+    // Once PostgreSQL takes the value, the row goes back in as it was kept.
+    await d.pool.query('ALTER TABLE agent_interactions DROP CONSTRAINT test_refused_vendor');
+    const c = await d.pool.connect();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const stream = c.query(copyFrom(`COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN (FORMAT binary)`));
+        stream.on('error', reject);
+        stream.on('finish', resolve);
+        stream.end(Buffer.concat([COPY_BINARY_HEADER, setAside.rows[0]?.row_data as Buffer, COPY_BINARY_TRAILER]));
+      });
+    } finally {
+      c.release();
+    }
+    const restored = await d.pool.query('SELECT 1 FROM agent_interactions WHERE agent_id = $1 AND vendor_id = $2', [bad.agentId, REFUSED_VENDOR]);
+    expect(restored.rows).toHaveLength(1);
+  } finally {
+    await p.pool.end();
+    await spool.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
