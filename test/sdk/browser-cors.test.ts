@@ -34,6 +34,8 @@ interface PageRun {
   sent: number;
   failed: number;
   errors: Record<string, number>;
+  /** The last failure, as JSON: shown when a run fails. */
+  lastError: string;
 }
 
 let db: TestDatabase;
