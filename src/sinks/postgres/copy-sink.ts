@@ -6,8 +6,9 @@ import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, INTERACTION_KEY_
 import { pendingTalliesSql, stagedPendingSql } from '../../rollups/index.js';
 import { TABLES, type CopyBatch, type TableName } from './batch.js';
 import { setAsideRows } from './refused-rows.js';
-import { batchOfParts, requestParts, type RequestPart } from './request-parts.js';
+import { requestParts } from './request-parts.js';
 import { rowParts } from './row-parts.js';
+import { refusesRow, splitRefused, type RefusedPart } from './split-refused.js';
 
 /** Primary-key order of each table: inserting in this order keeps lock order the same in
  *  every transaction, so concurrent batches that share keys wait instead of deadlocking. */
@@ -127,8 +128,8 @@ export class PostgresCopySink {
     const byRequest = batch.tasks.length > 0;
     const parts = byRequest ? requestParts(batch) : rowParts(batch);
     if (parts.length === 0) return outcome;
-    const refused: { part: RequestPart; error: Error }[] = [];
-    const failure = await this.bisect(batch, parts, outcome.error, refused);
+    const refused: RefusedPart[] = [];
+    const failure = await splitRefused(batch, parts, outcome.error, (sub) => this.writeBatch(sub), refused);
     if (failure !== null) return failure;
     if (!byRequest) {
       try {
@@ -140,27 +141,6 @@ export class PostgresCopySink {
     }
     const requests = byRequest ? refused.map(({ part: p, error }) => ({ task: p.task, position: p.position, rows: p.rows, error })) : NONE_REFUSED;
     return { ok: true, durationMs: performance.now() - started, deduplicated: true, refused: requests, setAside: byRequest ? 0 : refused.length };
-  }
-
-  /**
-   * `parts` failed together with `error`: writes each half on its own, and splits a half that
-   * is refused in turn, down to single parts. Returns null once every part is committed or in
-   * `refused`, or the first failure that is not a refused row (nothing more is tried).
-   */
-  private async bisect(batch: CopyBatch, parts: RequestPart[], error: Error, refused: { part: RequestPart; error: Error }[]): Promise<WriteOutcome | null> {
-    if (parts.length === 1) {
-      refused.push({ part: parts[0] as RequestPart, error });
-      return null;
-    }
-    const mid = parts.length >>> 1;
-    for (const half of [parts.slice(0, mid), parts.slice(mid)]) {
-      const outcome = await this.writeBatch(batchOfParts(batch, half));
-      if (outcome.ok) continue;
-      if (!refusesRow(outcome.error)) return outcome;
-      const failure = await this.bisect(batch, half, outcome.error, refused);
-      if (failure !== null) return failure;
-    }
-    return null;
   }
 
   private async writeBatch(batch: CopyBatch): Promise<WriteOutcome> {
@@ -330,12 +310,6 @@ function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[], format
 }
 
 const NONE_REFUSED: RefusedRequest[] = [];
-
-/** A data exception or an integrity constraint (SQLSTATE class 22 or 23): the rows, not PostgreSQL, are at fault. */
-function refusesRow(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { TABLES, type CopyBatch } from './batch.js';
-import type { RequestPart } from './request-parts.js';
+import type { RefusedPart } from './split-refused.js';
 
 /**
  * Rows of a replayed spool batch that PostgreSQL refuses, set aside in refused_rows
@@ -8,7 +8,7 @@ import type { RequestPart } from './request-parts.js';
  * the spool took them, so they are kept, but they no longer hold up the spool behind them.
  * An operator who changes what PostgreSQL accepts can COPY them back in their format.
  */
-export async function setAsideRows(client: pg.ClientBase, batch: CopyBatch, refused: readonly { part: RequestPart; error: Error }[]): Promise<void> {
+export async function setAsideRows(client: pg.ClientBase, batch: CopyBatch, refused: readonly RefusedPart[]): Promise<void> {
   const tables: string[] = [];
   const formats: string[] = [];
   const data: Buffer[] = [];
