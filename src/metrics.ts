@@ -69,7 +69,7 @@ export function createMetrics() {
     }),
     copyBatches: new Counter({
       name: 'machpay_copy_batches_total',
-      help: 'COPY transactions, by outcome (committed, committed_after_duplicate: redone through staging, unavailable, permanent).',
+      help: 'COPY transactions, by outcome (committed, committed_after_duplicate: redone through staging, committed_refusing_some: split by request after PostgreSQL refused a row, those requests answered 422, unavailable, permanent).',
       labelNames: ['outcome'] as const,
       registers: r,
     }),

@@ -222,7 +222,8 @@ export class CommitScheduler<T extends Ticket> {
     const m = this.o.metrics;
     if (outcome.ok) {
       if (outcome.refused.length > 0) this.refuseRows(units, batch, outcome.refused);
-      m.copyBatches.labels(outcome.deduplicated ? 'committed_after_duplicate' : 'committed').inc();
+      const label = outcome.refused.length > 0 ? 'committed_refusing_some' : outcome.deduplicated ? 'committed_after_duplicate' : 'committed';
+      m.copyBatches.labels(label).inc();
       m.copyDuration.observe(outcome.durationMs / 1000);
       for (const t of TABLES) if (batch.rows[t] > 0) m.copyRows.labels(t).inc(batch.rows[t]);
       this.o.agents.registered(batch.newAgents);
