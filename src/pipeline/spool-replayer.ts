@@ -62,11 +62,18 @@ export class SpoolReplayer {
     if (this.running || this.stopped || !this.isSinkUp() || this.spool.stats().records === 0) return;
     if (performance.now() < this.refusedUntil) return;
     this.running = true;
-    this.runPass()
-      .catch((err: Error) => this.log.error({ err: err.message }, 'spool replay failed; retrying'))
-      .finally(() => {
-        this.running = false;
-      });
+    // On a timer, not in this turn of the event loop: when PostgreSQL comes back, the health
+    // check closes the pool's idle connections and then kicks the replayer, and the pool lets
+    // go of those connections only once their sockets have closed, at the end of this turn.
+    // A pass started at once (its record already read, so no I/O in between) would take one
+    // of them, fail, mark PostgreSQL down again, and do the same after every hold-down.
+    setTimeout(() => {
+      this.runPass()
+        .catch((err: Error) => this.log.error({ err: err.message }, 'spool replay failed; retrying'))
+        .finally(() => {
+          this.running = false;
+        });
+    }, 0);
   }
 
   /**
