@@ -8,7 +8,7 @@ export { TallyFolder, type TallyFolderOptions, type TallyFolderStats } from './t
 export { TallyFolderThread, type TallyFolderThreadOptions } from './tally-folder-thread.js';
 export { ClickhouseOutboxSender, type OutboxSenderOptions, type OutboxSenderStats } from './clickhouse-outbox-sender.js';
 export { ClickhouseRollupSink, CLICKHOUSE_SCHEMA_DIR, ROLLUP_TABLE } from './clickhouse-sink.js';
-export { PendingTallyError, pendingTalliesSql, stagedPendingSql, writePendingTallies, type StagedTable } from './pending-tallies.js';
+export { PendingTallyError, stagedPendingSql, writePendingTallies, type StagedTable } from './pending-tallies.js';
 export type { RollupGroup } from './types.js';
 export {
   addEncodedHistogram,

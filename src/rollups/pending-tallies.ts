@@ -30,33 +30,6 @@ export class PendingTallyError extends Error {
   readonly code = 'ROLLUP_INVALID_GROUP';
 }
 
-/**
- * A tally that does not add up would be folded into every rollup table for good: refused
- * here, where the batch's transaction can still fail as a whole.
- */
-function checkGroup(g: RowGroup): void {
-  if (
-    (g.kind !== 'agent' && g.kind !== 'gateway') ||
-    !Number.isSafeInteger(g.minute) ||
-    g.requests !== g.latencies.length ||
-    g.successes < 0 ||
-    g.successes > g.requests ||
-    g.failures !== g.requests - g.successes ||
-    g.spendAtomic < 0n
-  ) {
-    throw new PendingTallyError(`rollup group ${g.kind}/${g.entity}/${g.vendorId}@${g.minute} does not add up`);
-  }
-}
-
-/** A whole number of ms, not negative (`>= 0` is false for NaN); the folder's parser reads digits only. */
-function isLatency(v: number): boolean {
-  return v >= 0 && Number.isSafeInteger(v);
-}
-
-function badLatency(g: RowGroup, v: number): PendingTallyError {
-  return new PendingTallyError(`rollup group ${g.kind}/${g.entity}/${g.vendorId}@${g.minute} has latency ${v}`);
-}
-
 /** The parameters of INSERT_SQL, built in one pass over the groups and their latencies. */
 export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
   const n = groups.length;
@@ -79,7 +52,11 @@ export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
     const g = groups[i] as RowGroup;
     const lat = g.latencies;
     const count = lat.length;
-    checkGroup(g);
+    // A tally that does not add up would be folded into every rollup table for good: refuse
+    // it here, where the batch's transaction can still fail as a whole.
+    if (g.requests !== count || g.successes < 0 || g.successes > g.requests || g.failures !== g.requests - g.successes || g.spendAtomic < 0n) {
+      throw new PendingTallyError(`rollup group ${g.kind}/${g.entity}/${g.vendorId}@${g.minute} does not add up`);
+    }
     kinds[i] = g.kind;
     tenants[i] = g.tenantId;
     entities[i] = g.entity;
@@ -93,7 +70,8 @@ export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
     let max = 0;
     for (let k = 0; k < count; k++) {
       const v = lat[k] as number;
-      if (!isLatency(v)) throw badLatency(g, v);
+      // `!(v >= 0)` also catches NaN; the folder's parser reads digits only.
+      if (!(v >= 0)) throw new PendingTallyError(`rollup group ${g.kind}/${g.entity}/${g.vendorId}@${g.minute} has latency ${v}`);
       sum += v;
       if (v > max) max = v;
       flat[at++] = v;
@@ -111,47 +89,6 @@ export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
 export async function writePendingTallies(client: pg.ClientBase, groups: readonly RowGroup[]): Promise<void> {
   if (groups.length === 0) return;
   await client.query({ name: STATEMENT_NAME, text: INSERT_SQL, values: pendingTallyParams(groups) });
-}
-
-/**
- * The same rows as writePendingTallies, as one statement of literals with no parameters, so
- * it can travel in a simple query with other statements: `${sql};COMMIT` after the batch's
- * COPY, or before a lone COPY in one query string, which PostgreSQL runs as one implicit
- * transaction (no BEGIN and COMMIT round trips). Throws PendingTallyError like
- * writePendingTallies; returns '' for no groups.
- */
-export function pendingTalliesSql(groups: readonly RowGroup[]): string {
-  if (groups.length === 0) return '';
-  const tuples = new Array<string>(groups.length);
-  for (let i = 0; i < groups.length; i++) {
-    const g = groups[i] as RowGroup;
-    checkGroup(g);
-    const lat = g.latencies;
-    let sum = 0;
-    let max = 0;
-    for (let k = 0; k < lat.length; k++) {
-      const v = lat[k] as number;
-      if (!isLatency(v)) throw badLatency(g, v);
-      sum += v;
-      if (v > max) max = v;
-    }
-    const none = lat.length === 0;
-    // Numbers checked above print as plain digits; the strings are quoted.
-    tuples[i] =
-      `(${quoteLiteral(g.kind)},${quoteLiteral(g.tenantId)},${quoteLiteral(g.entity)},${quoteLiteral(g.vendorId)},to_timestamp(${g.minute}/1000.0),` +
-      `${g.requests},${g.successes},${g.failures},${g.spendAtomic.toString()},${sum},${none ? 'NULL' : max},${none ? 'NULL' : `'{${lat.join(',')}}'`})`;
-  }
-  return `INSERT INTO rollup_pending (${COLUMNS}) VALUES ${tuples.join(',')}`;
-}
-
-/**
- * A string literal that means the same whatever standard_conforming_strings is: quotes
- * doubled, and with any backslash the E'' form with backslashes doubled (as libpq's
- * PQescapeLiteral does).
- */
-function quoteLiteral(s: string): string {
-  const quoted = s.replaceAll("'", "''");
-  return s.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
 
 /** The raw tables whose inserted rows are tallied, and how their RETURNING rows map onto a tally. */

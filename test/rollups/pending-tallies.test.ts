@@ -1,15 +1,12 @@
 /**
  * rollup_pending against the real PostgreSQL: a batch's tallies live and die with its
  * transaction, carry exact figures (spend past 2^53, every latency), and the staged path's
- * statement tallies exactly the rows its INSERT … ON CONFLICT DO NOTHING inserted. The
- * literal form (pendingTalliesSql) writes the same rows as the parameters do, whatever the
- * strings hold, and in one query string with a COPY commits or fails with it.
+ * statement tallies exactly the rows its INSERT … ON CONFLICT DO NOTHING inserted.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { from as copyFrom } from 'pg-copy-streams';
-import { PendingTallyError, pendingTalliesSql, stagedPendingSql, writePendingTallies } from '../../src/rollups/pending-tallies.js';
+import { PendingTallyError, stagedPendingSql, writePendingTallies } from '../../src/rollups/pending-tallies.js';
 import { agentGroup, gatewayGroup, migratedPool, MINUTE } from './support.js';
 
 const M0 = Date.UTC(2026, 2, 3, 10, 7, 0);
@@ -109,65 +106,6 @@ describe('writePendingTallies', () => {
       expect(r.latencies).toEqual(groups[i]?.latencies);
       expect(r.total_requests).toBe(groups[i]?.requests);
     }
-  });
-});
-
-describe('pendingTalliesSql', () => {
-  /** Strings that quoting must carry through unchanged, under both settings of standard_conforming_strings. */
-  const awkward = [
-    agentGroup('wd-1', "v'1", M0, [5, 9, 3000], { failures: 1, spend: BIG }),
-    agentGroup('wd-2', 'v\\2\\n', M0 + MINUTE, [1], { spend: 0n }),
-    gatewayGroup("ten'\\x", 'wd-gw', "v1'); DROP TABLE rollup_pending; --", M0, [0, 7, 70000], 2),
-    { ...agentGroup('wd-3', 'é ✓ "q"', M0, []), spendAtomic: 0n },
-  ];
-
-  it('writes exactly the rows the parameters write, whatever the strings hold', async () => {
-    await inTransaction((c) => writePendingTallies(c, awkward), true);
-    const byParams = await pending('wd-');
-    await pool.query("DELETE FROM rollup_pending WHERE entity_id LIKE 'wd-%'");
-    await pool.query(pendingTalliesSql(awkward));
-    expect(await pending('wd-')).toEqual(byParams);
-    await pool.query("DELETE FROM rollup_pending WHERE entity_id LIKE 'wd-%'");
-    const c = await pool.connect();
-    try {
-      await c.query('SET standard_conforming_strings = off');
-      await c.query(pendingTalliesSql(awkward));
-      await c.query('RESET standard_conforming_strings');
-    } finally {
-      c.release();
-    }
-    expect(await pending('wd-')).toEqual(byParams);
-    expect(byParams.map((r) => r.vendor_id)).toEqual(["v'1", 'v\\2\\n', 'é ✓ "q"', "v1'); DROP TABLE rollup_pending; --"]);
-  });
-
-  it('refuses what writePendingTallies refuses, and writes nothing for no groups', async () => {
-    expect(() => pendingTalliesSql([{ ...agentGroup('we-1', 'v1', M0, [1, 2]), requests: 3 }])).toThrow(PendingTallyError);
-    expect(() => pendingTalliesSql([agentGroup('we-2', 'v1', M0, [1, -2])])).toThrow(PendingTallyError);
-    expect(() => pendingTalliesSql([agentGroup('we-3', 'v1', M0, [1, 2.5])])).toThrow(PendingTallyError);
-    expect(() => pendingTalliesSql([{ ...agentGroup('we-4', 'v1', M0, [1]), kind: "agent'" as 'agent' }])).toThrow(PendingTallyError);
-    expect(pendingTalliesSql([])).toBe('');
-  });
-
-  it('before a COPY in one query string, commits with the COPY and leaves nothing when the COPY fails', async () => {
-    const groups = [agentGroup('wf-1', 'v1', M0, [4, 6])];
-    const copyThenTallies = async (rows: string): Promise<void> => {
-      const c = await pool.connect();
-      try {
-        await c.query('CREATE TEMP TABLE IF NOT EXISTS wf_rows (n int PRIMARY KEY)');
-        await new Promise<void>((resolve, reject) => {
-          const stream = c.query(copyFrom(`${pendingTalliesSql(groups)};\nCOPY wf_rows (n) FROM STDIN`));
-          stream.on('error', reject);
-          stream.on('finish', () => resolve());
-          stream.end(rows);
-        });
-      } finally {
-        c.release();
-      }
-    };
-    await expect(copyThenTallies('1\n1\n')).rejects.toMatchObject({ code: '23505' });
-    expect(await pending('wf-')).toEqual([]);
-    await copyThenTallies('1\n2\n');
-    expect((await pending('wf-')).map((r) => r.latencies)).toEqual([[4, 6]]);
   });
 });
 

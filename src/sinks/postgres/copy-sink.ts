@@ -3,7 +3,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { classifyPgError, type FailureKind } from '../../database/index.js';
 import { backoffDelayMs } from '../../retry/index.js';
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, INTERACTION_KEY_COLUMNS, type CopyFormat } from '../../codec/index.js';
-import { pendingTalliesSql, stagedPendingSql } from '../../rollups/index.js';
+import { stagedPendingSql, writePendingTallies } from '../../rollups/index.js';
 import { TABLES, type CopyBatch, type TableName } from './batch.js';
 import { setAsideRows } from './refused-rows.js';
 import { requestParts } from './request-parts.js';
@@ -179,13 +179,10 @@ export class PostgresCopySink {
   private async writeDirect(batch: CopyBatch): Promise<void> {
     const tables = TABLES.filter((t) => batch.rows[t] > 0);
     const groups = this.tallyPending ? (batch.groups ?? []) : [];
-    if (tables.length === 1 && tables[0] !== 'agent_interactions' && batch.newAgents.length === 0) {
-      // One query string is one implicit transaction: the tallies (as literals) and the COPY
-      // commit together, with no BEGIN and COMMIT round trips.
+    if (tables.length === 1 && tables[0] !== 'agent_interactions' && batch.newAgents.length === 0 && groups.length === 0) {
+      // One statement is a transaction of its own: no BEGIN and COMMIT round trips.
       const t = tables[0] as TableName;
-      const tallies = pendingTalliesSql(groups);
-      const sql = tallies === '' ? this.directCopySql[t] : `${tallies};\n${this.directCopySql[t]}`;
-      await this.onConnection((client) => copyIn(client, sql, batch.chunks[t], batch.formats[t]));
+      await this.onConnection((client) => copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]));
       return;
     }
     return this.inTransaction(async (client) => {
@@ -195,9 +192,8 @@ export class PostgresCopySink {
         if (batch.rows[t] > 0) await copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]);
       }
       await this.registerAgents(client, batch);
-      // The tallies and the commit travel as one simple query: one round trip.
-      const tallies = pendingTalliesSql(groups);
-      await client.query(tallies === '' ? 'COMMIT' : `${tallies};COMMIT`);
+      await writePendingTallies(client, groups);
+      await client.query('COMMIT');
     });
   }
 
