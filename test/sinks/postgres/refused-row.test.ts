@@ -91,6 +91,12 @@ it('commits every other request of the batch once and answers only the offending
     ]);
     const badRows = await d.pool.query('SELECT 1 FROM rollup_pending WHERE entity_id = $1', [bad.agentId]);
     expect(badRows.rows).toHaveLength(0);
+
+    // The metrics count what was committed: two transactions, one of them split; 10 + 2 events acknowledged.
+    const batches = (await p.metrics.copyBatches.get()).values.map((v) => [v.labels.outcome, v.value]);
+    expect(new Map(batches as [string, number][])).toEqual(new Map([['committed', 1], ['committed_refusing_some', 1]]));
+    const acknowledged = (await p.metrics.eventsAcknowledged.get()).values.reduce((n, v) => n + v.value, 0);
+    expect(acknowledged).toBe(12);
   } finally {
     await p.pool.end();
   }

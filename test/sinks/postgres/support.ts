@@ -79,6 +79,7 @@ export function task(requests: readonly TestRequest[]): CommitUnit<TestTicket> &
 
 export interface Pipeline {
   scheduler: CommitScheduler<TestTicket>;
+  metrics: ReturnType<typeof createMetrics>;
   answers: Map<number, Answer>;
   /** Resolves once `n` requests have been answered. */
   answered(n: number): Promise<void>;
@@ -89,10 +90,11 @@ export function pipeline(url: string): Pipeline & { pool: ReturnType<typeof crea
   const log = pino({ level: 'silent' });
   const pool = createPool(url, 2, log);
   const answers = new Map<number, Answer>();
+  const metrics = createMetrics();
   const scheduler = new CommitScheduler<TestTicket>({
     sink: new PostgresCopySink(pool),
     agents: new AgentRegistry(pool, log),
-    metrics: createMetrics(),
+    metrics,
     log,
     finish: (t, status, body, code) => {
       answers.set(t.id, { status, code, body });
@@ -110,6 +112,7 @@ export function pipeline(url: string): Pipeline & { pool: ReturnType<typeof crea
   });
   return {
     scheduler,
+    metrics,
     answers,
     pool,
     async answered(n) {
