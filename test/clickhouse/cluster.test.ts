@@ -17,11 +17,13 @@ import { agentGroup, eventually, expectReconciled, gatewayGroup, latencySample, 
 import { ClickhouseOutboxSender } from '../../src/rollups/clickhouse-outbox-sender.js';
 import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
 import { TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
+import type { ClickhouseClusterInfo } from '../setup/clickhouse-cluster.js';
 import { comparable, dashboardQueries, documentedQueries } from './project-queries.js';
 
 type Row = Record<string, unknown>;
 
-const cluster = inject('clickhouseCluster');
+// Undefined without the global setup (vitest.unit.config.ts).
+const cluster = (inject('clickhouseCluster') as ClickhouseClusterInfo | { unavailable: string } | undefined) ?? { unavailable: 'no test setup: run with vitest.config.ts' };
 const unavailable = 'unavailable' in cluster ? cluster.unavailable : null;
 if (unavailable !== null) console.warn(`[clickhouse cluster tests] skipped: ${unavailable}`);
 
