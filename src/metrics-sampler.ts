@@ -38,6 +38,7 @@ export class MetricsSampler {
   ) {
     if (c.clickhouse === null) c.metrics.registry.removeSingleMetric('machpay_clickhouse_up');
     this.exposition = new DegradingExposition(c.metrics.registry, collectTimeoutMs);
+    for (const [name] of this.samplers) this.exposition.countFailure(name, 0);
   }
 
   /**

@@ -24,9 +24,12 @@ export class DegradingExposition {
     });
   }
 
-  /** Counts a failure found outside the collectors (a component that failed to be sampled). */
-  countFailure(component: string): void {
-    this.failures.inc({ source: component });
+  /**
+   * Counts a failure found outside the collectors (a component that failed to be sampled);
+   * `by` 0 exports the series, so that "no failures" reads 0 rather than nothing.
+   */
+  countFailure(component: string, by = 1): void {
+    this.failures.inc({ source: component }, by);
   }
 
   async render(): Promise<string> {
