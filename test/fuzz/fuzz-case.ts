@@ -24,6 +24,7 @@ export type Outcome =
   | 'rate_limited'
   | 'overloaded'
   | 'not_ready'
+  | 'not_storable'
   | 'not_found'
   | 'method_not_allowed';
 

@@ -21,6 +21,8 @@ export const STATUS_OF_CODE: Record<Exclude<Outcome, 'accepted'>, number> = {
   rate_limited: 429,
   overloaded: 429,
   not_ready: 503,
+  // Within §6, but never expected here: a row PostgreSQL refuses is one validation let through.
+  not_storable: 422,
   // Outside the §6 table (README): wrong path or method. Allowed only where a case says so.
   not_found: 404,
   method_not_allowed: 405,
