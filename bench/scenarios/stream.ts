@@ -22,7 +22,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -70,7 +72,7 @@ export interface StreamScenarioResult {
 /** The subscribers' process: raw HTTP/1.1 sockets that read every byte and, for latency, note each nonce's arrival. */
 const SUBSCRIBER_CHILD = `
 const net = require('node:net');
-const { port, streams, noteNonces } = JSON.parse(process.argv[1]);
+const { port, streams, noteNonces, arrivalsFile } = JSON.parse(process.argv[1]);
 let opened = 0, events = 0;
 const arrivals = [];
 for (const s of streams) {
@@ -87,12 +89,12 @@ for (const s of streams) {
     if (!head && whole.includes(': stream open')) { head = true; opened++; }
     let i = -1;
     while ((i = whole.indexOf('\\nevent: ', i + 1)) >= 0) events++;
-    if (noteNonces) for (const m of whole.matchAll(/"nonce":"(\\d+)"/g)) arrivals.push(Number(m[1]), at);
+    if (noteNonces) for (const m of whole.matchAll(/"nonce" ?: ?"(\\d+)"/g)) arrivals.push(Number(m[1]), at);
   });
   sock.on('error', () => undefined);
 }
 setInterval(() => process.stdout.write(JSON.stringify({ opened, events }) + '\\n'), 100);
-process.stdin.on('data', () => { process.stdout.write(JSON.stringify({ arrivals }) + '\\n'); process.exit(0); });
+process.stdin.on('data', () => { require('node:fs').writeFileSync(arrivalsFile, JSON.stringify(arrivals)); process.exit(0); });
 `;
 
 interface Subscribers {
@@ -103,30 +105,44 @@ interface Subscribers {
 }
 
 function startSubscribers(port: number, streams: { path: string; key: string }[], noteNonces: boolean): Subscribers {
-  const child: ChildProcess = spawn(process.execPath, ['-e', SUBSCRIBER_CHILD, JSON.stringify({ port, streams, noteNonces })], {
+  const arrivalsFile = join(tmpdir(), `stream-scenario-arrivals-${process.pid}-${Date.now()}.json`);
+  const child: ChildProcess = spawn(process.execPath, ['-e', SUBSCRIBER_CHILD, JSON.stringify({ port, streams, noteNonces, arrivalsFile })], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let state = { opened: 0, events: 0 };
-  let buffered = '';
-  let final: ((arrivals: number[]) => void) | null = null;
+  let parts: string[] = [];
   child.stdout?.on('data', (d: Buffer) => {
-    buffered += d.toString();
+    let text = d.toString();
     let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = JSON.parse(buffered.slice(0, nl)) as { opened?: number; events?: number; arrivals?: number[] };
-      buffered = buffered.slice(nl + 1);
-      if (line.arrivals !== undefined) final?.(line.arrivals);
-      else state = { opened: line.opened ?? 0, events: line.events ?? 0 };
+    while ((nl = text.indexOf('\n')) >= 0) {
+      parts.push(text.slice(0, nl));
+      text = text.slice(nl + 1);
+      const line = JSON.parse(parts.join('')) as { opened: number; events: number };
+      parts = [];
+      state = { opened: line.opened, events: line.events };
     }
+    if (text !== '') parts.push(text);
   });
+  // The arrivals run to tens of MB: they come through a file once the process has ended.
+  const done = new Promise<number[]>((resolve) =>
+    child.on('exit', () => {
+      let arrivals: number[] = [];
+      try {
+        arrivals = JSON.parse(readFileSync(arrivalsFile, 'utf8')) as number[];
+        rmSync(arrivalsFile, { force: true });
+      } catch {
+        // Not written (the process failed): no arrivals.
+      }
+      resolve(arrivals);
+    }),
+  );
   return {
     opened: () => state.opened,
     events: () => state.events,
-    stop: () =>
-      new Promise((resolve) => {
-        final = resolve;
-        child.stdin?.write('report\n');
-      }),
+    stop: () => {
+      child.stdin?.write('report\n');
+      return done;
+    },
   };
 }
 
