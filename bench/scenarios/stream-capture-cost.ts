@@ -8,6 +8,7 @@
  *  - idle:          the column, its BRIN index and a default inlined from a SQL function whose
  *                   body is NULL: the table while no receiver has a subscriber (schema 011);
  *  - capturing:     the same with the body `txid_current()`: while someone subscribes;
+ *  - idle_partial, capturing_partial: the same with the BRIN index partial (stream_xid IS NOT NULL);
  *  - capturing_006: the default 006 put on every row, `pg_current_xact_id()::text::bigint`.
  *
  *   node dist/bench/scenarios/stream-capture-cost.js --database-url=URL [--batches=60] [--rows=5000] [--json=FILE]
@@ -34,15 +35,18 @@ interface Variant {
 const BRIN = 'USING brin (stream_xid) WITH (pages_per_range = 32, autosummarize = on)';
 
 /** A default like 011's: a SQL function the planner inlines, here with each state's body. */
-const inlined = (t: string, body: string): string =>
+const inlined = (t: string, body: string, index = BRIN): string =>
   `CREATE OR REPLACE FUNCTION ${t}_xid() RETURNS BIGINT LANGUAGE sql STABLE AS '${body}';
-   ALTER TABLE ${t} ADD COLUMN stream_xid BIGINT DEFAULT ${t}_xid(); CREATE INDEX ON ${t} ${BRIN};`;
+   ALTER TABLE ${t} ADD COLUMN stream_xid BIGINT DEFAULT ${t}_xid(); CREATE INDEX ON ${t} ${index};`;
+const PARTIAL_BRIN = `${BRIN} WHERE stream_xid IS NOT NULL`;
 
 const VARIANTS: readonly Variant[] = [
   { name: 'base', ddl: () => '' },
   { name: 'base_again', ddl: () => '' },
   { name: 'idle', ddl: (t) => inlined(t, 'SELECT NULL::bigint') },
+  { name: 'idle_partial', ddl: (t) => inlined(t, 'SELECT NULL::bigint', PARTIAL_BRIN) },
   { name: 'capturing', ddl: (t) => inlined(t, 'SELECT txid_current()') },
+  { name: 'capturing_partial', ddl: (t) => inlined(t, 'SELECT txid_current()', PARTIAL_BRIN) },
   {
     name: 'capturing_006',
     ddl: (t) => `ALTER TABLE ${t} ADD COLUMN stream_xid BIGINT DEFAULT (pg_current_xact_id()::text::bigint); CREATE INDEX ON ${t} ${BRIN};`,
