@@ -11,7 +11,8 @@
  *  - idle_partial, capturing_partial: the same with the BRIN index partial (stream_xid IS NOT NULL);
  *  - capturing_006: the default 006 put on every row, `pg_current_xact_id()::text::bigint`.
  *
- *   node dist/bench/scenarios/stream-capture-cost.js --database-url=URL [--batches=60] [--rows=5000] [--json=FILE]
+ *   node dist/bench/scenarios/stream-capture-cost.js --database-url=URL [--batches=60] [--rows=5000]
+ *        [--variants=base_again,idle,…] [--json=FILE]
  *
  * Figures: the backend's CPU (from /proc, so PostgreSQL must run on this machine) summed over
  * all batches, and the median wall time per COPY, each as a ratio to `base`.
@@ -106,7 +107,9 @@ export interface CaptureCostResult {
 }
 
 /** Runs every variant on a database of its own on `serverUrl` (a superuser URL), then drops it. */
-export async function measureCaptureCost(serverUrl: string, batches: number, rows: number): Promise<CaptureCostResult> {
+/** `only`: the variants to run (base is always one of them); default all. */
+export async function measureCaptureCost(serverUrl: string, batches: number, rows: number, only?: readonly string[]): Promise<CaptureCostResult> {
+  const variants = VARIANTS.filter((v) => v.name === 'base' || only === undefined || only.includes(v.name));
   const dbName = `stream_capture_cost_${process.pid}`;
   const admin = new pg.Client(serverUrl);
   await admin.connect();
@@ -118,16 +121,16 @@ export async function measureCaptureCost(serverUrl: string, batches: number, row
   const client = await pool.connect();
   try {
     await migrate(client);
-    for (const v of VARIANTS) await client.query(tableSql(`bench_${v.name}`) + v.ddl(`bench_${v.name}`));
+    for (const v of variants) await client.query(tableSql(`bench_${v.name}`) + v.ddl(`bench_${v.name}`));
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
     const agents = Array.from({ length: 64 }, () => newAgent().agentId);
-    const wall = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
-    const cpu = new Map<string, number>(VARIANTS.map((v) => [v.name, 0]));
+    const wall = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+    const cpu = new Map<string, number>(variants.map((v) => [v.name, 0]));
     for (let b = 0; b < batches; b++) {
       const data = textRows(rows, b, agents);
       // The order rotates each batch so that no variant always follows another's checkpoint work.
-      for (let k = 0; k < VARIANTS.length; k++) {
-        const v = VARIANTS[(b + k) % VARIANTS.length] as Variant;
+      for (let k = 0; k < variants.length; k++) {
+        const v = variants[(b + k) % variants.length] as Variant;
         const c0 = backendCpuMs(pid);
         const t0 = performance.now();
         await copyIn(client, `bench_${v.name}`, data);
@@ -140,7 +143,7 @@ export async function measureCaptureCost(serverUrl: string, batches: number, row
     return {
       batches,
       rows,
-      variants: VARIANTS.map((v) => {
+      variants: variants.map((v) => {
         const c = cpu.get(v.name) ?? NaN;
         const w = median(wall.get(v.name) ?? []);
         return { name: v.name, cpuMs: c, cpuRatio: c / baseCpu, medianWallMs: w, wallRatio: w / baseWall };
@@ -156,11 +159,17 @@ export async function measureCaptureCost(serverUrl: string, batches: number, row
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { 'database-url': { type: 'string' }, batches: { type: 'string' }, rows: { type: 'string' }, json: { type: 'string' } },
+    options: {
+      'database-url': { type: 'string' },
+      batches: { type: 'string' },
+      rows: { type: 'string' },
+      variants: { type: 'string' },
+      json: { type: 'string' },
+    },
   });
   const url = values['database-url'];
   if (url === undefined) throw new Error('--database-url=postgres://… (a superuser URL of a PostgreSQL on this machine) is required');
-  const r = await measureCaptureCost(url, Number(values.batches ?? 60), Number(values.rows ?? 5000));
+  const r = await measureCaptureCost(url, Number(values.batches ?? 60), Number(values.rows ?? 5000), values.variants?.split(','));
   console.log(`${r.batches} COPY transactions × ${r.rows} rows per variant; ratios to base`);
   for (const v of r.variants) {
     console.log(`${v.name.padEnd(15)} backend CPU ${String(v.cpuMs).padStart(6)} ms (×${v.cpuRatio.toFixed(3)})  median wall ${v.medianWallMs.toFixed(1).padStart(6)} ms (×${v.wallRatio.toFixed(3)})`);
