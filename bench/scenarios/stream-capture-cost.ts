@@ -9,6 +9,7 @@
  *                   body is NULL: the table while no receiver has a subscriber (schema 011);
  *  - capturing:     the same with the body `txid_current()`: while someone subscribes;
  *  - idle_partial, capturing_partial: the same with the BRIN index partial (stream_xid IS NOT NULL);
+ *  - idle_noindex:  idle without the index;
  *  - capturing_006: the default 006 put on every row, `pg_current_xact_id()::text::bigint`.
  *
  *   node dist/bench/scenarios/stream-capture-cost.js --database-url=URL [--batches=60] [--rows=5000]
@@ -46,6 +47,12 @@ const VARIANTS: readonly Variant[] = [
   { name: 'base_again', ddl: () => '' },
   { name: 'idle', ddl: (t) => inlined(t, 'SELECT NULL::bigint') },
   { name: 'idle_partial', ddl: (t) => inlined(t, 'SELECT NULL::bigint', PARTIAL_BRIN) },
+  // The column and its default without any index: what the index's upkeep costs by itself.
+  {
+    name: 'idle_noindex',
+    ddl: (t) => `CREATE OR REPLACE FUNCTION ${t}_xid() RETURNS BIGINT LANGUAGE sql STABLE AS 'SELECT NULL::bigint';
+                 ALTER TABLE ${t} ADD COLUMN stream_xid BIGINT DEFAULT ${t}_xid();`,
+  },
   { name: 'capturing', ddl: (t) => inlined(t, 'SELECT txid_current()') },
   { name: 'capturing_partial', ddl: (t) => inlined(t, 'SELECT txid_current()', PARTIAL_BRIN) },
   {
