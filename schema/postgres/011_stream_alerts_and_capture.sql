@@ -13,7 +13,7 @@
 --    with no subscriber anywhere. The raw tables' default is now stream_capture_xid(), a SQL
 --    function that PostgreSQL inlines into each statement when the statement is planned:
 --    while no receiver has a subscriber its body is `NULL` (a constant default: no per-row
---    work, and the BRIN index only notes NULLs), and a receiver that gets a subscriber
+--    call; the BRIN index's upkeep per row remains), and a receiver that gets a subscriber
 --    replaces its body with `txid_current()` (no table lock: ingest never waits for it),
 --    then waits out the transactions that may have planned the old body before it admits the
 --    subscriber. stream_capture holds the switch's state; stream_listeners says which
