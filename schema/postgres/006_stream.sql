@@ -12,7 +12,7 @@
 --
 -- BRIN, not btree: rows arrive in transaction order at the end of the heap, so a block range
 -- summary finds "the last few transactions" nearly as well as a btree, at a fraction of the
--- insert cost (native-bench/stream-cost.ts measures both). An unsummarised range is always
+-- insert cost (bench/scenarios/stream-capture-cost.ts measures both). An unsummarised range is always
 -- scanned, so while anyone subscribes the stream's reader summarises new ranges itself every
 -- fraction of a second (brin_summarize_new_values); autosummarize covers the idle times.
 
