@@ -16,6 +16,7 @@ import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { agentGroup, eventually, expectReconciled, gatewayGroup, latencySample, minuteAgo, silentLogger } from '../rollups/support.js';
 import { ClickhouseOutboxSender } from '../../src/rollups/clickhouse-outbox-sender.js';
 import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
+import { inTransaction } from '../../src/database/index.js';
 import { TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
 import type { ClickhouseClusterInfo } from '../setup/clickhouse-cluster.js';
 import { comparable, dashboardQueries, documentedQueries } from './project-queries.js';
@@ -51,14 +52,7 @@ class ClusterRollups {
   }
 
   async commitAndSend(groups: readonly RollupGroup[]): Promise<void> {
-    const client = await this.pg.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await writePendingTallies(client, groups);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await inTransaction(this.pg.pool, (client) => writePendingTallies(client, groups));
     await this.folder.foldNow();
     await this.sender.sendNow();
     const st = this.sender.stats();

@@ -17,6 +17,7 @@ import { agentGroup, gatewayGroup, latencySample, minuteAgo, silentLogger } from
 import { schemaStatements, serverFeatures, type ClickhouseLayout } from '../../src/rollups/clickhouse-ddl.js';
 import { rejectedRow } from '../../src/rollups/clickhouse-row-isolation.js';
 import { classifyClickhouseError, ClickhouseRollupSink, loadClickhouseDdl } from '../../src/rollups/clickhouse-sink.js';
+import { inTransaction } from '../../src/database/index.js';
 import { TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
 import { comparable, dashboardQueries, documentedQueries } from './project-queries.js';
 
@@ -72,14 +73,7 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
       for (let m = 1; m <= 3; m++) groups.push(agentGroup(`cur-agent-${i}`, `vendor-${i % 3}`, minuteAgo(m), latencySample(2 + ((i * m) % 6), i * 13 + m), { failures: (i + m) % 3 === 0 ? 1 : 0, spend: BigInt(5000 * (i + 1) + m) }));
     }
     for (let g = 0; g < 4; g++) groups.push(gatewayGroup(`tenant-${g % 2}`, `cur-gw-${g}`, `vendor-${g % 3}`, minuteAgo(2), latencySample(5, 50 + g), g % 2));
-    const client = await pg.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await writePendingTallies(client, groups);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await inTransaction(pg.pool, (client) => writePendingTallies(client, groups));
     const folder = new TallyFolder(pg.pool, { intervalMs: 600_000, clickhouseReceiverId: 'rx-current' }, silentLogger());
     await folder.foldNow();
     await folder.stop();

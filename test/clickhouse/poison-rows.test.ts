@@ -13,6 +13,7 @@ import { startReceiver } from '../helpers/receiver.js';
 import { agentGroup, eventually, minuteAgo, silentLogger, TcpProxy } from '../rollups/support.js';
 import { ClickhouseOutboxSender, type OutboxSenderOptions } from '../../src/rollups/clickhouse-outbox-sender.js';
 import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
+import { inTransaction } from '../../src/database/index.js';
 import { TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
 
 let pg: MigratedDatabase;
@@ -40,14 +41,7 @@ function sender(options: OutboxSenderOptions = {}): ClickhouseOutboxSender {
 
 /** Commits `groups` as one COPY transaction would and folds them into the outbox. */
 async function foldIntoOutbox(groups: readonly RollupGroup[]): Promise<void> {
-  const client = await pg.pool.connect();
-  try {
-    await client.query('BEGIN');
-    await writePendingTallies(client, groups);
-    await client.query('COMMIT');
-  } finally {
-    client.release();
-  }
+  await inTransaction(pg.pool, (client) => writePendingTallies(client, groups));
   const folder = new TallyFolder(pg.pool, { intervalMs: 600_000, clickhouseReceiverId: 'rx-poison' }, silentLogger());
   await folder.foldNow();
   await folder.stop();
