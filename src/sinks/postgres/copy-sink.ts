@@ -1,10 +1,10 @@
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { classifyPgError, type FailureKind } from '../../database/index.js';
 import { backoffDelayMs } from '../../retry/index.js';
-import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, COPY_COLUMNS, INTERACTION_KEY_COLUMNS, type CopyFormat } from '../../codec/index.js';
+import { COPY_COLUMNS, INTERACTION_KEY_COLUMNS } from '../../codec/index.js';
 import { stagedPendingSql, writePendingTallies } from '../../rollups/index.js';
 import { TABLES, type CopyBatch, type TableName } from './batch.js';
+import { copyQuery, type CopyStep } from './copy-query.js';
 import { setAsideRows } from './refused-rows.js';
 import { requestParts } from './request-parts.js';
 import { rowParts } from './row-parts.js';
@@ -179,18 +179,17 @@ export class PostgresCopySink {
   private async writeDirect(batch: CopyBatch): Promise<void> {
     const tables = TABLES.filter((t) => batch.rows[t] > 0);
     const groups = this.tallyPending ? (batch.groups ?? []) : [];
-    if (tables.length === 1 && tables[0] !== 'agent_interactions' && batch.newAgents.length === 0 && groups.length === 0) {
-      // One statement is a transaction of its own: no BEGIN and COMMIT round trips.
-      const t = tables[0] as TableName;
-      await this.onConnection((client) => copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]));
-      return;
+    const steps: CopyStep[] = tables.map((t) => ({ sql: this.directCopySql[t], chunks: batch.chunks[t], format: batch.formats[t] }));
+    // Keys first: a repeated key is found before the bigger COPY of the rows.
+    if (batch.rows.agent_interactions > 0) steps.unshift({ sql: DIRECT_KEYS_COPY, chunks: batch.interactionKeys, format: 'binary' });
+    if (batch.newAgents.length === 0 && groups.length === 0) {
+      // Nothing with parameters: the whole transaction is one query, one round trip (one
+      // statement alone is a transaction of its own and needs no BEGIN or COMMIT).
+      if (steps.length === 1) return this.onConnection((client) => copyQuery(client, steps));
+      return this.inTransaction((client) => copyQuery(client, steps, 'BEGIN;\n', 'COMMIT;'));
     }
     return this.inTransaction(async (client) => {
-      // Keys first: a repeated key is found before the bigger COPY of the rows.
-      if (batch.rows.agent_interactions > 0) await copyIn(client, DIRECT_KEYS_COPY, batch.interactionKeys, 'binary');
-      for (const t of TABLES) {
-        if (batch.rows[t] > 0) await copyIn(client, this.directCopySql[t], batch.chunks[t], batch.formats[t]);
-      }
+      await copyQuery(client, steps, 'BEGIN;\n');
       await this.registerAgents(client, batch);
       await writePendingTallies(client, groups);
       await client.query('COMMIT');
@@ -199,14 +198,18 @@ export class PostgresCopySink {
 
   private async writeStaged(batch: CopyBatch): Promise<void> {
     return this.inTransaction(async (client) => {
+      const steps: CopyStep[] = [];
       let finish = '';
       for (const t of TABLES) {
         if (batch.rows[t] === 0) continue;
-        await copyIn(client, this.copySql[t], batch.chunks[t], batch.formats[t]);
+        steps.push({ sql: this.copySql[t], chunks: batch.chunks[t], format: batch.formats[t] });
         finish += this.insertSql[t];
       }
+      // The inserts (with their tallies) and the commit travel in the COPYs' query, or after
+      // the agents' insert when there are new agents: one round trip, or three.
+      if (batch.newAgents.length === 0) return copyQuery(client, steps, 'BEGIN;\n', finish + 'COMMIT;');
+      await copyQuery(client, steps, 'BEGIN;\n');
       await this.registerAgents(client, batch);
-      // The inserts (with their tallies) and the commit travel as one simple query: one round trip.
       await client.query(finish + 'COMMIT');
     });
   }
@@ -219,10 +222,9 @@ export class PostgresCopySink {
     );
   }
 
-  /** BEGIN, `work` (which commits), or ROLLBACK. */
+  /** `work` (which begins and commits), or ROLLBACK: BEGIN rides in work's first query. */
   private inTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     return this.onConnection(async (client) => {
-      await client.query('BEGIN');
       try {
         return await work(client);
       } catch (err) {
@@ -249,60 +251,6 @@ export class PostgresCopySink {
       client.release(broken);
     }
   }
-}
-
-/** Payloads up to this size are kept for their connection's next COPY. */
-const PAYLOAD_KEEP_MAX_BYTES = 8 * 1024 * 1024;
-/** The smallest payload buffer: small batches share one size, and a connection's buffer
- *  is only replaced by a bigger one when a bigger batch comes. */
-const PAYLOAD_MIN_BYTES = 1024 * 1024;
-
-/**
- * The buffer each connection's COPY payload is assembled in, kept for its next COPY. A
- * payload is hundreds of KiB to megabytes, and V8 answers a stream of fresh external buffers
- * that large with full mark-compacts of the main heap (under max load, one every few hundred
- * ms; reusing the buffers cut them by about a third). A buffer goes back to its connection
- * only after its COPY has completed: a failed COPY's bytes may still be queued on the
- * socket, so that buffer is dropped.
- */
-class CopyPayloads {
-  private readonly idle = new WeakMap<pg.PoolClient, Buffer>();
-
-  take(client: pg.PoolClient, bytes: number): Buffer {
-    const kept = this.idle.get(client);
-    this.idle.delete(client);
-    return kept !== undefined && kept.length >= bytes ? kept : Buffer.allocUnsafe(Math.max(bytes, PAYLOAD_MIN_BYTES));
-  }
-
-  give(client: pg.PoolClient, buf: Buffer): void {
-    if (buf.length <= PAYLOAD_KEEP_MAX_BYTES) this.idle.set(client, buf);
-  }
-}
-
-const payloads = new CopyPayloads();
-
-/** One COPY … FROM STDIN of the workers' chunks, sent as one CopyData message: the stream
- *  would write every chunk with two socket writes of its own. Binary rows get the format's
- *  header and trailer around them. */
-function copyIn(client: pg.PoolClient, sql: string, chunks: Uint8Array[], format: CopyFormat): Promise<void> {
-  const parts = format === 'binary' ? [COPY_BINARY_HEADER, ...chunks, COPY_BINARY_TRAILER] : chunks;
-  let bytes = 0;
-  for (const c of parts) bytes += c.byteLength;
-  const buf = payloads.take(client, bytes);
-  let at = 0;
-  for (const c of parts) {
-    buf.set(c, at);
-    at += c.byteLength;
-  }
-  return new Promise((resolve, reject) => {
-    const stream = client.query(copyFrom(format === 'binary' ? `${sql} (FORMAT binary)` : sql));
-    stream.on('error', reject);
-    stream.on('finish', () => {
-      payloads.give(client, buf);
-      resolve();
-    });
-    stream.end(buf.subarray(0, bytes));
-  });
 }
 
 const NONE_REFUSED: RefusedRequest[] = [];
