@@ -37,6 +37,7 @@ export class MetricsSampler {
     collectTimeoutMs = 2_000,
   ) {
     if (c.clickhouse === null) c.metrics.registry.removeSingleMetric('machpay_clickhouse_up');
+    if (c.spool === null) c.metrics.registry.removeSingleMetric('machpay_spool_capacity_bytes');
     this.exposition = new DegradingExposition(c.metrics.registry, collectTimeoutMs);
     for (const [name] of this.samplers) this.exposition.countFailure(name, 0);
   }
@@ -124,6 +125,7 @@ export class MetricsSampler {
     if (spool !== null) {
       const st = spool.stats();
       metrics.spoolBytes.set(st.bytes);
+      metrics.spoolCapacityBytes.set(spool.maxBytes);
       metrics.spoolRecords.set(st.records);
       metrics.spoolReplayLag.set(st.oldestAppendedAt === null ? 0 : (Date.now() - st.oldestAppendedAt) / 1000);
       this.mirror.advance(metrics.spoolReplayed, replayer?.replayedBatches ?? 0);

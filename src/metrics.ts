@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { readBuildInfo } from './build-info.js';
 
 /**
  * Every metric the receiver exports, with stable names and units. Label values are
@@ -13,6 +14,15 @@ export function createMetrics() {
     registry.removeSingleMetric(name);
   }
   const r = [registry];
+  const build = readBuildInfo();
+  new Gauge({
+    name: 'machpay_build_info',
+    help: 'Always 1; the labels name the receiver version, the Node.js version and the source commit (unknown outside an image build).',
+    labelNames: ['version', 'node_version', 'commit'] as const,
+    registers: r,
+  })
+    .labels(build.version, build.nodeVersion, build.commit)
+    .set(1);
   return {
     registry,
     requests: new Counter({
@@ -33,10 +43,16 @@ export function createMetrics() {
       labelNames: ['endpoint', 'outcome'] as const,
       registers: r,
     }),
+    receivedBytes: new Counter({
+      name: 'machpay_http_received_bytes_total',
+      help: 'Request body bytes received by the ingest endpoints, by endpoint (answered requests only).',
+      labelNames: ['endpoint'] as const,
+      registers: r,
+    }),
     ackLatency: new Histogram({
       name: 'machpay_ack_latency_seconds',
-      help: 'Time from the start of an ingest request to its response.',
-      labelNames: ['endpoint'] as const,
+      help: 'Time from the start of an ingest request to its response, by endpoint and status class (2xx, 4xx, 5xx).',
+      labelNames: ['endpoint', 'status_class'] as const,
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: r,
     }),
@@ -89,6 +105,7 @@ export function createMetrics() {
       registers: r,
     }),
     spoolBytes: new Gauge({ name: 'machpay_spool_bytes', help: 'Bytes on disk in the local spool.', registers: r }),
+    spoolCapacityBytes: new Gauge({ name: 'machpay_spool_capacity_bytes', help: 'Bound of the local spool (SPOOL_MAX_BYTES); an append past it is refused (absent without a spool).', registers: r }),
     spoolRecords: new Gauge({ name: 'machpay_spool_records', help: 'Batches in the local spool waiting for PostgreSQL.', registers: r }),
     spoolReplayLag: new Gauge({ name: 'machpay_spool_replay_lag_seconds', help: 'Age of the oldest batch waiting in the spool (0 when empty).', registers: r }),
     spoolReplayed: new Counter({ name: 'machpay_spool_replayed_batches_total', help: 'Spooled batches replayed into PostgreSQL.', registers: r }),

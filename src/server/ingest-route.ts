@@ -99,7 +99,8 @@ export class IngestRoute {
 
   constructor(private readonly d: IngestRouteDeps) {
     this.windowMs = d.config.timestampWindowSeconds * 1000;
-    this.ackLatency = { [Endpoint.Agent]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Agent].name), [Endpoint.Ingest]: d.metrics.ackLatency.labels(ENDPOINTS[Endpoint.Ingest].name) };
+    this.ackLatency = { [Endpoint.Agent]: ackLatencyByClass(d.metrics, Endpoint.Agent), [Endpoint.Ingest]: ackLatencyByClass(d.metrics, Endpoint.Ingest) };
+    this.receivedBytes = { [Endpoint.Agent]: d.metrics.receivedBytes.labels(ENDPOINTS[Endpoint.Agent].name), [Endpoint.Ingest]: d.metrics.receivedBytes.labels(ENDPOINTS[Endpoint.Ingest].name) };
     this.unauthenticated = unauthenticatedBudget(d.ring.capacity, d.config.maxBodyBytes, d.config.unauthenticatedBytesPerAddress);
     this.authFailures = new RateLimiter(d.config.authFailureRateLimit, d.config.authFailureRateBurst);
     this.trustedProxies = d.config.trustedProxies === '' ? null : new AddressRanges(d.config.trustedProxies);
@@ -392,7 +393,8 @@ export class IngestRoute {
 
   /** Label children bound once per (endpoint, status): no label lookup or string per request. */
   private readonly requestCounters = new Map<number, { inc(): void }>();
-  private readonly ackLatency: Record<Endpoint, { observe(seconds: number): void }>;
+  private readonly ackLatency: Record<Endpoint, AckLatencyByClass>;
+  private readonly receivedBytes: Record<Endpoint, { inc(bytes: number): void }>;
 
   private count(ex: Exchange, status: number): void {
     const key = ex.endpoint * 1000 + status;
@@ -402,8 +404,22 @@ export class IngestRoute {
       this.requestCounters.set(key, counter);
     }
     counter.inc();
-    this.ackLatency[ex.endpoint].observe((performance.now() - ex.startedAt) / 1000);
+    const latency = this.ackLatency[ex.endpoint];
+    (status >= 500 ? latency.serverError : status >= 400 ? latency.clientError : latency.success).observe((performance.now() - ex.startedAt) / 1000);
+    this.receivedBytes[ex.endpoint].inc(ex.received);
   }
+}
+
+/** An ingest answer is 2xx, 4xx or 5xx: one latency child each, bound at start so no request looks a label up. */
+interface AckLatencyByClass {
+  success: { observe(seconds: number): void };
+  clientError: { observe(seconds: number): void };
+  serverError: { observe(seconds: number): void };
+}
+
+function ackLatencyByClass(metrics: Metrics, endpoint: Endpoint): AckLatencyByClass {
+  const name = ENDPOINTS[endpoint].name;
+  return { success: metrics.ackLatency.labels(name, '2xx'), clientError: metrics.ackLatency.labels(name, '4xx'), serverError: metrics.ackLatency.labels(name, '5xx') };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../he
 import { getOnce } from '../helpers/http-get.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
-import { GRAFANA_DIR, isObject, loadDashboards, queriesOf, type Dashboard } from './dashboard-files.js';
+import { GRAFANA_DIR, REPO_ROOT, isObject, loadDashboards, queriesOf, type Dashboard } from './dashboard-files.js';
 import { parseExposition, selectableSeriesNames, type MetricFamily } from './exposition.js';
 import { renderQuery, type QueryContext } from './grafana-interpolation.js';
 import { findBinary, startPrometheus, type RunningPrometheus } from './prometheus-server.js';
@@ -85,6 +86,21 @@ describe('/metrics', () => {
     expect(metricsText).toMatch(sample('machpay_http_request_errors_total', 'code="invalid_api_key"'));
     expect(metricsText).toMatch(sample('machpay_events_total', 'outcome="invalid_event"'));
     expect(families.get('machpay_ack_latency_seconds')?.type).toBe('histogram');
+    // The traffic has 202s and 4xx refusals on both endpoints.
+    expect(metricsText).toMatch(sample('machpay_ack_latency_seconds_count', 'endpoint="agent",status_class="2xx"'));
+    expect(metricsText).toMatch(sample('machpay_ack_latency_seconds_count', 'endpoint="agent",status_class="4xx"'));
+    expect(metricsText).toMatch(sample('machpay_ack_latency_seconds_count', 'endpoint="ingest",status_class="2xx"'));
+    expect(metricsText).toMatch(sample('machpay_http_received_bytes_total', 'endpoint="agent"'));
+    expect(metricsText).toMatch(sample('machpay_http_received_bytes_total', 'endpoint="ingest"'));
+  });
+
+  it('names the build and the spool bound', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const build = new RegExp(`^machpay_build_info\\{version="${version.replace(/\./g, '\\.')}",node_version="${process.version.replace(/\./g, '\\.')}",commit="(unknown|[0-9a-f]{7,40})"\\} 1$`, 'm');
+    expect(metricsText).toMatch(build);
+    // SPOOL_MAX_BYTES' default (1 GiB): the receiver under test runs with a spool.
+    expect(metricsText).toMatch(/^machpay_spool_capacity_bytes 1073741824$/m);
+    expect(metricsText).toMatch(/^machpay_spool_bytes \d+$/m);
   });
 
   it('has every metric the receiver health dashboard queries (d)', () => {

@@ -50,6 +50,8 @@ export class Spool {
     private readonly files: SpoolFiles,
     private readonly writer: SpoolWriter,
     private readonly reader: SpoolReader,
+    /** The bound on bytes on disk it was opened with (SpoolOptions.maxBytes), for capacity metrics. */
+    readonly maxBytes: number,
   ) {}
 
   /**
@@ -64,7 +66,7 @@ export class Spool {
     const writer = new SpoolWriter(files, reader, options.maxBytes, options.segmentBytes, { id: recovered.nextId, segment: recovered.nextSegment }, log);
     // Segments left behind fully acknowledged (e.g. one whose file header was damaged) go now.
     await reader.run(() => reader.settleHead());
-    return new Spool(files, writer, reader);
+    return new Spool(files, writer, reader, options.maxBytes);
   }
 
   /**
