@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { base58Encode, signingPrefix } from '../src/protocol/index.js';
 
 /** One simulated agent: an Ed25519 key pair and the counters that keep its events unique. */
@@ -17,11 +17,12 @@ export class AgentSet {
   readonly agents: Agent[];
   private next = 0;
 
-  constructor(count: number) {
-    this.agents = Array.from({ length: count }, () => {
-      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  /** `count` fresh key pairs, or the given Ed25519 private keys (a key file's agents). */
+  constructor(countOrKeys: number | readonly KeyObject[]) {
+    const keys = typeof countOrKeys === 'number' ? Array.from({ length: countOrKeys }, () => generateKeyPairSync('ed25519').privateKey) : countOrKeys;
+    this.agents = keys.map((privateKey) => {
       // SPKI DER of an Ed25519 key is a 12-byte header followed by the 32 raw bytes.
-      const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12);
+      const raw = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(12);
       return { id: base58Encode(raw), privateKey, nonce: 0, period: 0 };
     });
   }

@@ -35,6 +35,26 @@ export interface BenchOptions {
   /** Debugging only: the figures then have no ceilings beside them. */
   skipCeilings: boolean;
   warmUpS: number;
+  /** `--url`: load-test a deployment elsewhere instead of running the scenarios (bench/remote.ts). */
+  remote: RemoteOptions | null;
+}
+
+export interface RemoteOptions {
+  /** Origin of the deployment: http(s)://host:port, no path. */
+  url: string;
+  /** Agents' Ed25519 keys (bench/key-file.ts); null: `agents` fresh key pairs. */
+  keyFile: string | null;
+  agents: number;
+  /** Gateway events on /v1/ingest with this key instead of signed agent events. */
+  apiKey: string | null;
+  /** Events per request: 1 sends single events, more sends batches. */
+  batchSize: number;
+  connections: number;
+  durationS: number;
+  /** Requests per second on an even schedule; null: closed loop (each connection sends as fast as it is answered). */
+  ratePerS: number | null;
+  /** Where to write the result as JSON; null: console only. */
+  out: string | null;
 }
 
 export const USAGE = `npm run bench -- [options]      (or: node dist/bench/run.js [options])
@@ -67,6 +87,21 @@ report.md (with SVG charts). See bench/README.md.
   --verbose                 print every ramp step even when stderr is not a terminal
   --skip-ceilings           debugging only: no native ceilings (figures lose their ratios)
   --help
+
+Remote mode: load-test a deployment that is not on this machine (nothing is started here;
+only what a client sees is reported). See bench/README.md "Remote mode".
+
+  --url=https://host:port   the deployment's origin; selects remote mode
+  --key-file=FILE           agents' Ed25519 keys, one per line (64 hex seed, 128 hex secret
+                            key, or a Solana keypair JSON array); default --agents fresh keys
+  --agents=N                fresh agents when there is no key file (default 64)
+  --api-key=KEY             send gateway events to /v1/ingest with this key instead
+                            (or the environment variable BENCH_API_KEY, kept out of ps)
+  --batch-size=N            events per request; 1 sends single events (default 100)
+  --connections=N           concurrent connections (default 16)
+  --duration=S              seconds of load (default 30)
+  --rate=N                  requests/s on an even schedule (default: closed loop)
+  --out=FILE                also write the result as JSON
 `;
 
 export function parseOptions(argv: string[]): BenchOptions | 'help' {
@@ -94,6 +129,13 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'report-only': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       'skip-ceilings': { type: 'boolean', default: false },
+      url: { type: 'string' },
+      'key-file': { type: 'string' },
+      agents: { type: 'string' },
+      'api-key': { type: 'string' },
+      'batch-size': { type: 'string' },
+      connections: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -123,6 +165,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     if (eq <= 0) throw new Error(`--receiver-env needs KEY=VALUE, got ${JSON.stringify(kv)}`);
     receiverEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  const remote = values.url === undefined ? null : remoteOptions(values, int);
   return {
     quick,
     scenarios: scenarios as ScenarioName[],
@@ -146,5 +189,39 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     verbose: values.verbose,
     skipCeilings: values['skip-ceilings'],
     warmUpS: quick ? 2 : 3,
+    remote,
+  };
+}
+
+type IntFlag = (name: string, raw: string | undefined, fallback: number, min: number) => number;
+
+function remoteOptions(values: Record<string, string | boolean | string[] | undefined>, int: IntFlag): RemoteOptions {
+  const str = (name: string): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const raw = str('url') as string;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`--url must be an http(s) origin such as https://host:8080, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--url must be http or https, got ${url.protocol}`);
+  if (url.pathname !== '/' || url.search !== '' || url.username !== '') throw new Error('--url takes an origin only (scheme, host, port): the request paths are /v1/agent and /v1/ingest');
+  const apiKey = str('api-key') ?? process.env.BENCH_API_KEY ?? null;
+  const keyFile = str('key-file') ?? null;
+  if (apiKey !== null && keyFile !== null) throw new Error('--api-key (gateway events) and --key-file (agent events) exclude each other');
+  const rate = str('rate');
+  return {
+    url: url.origin,
+    keyFile,
+    agents: int('agents', str('agents'), 64, 1),
+    apiKey,
+    batchSize: int('batch-size', str('batch-size'), 100, 1),
+    connections: int('connections', str('connections'), 16, 1),
+    durationS: int('duration', str('duration'), 30, 1),
+    ratePerS: rate === undefined ? null : int('rate', rate, 0, 1),
+    out: str('out') ?? null,
   };
 }

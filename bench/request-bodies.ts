@@ -242,6 +242,12 @@ export function singleSource(agents: AgentSet): RequestSource {
   return { next: () => singleRequest(agents) };
 }
 
+/** Gateway batches of `size` on /v1/ingest; `source` keeps this run's (source, id) keys apart from any other run's. */
+export function gatewaySource(apiKey: string, source: string, size: number): RequestSource {
+  const seq = { n: 0 };
+  return { next: () => gatewayRequest(apiKey, source, size, seq) };
+}
+
 /** The request kinds of the `mix` scenario, one of each per cycle. */
 export const MIX_KINDS: readonly RequestKind[] = [
   'json-batch',

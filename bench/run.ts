@@ -5,7 +5,8 @@
  * the receiver, the peer and the COPY ceiling; starts the receiver, the peer and the bare uWS
  * endpoint; measures the native ceilings; runs the scenarios; checks every acknowledged event
  * is stored exactly once; writes bench/results/<id>.json, latest.json and report.md; and
- * stops everything it started, also on errors and Ctrl-C. See bench/README.md.
+ * stops everything it started, also on errors and Ctrl-C. With `--url`, it instead loads a
+ * deployment elsewhere and reports what a client sees (bench/remote.ts). See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { runMixScenario } from './scenarios/mix.js';
 import { runReadScenario } from './scenarios/read.js';
 import { runTargetScenario } from './scenarios/target.js';
 import { runThroughputScenario, type ThroughputKind } from './scenarios/throughput.js';
+import { remoteCommand } from './remote.js';
 import { printSummary } from './summary.js';
 import { warmUp } from './warm-up.js';
 import { createApiKey, migrate, pathsFrom, startHttpCeiling, startPeer, startReceiver, type Target } from './targets.js';
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const code = await run(opts);
+  const code = opts.remote === null ? await run(opts) : await remoteCommand(opts.remote);
   process.exit(code);
 }
 
