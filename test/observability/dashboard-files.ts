@@ -67,6 +67,27 @@ export function datasourceRef(v: unknown): DatasourceRef | null {
   return isObject(v) && typeof v.type === 'string' && typeof v.uid === 'string' ? { type: v.type, uid: v.uid } : null;
 }
 
+/** The variable a datasource uid names (`${datasource}` or `$datasource`), or null for a fixed uid. */
+export function datasourceVariableName(uid: string): string | null {
+  const m = /^\$\{(\w+)\}$|^\$(\w+)$/.exec(uid);
+  return m === null ? null : ((m[1] ?? m[2]) as string);
+}
+
+/**
+ * What Grafana queries for `ref` when it loads `d` as provisioned: a uid naming a datasource
+ * variable resolves to that variable's current value, which must be of the same type.
+ */
+export function resolveDatasource(ref: DatasourceRef, d: Dashboard, where: string): DatasourceRef {
+  const name = datasourceVariableName(ref.uid);
+  if (name === null) return ref;
+  const v = d.variables.find((x) => x.name === name);
+  if (v === undefined || v.type !== 'datasource') throw new Error(`${where}: datasource uid ${ref.uid} names no datasource variable of ${d.file}`);
+  if (v.query !== ref.type) throw new Error(`${where}: variable $${name} lists ${String(v.query)} datasources, the reference is of type ${ref.type}`);
+  const current = isObject(v.current) ? v.current.value : undefined;
+  if (typeof current !== 'string') throw new Error(`${d.file} › variable ${name}: no current value`);
+  return { type: ref.type, uid: current };
+}
+
 /** The query text of a target or variable: PromQL `expr`, SQL `rawSql`, or a variable's `query`. */
 function queryText(q: unknown): string | null {
   if (typeof q === 'string') return q;
@@ -75,7 +96,10 @@ function queryText(q: unknown): string | null {
   return null;
 }
 
-/** Every panel target and every query variable of `d`; panel targets fall back to the panel's datasource. */
+/**
+ * Every panel target and every query variable of `d`; panel targets fall back to the panel's
+ * datasource, and datasource variables are resolved to their current (provisioned) uid.
+ */
 export function queriesOf(d: Dashboard): DashboardQuery[] {
   const out: DashboardQuery[] = [];
   for (const panel of d.panels) {
@@ -84,16 +108,18 @@ export function queriesOf(d: Dashboard): DashboardQuery[] {
     for (const target of Array.isArray(panel.targets) ? panel.targets.filter(isObject) : []) {
       const ds = datasourceRef(target.datasource) ?? panelDs;
       const text = queryText(target);
-      if (ds === null || text === null) throw new Error(`${d.file} › ${String(panel.title)} › ${String(target.refId)}: no datasource or no query text`);
-      out.push({ where: `${d.file} › ${String(panel.title)} › ${String(target.refId)}`, datasource: ds, text, panelType: String(panel.type), format: target.format });
+      const where = `${d.file} › ${String(panel.title)} › ${String(target.refId)}`;
+      if (ds === null || text === null) throw new Error(`${where}: no datasource or no query text`);
+      out.push({ where, datasource: resolveDatasource(ds, d, where), text, panelType: String(panel.type), format: target.format });
     }
   }
   for (const v of d.variables) {
     if (v.type !== 'query') continue;
     const ds = datasourceRef(v.datasource);
     const text = queryText(v.query);
-    if (ds === null || text === null) throw new Error(`${d.file} › variable ${String(v.name)}: no datasource or no query text`);
-    out.push({ where: `${d.file} › variable ${String(v.name)}`, datasource: ds, text, panelType: 'variable', format: 'table' });
+    const where = `${d.file} › variable ${String(v.name)}`;
+    if (ds === null || text === null) throw new Error(`${where}: no datasource or no query text`);
+    out.push({ where, datasource: resolveDatasource(ds, d, where), text, panelType: 'variable', format: 'table' });
   }
   return out;
 }

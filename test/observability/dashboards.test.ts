@@ -1,12 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { datasourceRef, isObject, loadDashboards, loadProvisionedDatasources, queriesOf, type Dashboard, type ProvisionedDatasource } from './dashboard-files.js';
+import { datasourceRef, datasourceVariableName, isObject, loadDashboards, loadProvisionedDatasources, queriesOf, resolveDatasource, type Dashboard, type ProvisionedDatasource } from './dashboard-files.js';
 import { dialectOf, renderQuery, type QueryContext } from './grafana-interpolation.js';
 import { metricNamesIn } from './promql-names.js';
 
 /**
  * (c) The dashboard files are what Grafana needs: valid JSON, a uid and title, panels with a
- * layout, and every datasource reference pointing at a provisioned datasource of the same
- * type. Runs without services; the queries themselves are run by prometheus.test.ts and
+ * layout, and every datasource reference naming the dashboard's datasource variable, whose
+ * default is a provisioned datasource of the same type (so the files both provision as they
+ * are and import into another Grafana). Runs without services; the queries themselves are run by prometheus.test.ts and
  * sql-panels.test.ts.
  */
 
@@ -85,10 +86,26 @@ describe('dashboard files', () => {
     }
   });
 
-  it('point every panel, target and variable at a provisioned datasource of the right type', () => {
-    const check = (ref: unknown, where: string): void => {
-      const r = datasourceRef(ref);
-      if (r === null) throw new Error(`${where}: datasource must be {type, uid}, got ${JSON.stringify(ref)}`);
+  it('name their datasource through one datasource variable each, whose default is the provisioned one', () => {
+    for (const d of dashboards) {
+      const vars = d.variables.filter((v) => v.type === 'datasource');
+      expect(vars.length, `${d.file}: datasource variables`).toBe(1);
+      const v = vars[0] as (typeof vars)[number];
+      const current = isObject(v.current) ? v.current.value : undefined;
+      const ds = typeof current === 'string' ? datasources.get(current) : undefined;
+      if (ds === undefined) throw new Error(`${d.file} › variable ${String(v.name)}: current value ${String(current)} is not a provisioned datasource`);
+      expect(v.query, `${d.file} › variable ${String(v.name)}: type listed`).toBe(ds.type);
+      // Imported into another Grafana, the variable falls back to a datasource of that type there.
+      expect(v.hide ?? 0, `${d.file}: the datasource picker is shown`).toBe(0);
+    }
+  });
+
+  it('point every panel, target and variable at a datasource variable (importable elsewhere) resolving to a provisioned datasource of the right type', () => {
+    const check = (ref: unknown, where: string, d: Dashboard): void => {
+      const raw = datasourceRef(ref);
+      if (raw === null) throw new Error(`${where}: datasource must be {type, uid}, got ${JSON.stringify(ref)}`);
+      if (datasourceVariableName(raw.uid) === null) throw new Error(`${where}: fixed datasource uid ${raw.uid}; use the dashboard's datasource variable so the JSON imports into any Grafana`);
+      const r = resolveDatasource(raw, d, where);
       const ds = datasources.get(r.uid);
       if (ds === undefined) throw new Error(`${where}: datasource uid ${r.uid} is not provisioned (${[...datasources.keys()].join(', ')})`);
       expect(r.type, `${where}: type of ${r.uid}`).toBe(ds.type);
@@ -97,14 +114,14 @@ describe('dashboard files', () => {
       for (const p of d.panels) {
         if (p.type === 'row') continue;
         const where = `${d.file} › ${String(p.title)}`;
-        check(p.datasource, where);
+        check(p.datasource, where, d);
         const targets = Array.isArray(p.targets) ? p.targets.filter(isObject) : [];
         expect(targets.length, `${where}: no targets`).toBeGreaterThan(0);
         const refIds = targets.map((t) => t.refId);
         expect(new Set(refIds).size, `${where}: duplicate refIds`).toBe(refIds.length);
-        for (const t of targets) check(t.datasource, `${where} › ${String(t.refId)}`);
+        for (const t of targets) check(t.datasource, `${where} › ${String(t.refId)}`, d);
       }
-      for (const v of d.variables) if (v.type === 'query') check(v.datasource, `${d.file} › variable ${String(v.name)}`);
+      for (const v of d.variables) if (v.type === 'query') check(v.datasource, `${d.file} › variable ${String(v.name)}`, d);
     }
   });
 
