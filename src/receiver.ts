@@ -7,7 +7,7 @@ import { AlertEvaluator, registerAlertMetrics, registerAlertRoutes } from './ale
 import { ApiKeyCache } from './api-keys/index.js';
 import { corsOriginList, type Config } from './config.js';
 import { consoleAssetsDir, registerConsoleRoutes } from './console/index.js';
-import { createPool, ensureMonthlyPartitions, openDatabase, PostgresHealth, readiness, sessionSettings, type EmbeddedDatabase } from './database/index.js';
+import { createPool, endPool, ensureMonthlyPartitions, openDatabase, PostgresHealth, readiness, sessionSettings, type EmbeddedDatabase } from './database/index.js';
 import { Lifecycle, type LifecycleStep } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { MetricsSampler } from './metrics-sampler.js';
@@ -36,6 +36,16 @@ export interface RunningReceiver {
 
 const WORKER_FILE = new URL('../workers/ingest-worker.js', import.meta.url);
 const PARTITION_CHECK_MS = 60 * 60 * 1000;
+/**
+ * How long a pool may wait at stop for its checked-out connections; then their sockets are
+ * destroyed (src/database/pool.ts endPool). The step's own deadline leaves it a margin.
+ */
+const POOL_END_TIMEOUT_MS = 1500;
+const POOL_STEP_STOP_MS = POOL_END_TIMEOUT_MS + 500;
+/** How long what the shutdown deadline spilled may take to be spooled and answered. */
+const SPILL_TIMEOUT_MS = 5000;
+/** The rollup folder's last round and the ClickHouse sender's last send, together. */
+const ROLLUPS_STOP_MS = 5000;
 
 /**
  * Wires the receiver's components and starts them in one ordered list (src/lifecycle.ts):
@@ -168,13 +178,15 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       // Three connections beyond the COPY slots, so replay, the rollups' ClickHouse outbox
       // and upkeep never wait behind ingest (the rollup folder has connections of its own).
       start: () => void (pool = createPool(url, config.pgPoolSize + 3, log.child({ component: 'postgres' }), pgSettings)),
-      stop: () => pool.end(),
+      stop: () => endPool(pool, POOL_END_TIMEOUT_MS),
+      stopTimeoutMs: POOL_STEP_STOP_MS,
     },
     {
       name: 'read pool',
       // Reads (read API, stream, alerts) on their own connections: a slow query never holds a COPY slot.
       start: () => void (readPool = createPool(url, config.readPoolSize, log.child({ component: 'postgres-read' }), pgSettings)),
-      stop: () => readPool.end(),
+      stop: () => endPool(readPool, POOL_END_TIMEOUT_MS),
+      stopTimeoutMs: POOL_STEP_STOP_MS,
     },
     {
       name: 'worker threads',
@@ -241,8 +253,9 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       },
       stop: async () => {
         await apiKeys.stop();
-        await keyPool.end();
+        await endPool(keyPool, POOL_END_TIMEOUT_MS);
       },
+      stopTimeoutMs: POOL_STEP_STOP_MS,
     },
     {
       name: 'agent registry',
@@ -258,8 +271,9 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       },
       stop: async () => {
         await dispatcher.stop();
-        await webhookPool.end();
+        await endPool(webhookPool, POOL_END_TIMEOUT_MS);
       },
+      stopTimeoutMs: POOL_STEP_STOP_MS,
     },
     {
       name: 'alerts',
@@ -311,11 +325,16 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           clickhouse.start();
         }
       },
+      // The folder and the ClickHouse sender stop side by side under one deadline: a round
+      // cut short leaves its rows pending (or in the outbox) for the next round of any receiver.
       stop: async () => {
-        await folder?.stop();
-        await clickhouse?.stop();
-        await clickhouseSink?.close();
+        const sender = async () => {
+          await clickhouse?.stop();
+          await clickhouseSink?.close();
+        };
+        await Promise.all([folder?.stop(), sender()]);
       },
+      stopTimeoutMs: ROLLUPS_STOP_MS,
     },
     {
       name: 'spool replay',
@@ -361,6 +380,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           parallelCopyAfterMs: config.parallelCopyAfterMs,
         })),
       stop: () => drain(pipeline, spool, config.shutdownTimeoutMs, log),
+      // drain() bounds itself: the deadline, then the spill's.
+      stopTimeoutMs: config.shutdownTimeoutMs + SPILL_TIMEOUT_MS + 1000,
     },
     {
       name: 'ingest route',
@@ -457,7 +478,7 @@ async function drain(pipeline: IngestPipeline<Exchange>, spool: Spool | null, ti
     // PostgreSQL did not take everything in time: what is still waiting goes to the spool.
     log.warn({ inFlight: pipeline.inFlight }, 'shutdown deadline passed: spooling what is still waiting');
     pipeline.spillToSpool();
-    drained = await Promise.race([pipeline.drained().then(() => true), deadline(5000)]);
+    drained = await Promise.race([pipeline.drained().then(() => true), deadline(SPILL_TIMEOUT_MS)]);
   }
   if (!drained) log.warn({ inFlight: pipeline.inFlight }, 'stopping with requests unanswered');
 }

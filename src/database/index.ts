@@ -4,7 +4,7 @@
  * health probe and readiness, the one classification of PostgreSQL errors, and the session
  * limits (timeouts, keepalive, synchronous_commit) every connection carries.
  */
-export { createPool, dropConnections, withClient } from './pool.js';
+export { createPool, dropConnections, endPool, withClient } from './pool.js';
 export { inTransaction } from './transaction.js';
 export { migrate, SCHEMA_DIR, type MigrationResult } from './migrations.js';
 export { ensureMonthlyPartitions, listMonthlyPartitions, MONTHLY_TABLES, partitionName, type MonthlyPartition } from './partitions.js';

@@ -92,6 +92,29 @@ export function dropConnections(pool: pg.Pool, busyForMs: number): { idle: numbe
 }
 
 /**
+ * Ends a pool made by createPool within `timeoutMs`. `pool.end()` waits for every checked-out
+ * connection to come back, and one waiting on a server that stopped answering (a black hole)
+ * comes back only at its query timeout; past the deadline every connection's socket is
+ * destroyed instead, so a query still in flight fails as a broken connection and nothing
+ * holds the process. Resolves true if the pool ended on its own.
+ */
+export async function endPool(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = pool.end().then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+    timer.unref();
+  });
+  const onTime = await Promise.race([ended, late]);
+  clearTimeout(timer);
+  if (!onTime) dropConnections(pool, -1);
+  return onTime;
+}
+
+/**
  * One short-lived client for start-up work, CLI commands, tests and benchmarks; always closed.
  * It has the connect timeout, keepalive and `synchronous_commit` of every connection, but no
  * statement or query timeout: migrations and operator commands may run for minutes.
