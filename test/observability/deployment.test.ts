@@ -66,7 +66,8 @@ function mountOf(name: string, hostPath: string): string {
 describe('docker-compose.yml', () => {
   it('runs the receiver, PostgreSQL 17, ClickHouse, Prometheus and Grafana', () => {
     expect(Object.keys(services).sort()).toEqual(['clickhouse', 'grafana', 'postgres', 'prometheus', 'receiver']);
-    expect(service('postgres').image).toBe('postgres:17');
+    // Every image pinned to a release (major.minor at least), never a floating major or latest.
+    expect(String(service('postgres').image)).toMatch(/^postgres:17\.\d+$/);
     expect(String(service('clickhouse').image)).toMatch(/^clickhouse\/clickhouse-server:\d+\.\d+/);
     expect(String(service('prometheus').image)).toMatch(/^prom\/prometheus:v\d/);
     expect(String(service('grafana').image)).toMatch(/^grafana\/grafana(-oss|-enterprise)?:\d+\.\d+/);
