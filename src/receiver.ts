@@ -240,6 +240,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           },
           { probeTimeoutMs: config.pgHealthProbeTimeoutMs },
         );
+        health.alsoCloses(readPool);
         metrics.postgresUp.set(1);
       },
       stop: () => health.stop(),
@@ -249,6 +250,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       // Its own two connections: a flood of unknown keys never queries on the COPY slots.
       start: () => {
         keyPool = createPool(url, 2, log.child({ component: 'postgres-keys' }), pgSettings);
+        health.alsoCloses(keyPool);
         return (apiKeys = new ApiKeyCache(keyPool, url, config.apiKeyCacheMs, log.child({ component: 'api-keys' }), { concurrentLookups: 2 })).start();
       },
       stop: async () => {
@@ -266,6 +268,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
       name: 'webhook dispatcher',
       start: () => {
         webhookPool = createPool(url, config.webhookPoolSize, log.child({ component: 'postgres-webhooks' }), pgSettings);
+        health.alsoCloses(webhookPool);
         dispatcher = new WebhookDispatcher({ pool: webhookPool, config: webhookConfig(config), log: log.child({ component: 'webhooks' }), metrics: registerWebhookMetrics(metrics.registry) });
         dispatcher.start();
       },

@@ -77,6 +77,8 @@ export class PostgresHealth {
   private stopped = false;
   private readonly options: PostgresHealthOptions;
   private readonly connection: pg.ClientConfig;
+  /** The ingest pool, then the pools added by alsoCloses. */
+  private readonly pools: pg.Pool[];
 
   /**
    * Probes with the connection settings of `pool` (its URL, TLS, password) and starts at
@@ -92,7 +94,17 @@ export class PostgresHealth {
     this.nextHoldDownMs = this.options.holdDownMs;
     const t = this.options.probeTimeoutMs;
     this.connection = { ...(pool.options as pg.ClientConfig), connectionTimeoutMillis: t, query_timeout: t, statement_timeout: t };
+    this.pools = [pool];
     this.schedule();
+  }
+
+  /**
+   * Pools on the same server (reads, webhooks, key lookups) whose connections are closed with
+   * the ingest pool's. A query on a connection the server stopped answering waits for its
+   * query timeout, holding whatever waits on it, a graceful stop included.
+   */
+  alsoCloses(pool: pg.Pool): void {
+    this.pools.push(pool);
   }
 
   get isUp(): boolean {
@@ -138,9 +150,19 @@ export class PostgresHealth {
     this.since = this.recoveredAt = Date.now();
     // Idle connections opened while it was down may lead to a server that was read-only or
     // demoted then; fresh ones meet the server the probe just found writable.
-    const dropped = dropConnections(this.pool, Infinity);
+    const dropped = this.dropAll(Infinity);
     this.log.info({ closedIdleConnections: dropped.idle }, 'PostgreSQL is back');
     this.onChange(true);
+  }
+
+  private dropAll(busyForMs: number): { idle: number; busy: number } {
+    const total = { idle: 0, busy: 0 };
+    for (const pool of this.pools) {
+      const dropped = dropConnections(pool, busyForMs);
+      total.idle += dropped.idle;
+      total.busy += dropped.busy;
+    }
+    return total;
   }
 
   private schedule(): void {
@@ -171,7 +193,7 @@ export class PostgresHealth {
       this.setDown(result.detail, true);
       // The server does not answer: a COPY or COMMIT in flight longer than a probe would wait
       // for the query timeout, holding its requests. Cut off, its batch goes to the spool.
-      const dropped = dropConnections(this.pool, this.options.probeTimeoutMs);
+      const dropped = this.dropAll(this.options.probeTimeoutMs);
       if (dropped.busy + dropped.idle > 0) this.log.warn({ ...dropped }, 'PostgreSQL does not answer: its connections are closed');
     }
     this.schedule();
