@@ -194,15 +194,30 @@ export function readSchemas() {
     },
     StatusClasses: {
       type: 'object',
-      description: 'Requests by HTTP status class of the gateway’s answer.',
-      required: ['2xx', '4xx', '5xx'],
-      properties: { '2xx': integer, '4xx': integer, '5xx': integer },
+      description: 'Requests by HTTP status class of the gateway’s answer; 1xx answers are the rest of the requests.',
+      required: ['2xx', '3xx', '4xx', '5xx'],
+      properties: { '2xx': integer, '3xx': integer, '4xx': integer, '5xx': integer },
       additionalProperties: integer,
+    },
+    GatewayChartPoint: {
+      type: 'object',
+      description: 'One bucket of the gateway’s window: the agent chart’s figures, its status classes and verified payments.',
+      required: ['bucket', 'requests', 'failed_requests', 'spend_atomic', 'p50_latency_ms', 'p99_latency_ms', 'status_classes', 'payments_verified'],
+      properties: {
+        bucket: ref('Timestamp'),
+        requests: integer,
+        failed_requests: integer,
+        spend_atomic: ref('AtomicAmount'),
+        p50_latency_ms: ref('LatencyMs'),
+        p99_latency_ms: ref('LatencyMs'),
+        status_classes: ref('StatusClasses'),
+        payments_verified: integer,
+      },
     },
     GatewayMetrics: {
       type: 'object',
       description:
-        'The gateway’s figures over the window, built exactly like the agent metrics (same window, buckets, snapshot and `chart_data`). A request succeeds when its status is below 400. `status_classes` and `payments_verified` are part of docs/read-api.md §3 but not yet answered by this receiver (its rollups count successes and failures only).',
+        'The gateway’s figures over the window, built exactly like the agent metrics (same window, buckets, snapshot and `chart_data`). A request succeeds when its status is below 400. `status_classes` and `payments_verified` count the same rows, exactly, folded or still pending.',
       required: [
         'gateway_id',
         'from',
@@ -216,6 +231,8 @@ export function readSchemas() {
         'avg_latency_ms',
         'p50_latency_ms',
         'p99_latency_ms',
+        'status_classes',
+        'payments_verified',
         'chart_data',
       ],
       properties: {
@@ -233,7 +250,7 @@ export function readSchemas() {
         p99_latency_ms: ref('LatencyMs'),
         status_classes: ref('StatusClasses'),
         payments_verified: { ...integer, description: 'Requests whose payment the gateway verified.' },
-        chart_data: { type: 'array', items: ref('ChartPoint') },
+        chart_data: { type: 'array', items: ref('GatewayChartPoint') },
       },
     },
     AgentSettings: {

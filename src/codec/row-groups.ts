@@ -22,6 +22,13 @@ export interface RowGroup {
   spendAtomic: bigint;
   /** latency_ms of every row of the group. */
   latencies: number[];
+  /** Gateway groups only (absent counts 0): rows by class of status_code; 1xx is the rest. */
+  status2xx?: number;
+  status3xx?: number;
+  status4xx?: number;
+  status5xx?: number;
+  /** Gateway groups only (absent counts 0): rows whose payment_verified is true. */
+  paymentsVerified?: number;
 }
 
 /**
@@ -35,7 +42,8 @@ export class RowTally {
   private entities: string[] = [];
   private vendors: string[] = [];
   private tenants: string[] = [];
-  private successes: boolean[] = [];
+  /** Per row: OUTCOME_SUCCESS, the status class (gateways) and OUTCOME_VERIFIED, as bits of one small integer. */
+  private outcomes: number[] = [];
   private latencies: number[] = [];
   private amounts: unknown[] = [];
 
@@ -48,7 +56,7 @@ export class RowTally {
   }
 
   rollback(mark: number): void {
-    for (const a of [this.kinds, this.minutes, this.entities, this.vendors, this.tenants, this.successes, this.latencies, this.amounts]) a.length = mark;
+    for (const a of [this.kinds, this.minutes, this.entities, this.vendors, this.tenants, this.outcomes, this.latencies, this.amounts]) a.length = mark;
   }
 
   reset(): void {
@@ -63,7 +71,7 @@ export class RowTally {
     this.entities.push((kind === 'agent' ? d.agent_id : d.gateway_id) as string);
     this.vendors.push(d.vendor_id as string);
     this.tenants.push(tenantId);
-    this.successes.push(kind === 'agent' ? d.success === true : (d.status_code as number) < 400);
+    this.outcomes.push(kind === 'agent' ? (d.success === true ? OUTCOME_SUCCESS : 0) : gatewayOutcome(d.status_code as number, d.payment_verified === true));
     this.latencies.push(d.latency_ms as number);
     this.amounts.push(d.amount_atomic);
   }
@@ -110,14 +118,19 @@ export class RowTally {
       if (g === undefined) {
         g = count++;
         byVendor.set(vendorId, g);
-        nums.push(minute, 0, 0);
+        nums.push(minute, 0, 0, 0, 0, 0, 0, 0);
         names.push(kind, entity, vendorId, tenantId);
         spends.push(0);
       }
       rowGroup[i] = g;
       const o = g * NUMS_PER_GROUP;
       (nums[o + 1] as number)++;
-      if (this.successes[i] === true) (nums[o + 2] as number)++;
+      const outcome = this.outcomes[i] as number;
+      if ((outcome & OUTCOME_SUCCESS) !== 0) (nums[o + 2] as number)++;
+      // Status class c (2..5) counts at o + 1 + c: slots 3..6; 1xx has no slot of its own.
+      const cls = (outcome >> OUTCOME_CLASS_SHIFT) & 7;
+      if (cls >= 2) (nums[o + 1 + cls] as number)++;
+      if ((outcome & OUTCOME_VERIFIED) !== 0) (nums[o + 7] as number)++;
       // Validated already: a safe integer, a decimal string within int64, or absent.
       const amount = this.amounts[i] as number | string | null | undefined;
       if (amount !== undefined && amount !== null) spends[g] = addSpend(spends[g] as number | bigint, amount);
@@ -153,7 +166,17 @@ function addSpend(sum: number | bigint, amount: number | string): number | bigin
   return sum + BigInt(amount);
 }
 
-/** RowTally.pack(): per group `minute, requests, successes` in `nums`, its `requests`
+/** The outcome bits of a gateway row: success below 400, its status class, verified payment. */
+function gatewayOutcome(status: number, verified: boolean): number {
+  return (status < 400 ? OUTCOME_SUCCESS : 0) | (Math.floor(status / 100) << OUTCOME_CLASS_SHIFT) | (verified ? OUTCOME_VERIFIED : 0);
+}
+
+const OUTCOME_SUCCESS = 1;
+const OUTCOME_VERIFIED = 2;
+/** Bits 2..4: the hundreds digit of a gateway's status_code (1..5; 0 for agents). */
+const OUTCOME_CLASS_SHIFT = 2;
+
+/** RowTally.pack(): per group `minute, requests, successes, 2xx, 3xx, 4xx, 5xx, verified` in `nums`, its `requests`
  *  latencies in order in `latencies`, and `kind, entity, vendor, tenant, spend` in `text`. */
 export interface PackedGroups {
   count: number;
@@ -162,7 +185,7 @@ export interface PackedGroups {
   text: string;
 }
 
-const NUMS_PER_GROUP = 3;
+const NUMS_PER_GROUP = 8;
 const TEXT_PER_GROUP = 5;
 /** Cannot occur in any of the texts: PostgreSQL text refuses NUL, so validation does too. */
 const SEP = '\u0000';
@@ -183,8 +206,9 @@ export function unpackGroups(packed: PackedGroups, into: RowGroup[]): void {
     const lat = new Array<number>(requests);
     for (let k = 0; k < requests; k++) lat[k] = latencies[l++] as number;
     const spend = text[t + 4] as string;
-    into.push({
-      kind: text[t] as 'agent' | 'gateway',
+    const kind = text[t] as 'agent' | 'gateway';
+    const group: RowGroup = {
+      kind,
       minute: nums[o] as number,
       entity: text[t + 1] as string,
       vendorId: text[t + 2] as string,
@@ -194,6 +218,14 @@ export function unpackGroups(packed: PackedGroups, into: RowGroup[]): void {
       failures: requests - successes,
       spendAtomic: spend === '0' ? 0n : BigInt(spend),
       latencies: lat,
-    });
+    };
+    if (kind === 'gateway') {
+      group.status2xx = nums[o + 3] as number;
+      group.status3xx = nums[o + 4] as number;
+      group.status4xx = nums[o + 5] as number;
+      group.status5xx = nums[o + 6] as number;
+      group.paymentsVerified = nums[o + 7] as number;
+    }
+    into.push(group);
   }
 }

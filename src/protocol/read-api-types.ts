@@ -61,12 +61,30 @@ export interface AgentMetrics extends WindowFigures {
   runway_hours: number | null;
 }
 
+/** Requests by class of the gateway's HTTP status; 1xx answers are the rest of the requests. */
+export interface StatusClasses {
+  '2xx': number;
+  '3xx': number;
+  '4xx': number;
+  '5xx': number;
+}
+
+/** One bucket of the gateway metrics' chart: the agent chart's figures and the gateway's own. */
+export interface GatewayChartPoint extends ChartPoint {
+  status_classes: StatusClasses;
+  payments_verified: number;
+}
+
 /** GET /v1/gateway/metrics. */
 export interface GatewayMetrics extends WindowFigures {
   gateway_id: string;
   from: string;
   to: string;
   complete_through: string;
+  status_classes: StatusClasses;
+  /** Requests whose payment the gateway verified (payment_verified true). */
+  payments_verified: number;
+  chart_data: GatewayChartPoint[];
 }
 
 /** One vendor's figures in GET /v1/agent/vendors. */

@@ -1,4 +1,5 @@
 import type { RollupCounts } from './minute-cells.js';
+import { addStatusClasses, type StatusClassCounts } from './status-classes.js';
 
 /** One claimed rollup_pending row, as the claim statement returns it (numbers as text where int64 or numeric). */
 export interface PendingRow {
@@ -17,10 +18,16 @@ export interface PendingRow {
   latencies: string | null;
   latency_histogram: string | null;
   created_ms: string;
+  /** 012's counts (0 for agents). */
+  status_2xx: number;
+  status_3xx: number;
+  status_4xx: number;
+  status_5xx: number;
+  payments_verified: number;
 }
 
 /** Counts of one (kind, tenant, entity, vendor, bucket) gathered from pending rows. */
-export interface FoldCell extends Omit<RollupCounts, 'maxLatency'> {
+export interface FoldCell extends Omit<RollupCounts, 'maxLatency'>, StatusClassCounts {
   readonly kind: 'agent' | 'gateway';
   readonly tenantId: string;
   readonly entity: string;
@@ -65,6 +72,11 @@ export class PendingCells {
       cell.requests += r.total_requests;
       cell.successes += r.successful_requests;
       cell.failures += r.failed_requests;
+      cell.status2xx += r.status_2xx;
+      cell.status3xx += r.status_3xx;
+      cell.status4xx += r.status_4xx;
+      cell.status5xx += r.status_5xx;
+      cell.paymentsVerified += r.payments_verified;
       if (r.spend !== '0') cell.spend += BigInt(r.spend);
       cell.latencySum += Number(r.latency_sum);
       if (r.max_latency_ms !== null && (cell.maxLatency === null || r.max_latency_ms > cell.maxLatency)) cell.maxLatency = r.max_latency_ms;
@@ -94,6 +106,7 @@ export function cellsByBucket(cells: readonly FoldCell[], bucketMs: number): Fol
     d.requests += c.requests;
     d.successes += c.successes;
     d.failures += c.failures;
+    addStatusClasses(d, c);
     d.spend += c.spend;
     d.latencySum += c.latencySum;
     if (c.maxLatency !== null && (d.maxLatency === null || c.maxLatency > d.maxLatency)) d.maxLatency = c.maxLatency;
@@ -113,6 +126,11 @@ function emptyCell(kind: 'agent' | 'gateway', tenantId: string, entity: string, 
     requests: 0,
     successes: 0,
     failures: 0,
+    status2xx: 0,
+    status3xx: 0,
+    status4xx: 0,
+    status5xx: 0,
+    paymentsVerified: 0,
     spend: 0n,
     latencySum: 0,
     maxLatency: null,

@@ -6,6 +6,7 @@ import { cellsByBucket, DAY_MS, PendingCells, type FoldCell, type PendingRow } f
 import { HOUR_MS, HourDeltas, type HourDelta, type VendorTally } from './hour-deltas.js';
 import { HourRowMerger, type StoredHourRow } from './hourly-row-merge.js';
 import { decodeHistogram, type LatencyHistogram } from './latency-histogram.js';
+import { addStatusClasses, emptyStatusClasses, mergedStatusClasses, STATUS_CLASS_READ, STATUS_CLASS_VALUES, type StatusClassCounts, type StoredStatusClasses } from './status-classes.js';
 import { LockedRowsJson, lockedRowKey, lockedRowsSql, type LockedRowsSql, type RollupTableShape } from './locked-rows-sql.js';
 
 /**
@@ -19,7 +20,8 @@ const CLAIM_SQL = `DELETE FROM rollup_pending WHERE id IN (
   RETURNING kind, tenant_id, entity_id, vendor_id, (extract(epoch FROM minute) * 1000)::bigint::text AS minute_ms,
     total_requests, successful_requests, failed_requests, total_spend_atomic::text AS spend, latency_sum_ms::text AS latency_sum,
     max_latency_ms, array_to_string(latencies, ',') AS latencies, latency_histogram,
-    (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms`;
+    (extract(epoch FROM created_at) * 1000)::bigint::text AS created_ms,
+    status_2xx, status_3xx, status_4xx, status_5xx, payments_verified`;
 
 /** A table's key values for one item, in key order; `bucket` as epoch ms. */
 type KeyOf<T> = (item: T) => (string | number)[];
@@ -36,9 +38,13 @@ function table<T>(kind: 'agent' | 'gateway', shape: RollupTableShape, keyOf: Key
 }
 
 function bucketTable(kind: 'agent' | 'gateway', name: string): Table<FoldCell> {
-  const keys = kind === 'agent' ? ['agent_id', 'bucket', 'vendor_id'] : ['tenant_id', 'gateway_id', 'bucket', 'vendor_id'];
-  const keyOf: KeyOf<FoldCell> = kind === 'agent' ? (c) => [c.entity, c.bucket, c.vendorId] : (c) => [c.tenantId, c.entity, c.bucket, c.vendorId];
-  return table(kind, { name, keys, values: BUCKET_ROW_VALUES, read: BUCKET_ROW_READ }, keyOf);
+  if (kind === 'agent') return table(kind, { name, keys: ['agent_id', 'bucket', 'vendor_id'], values: BUCKET_ROW_VALUES, read: BUCKET_ROW_READ }, (c) => [c.entity, c.bucket, c.vendorId]);
+  // Gateway tables also carry the status classes (012), written after the common values.
+  return table(
+    kind,
+    { name, keys: ['tenant_id', 'gateway_id', 'bucket', 'vendor_id'], values: [...BUCKET_ROW_VALUES, ...STATUS_CLASS_VALUES], read: `${BUCKET_ROW_READ}, ${STATUS_CLASS_READ}` },
+    (c) => [c.tenantId, c.entity, c.bucket, c.vendorId],
+  );
 }
 
 const HOUR_VALUES = [
@@ -65,7 +71,13 @@ function hourTable(kind: 'agent' | 'gateway'): Table<HourDelta> {
     ? table(kind, { name: 'agent_stats_hourly', keys: ['bucket', 'agent_id'], values: HOUR_VALUES, read: HOUR_READ, touch: 'updated_at = now()' }, (d) => [d.bucket, d.entity])
     : table(
         kind,
-        { name: 'gateway_stats_hourly', keys: ['bucket', 'tenant_id', 'gateway_id'], values: HOUR_VALUES, read: HOUR_READ, touch: 'updated_at = now()' },
+        {
+          name: 'gateway_stats_hourly',
+          keys: ['bucket', 'tenant_id', 'gateway_id'],
+          values: [...HOUR_VALUES, ...STATUS_CLASS_VALUES],
+          read: `${HOUR_READ}, ${STATUS_CLASS_READ}`,
+          touch: 'updated_at = now()',
+        },
         (d) => [d.bucket, d.tenantId, d.entity],
       );
 }
@@ -133,9 +145,9 @@ export async function foldRound(client: pg.ClientBase, maxRows: number, mergers:
     requests += c.requests;
     if (c.oldestCreatedMs < oldest) oldest = c.oldestCreatedMs;
   }
-  for (const t of MINUTE_TABLES) await applyTable(client, t, cells, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
+  for (const t of MINUTE_TABLES) await applyTable(client, t, cells, (s, c) => bucketRowValues(mergers.bucket, s, c), slicer);
   const days = cellsByBucket(cells, DAY_MS);
-  for (const t of DAY_TABLES) await applyTable(client, t, days, (s, c) => mergers.bucket.merge(s as StoredBucketRow | undefined, c), slicer);
+  for (const t of DAY_TABLES) await applyTable(client, t, days, (s, c) => bucketRowValues(mergers.bucket, s, c), slicer);
   let clickhouseRows = 0;
   if (clickhouse !== null) {
     const rows = clickhouse.build(cells);
@@ -143,8 +155,9 @@ export async function foldRound(client: pg.ClientBase, maxRows: number, mergers:
     if (rows.length > 0) await client.query(OUTBOX_SQL, [JSON.stringify(rows), rows.length]);
   }
   // Last: HourDeltas takes the cells' latency lists over and appends to them.
+  const hourClasses = gatewayHourClasses(cells);
   const hours = hourDeltas(cells);
-  for (const t of HOUR_TABLES) await applyTable(client, t, hours, (s, d) => hourRowValues(mergers.hour, s as StoredHourRow | undefined, d), slicer);
+  for (const t of HOUR_TABLES) await applyTable(client, t, hours, (s, d) => hourRowValues(mergers.hour, s, d, hourClasses), slicer);
   await client.query('COMMIT');
   return { rows: claimed.rows.length, requests, cells: cells.length, oldestCreatedMs: oldest, clickhouseRows };
 }
@@ -181,9 +194,33 @@ function hourDeltas(cells: readonly FoldCell[]): HourDelta[] {
   return deltas.sorted();
 }
 
-function hourRowValues(merger: HourRowMerger, stored: StoredHourRow | undefined, d: HourDelta): unknown[] {
-  const m = merger.merge(stored, d);
-  return [
+/** A bucket row's values; a gateway's status classes after the common ones (bucketTable). */
+function bucketRowValues(merger: BucketRowMerger, stored: unknown, c: FoldCell): unknown[] {
+  const values: unknown[] = merger.merge(stored as StoredBucketRow | undefined, c);
+  if (c.kind === 'gateway') values.push(...mergedStatusClasses(stored as StoredStatusClasses | undefined, c));
+  return values;
+}
+
+function hourClassKey(bucket: number, tenantId: string, entity: string): string {
+  return `${bucket}\u0000${tenantId}\u0000${entity}`;
+}
+
+/** The gateway cells' status classes summed per hour row (HourDeltas carries the common counts only). */
+function gatewayHourClasses(cells: readonly FoldCell[]): Map<string, StatusClassCounts> {
+  const out = new Map<string, StatusClassCounts>();
+  for (const c of cells) {
+    if (c.kind !== 'gateway') continue;
+    const key = hourClassKey(Math.floor(c.bucket / HOUR_MS) * HOUR_MS, c.tenantId, c.entity);
+    let sum = out.get(key);
+    if (sum === undefined) out.set(key, (sum = emptyStatusClasses()));
+    addStatusClasses(sum, c);
+  }
+  return out;
+}
+
+function hourRowValues(merger: HourRowMerger, stored: unknown, d: HourDelta, classes: ReadonlyMap<string, StatusClassCounts>): unknown[] {
+  const m = merger.merge(stored as StoredHourRow | undefined, d);
+  const values: unknown[] = [
     m.totalRequests,
     m.successfulRequests,
     m.failedRequests,
@@ -197,6 +234,11 @@ function hourRowValues(merger: HourRowMerger, stored: StoredHourRow | undefined,
     m.latencyHistogram,
     m.vendorBreakdown,
   ];
+  if (d.kind === 'gateway') {
+    const add = classes.get(hourClassKey(d.bucket, d.tenantId, d.entity)) ?? emptyStatusClasses();
+    values.push(...mergedStatusClasses(stored as StoredStatusClasses | undefined, add));
+  }
+  return values;
 }
 
 /** Create missing rows, lock and read them, merge in JS, write back: three statements per table. */

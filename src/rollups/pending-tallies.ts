@@ -10,18 +10,21 @@ import type { RowGroup } from '../codec/index.js';
  */
 
 const COLUMNS =
-  'kind, tenant_id, entity_id, vendor_id, minute, total_requests, successful_requests, failed_requests, total_spend_atomic, latency_sum_ms, max_latency_ms, latencies';
+  'kind, tenant_id, entity_id, vendor_id, minute, total_requests, successful_requests, failed_requests, total_spend_atomic, latency_sum_ms, max_latency_ms, latencies, ' +
+  'status_2xx, status_3xx, status_4xx, status_5xx, payments_verified';
 
 /**
- * One statement for any number of groups: ten arrays of one value per group, and every
+ * One statement for any number of groups: fifteen arrays of one value per group, and every
  * group's latencies in one flat array that each row slices (`starts` are 1-based). Its text
  * never changes, so it is prepared once per connection (a named statement).
  */
 const INSERT_SQL = `INSERT INTO rollup_pending (${COLUMNS})
 SELECT g.kind, g.tenant, g.entity, g.vendor, to_timestamp(g.minute_ms / 1000.0), g.requests, g.successes, g.requests - g.successes,
-       g.spend, g.latency_sum, g.max_latency, CASE WHEN g.requests = 0 THEN NULL ELSE l.flat[g.start : g.start + g.requests - 1] END
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::int[], $8::numeric[], $9::bigint[], $10::int[], $11::int[])
-       AS g(kind, tenant, entity, vendor, minute_ms, requests, successes, spend, latency_sum, max_latency, start),
+       g.spend, g.latency_sum, g.max_latency, CASE WHEN g.requests = 0 THEN NULL ELSE l.flat[g.start : g.start + g.requests - 1] END,
+       g.s2, g.s3, g.s4, g.s5, g.verified
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::int[], $8::numeric[], $9::bigint[], $10::int[], $11::int[],
+            $13::int[], $14::int[], $15::int[], $16::int[], $17::int[])
+       AS g(kind, tenant, entity, vendor, minute_ms, requests, successes, spend, latency_sum, max_latency, start, s2, s3, s4, s5, verified),
      (SELECT $12::int[] AS flat) AS l`;
 
 const STATEMENT_NAME = 'machpay_rollup_pending_insert';
@@ -44,6 +47,11 @@ export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
   const sums = new Array<number>(n);
   const maxima = new Array<number | null>(n);
   const starts = new Array<number>(n);
+  const s2 = new Array<number>(n);
+  const s3 = new Array<number>(n);
+  const s4 = new Array<number>(n);
+  const s5 = new Array<number>(n);
+  const verified = new Array<number>(n);
   let total = 0;
   for (let i = 0; i < n; i++) total += (groups[i] as RowGroup).latencies.length;
   const flat = new Array<number>(total);
@@ -54,9 +62,26 @@ export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
     const count = lat.length;
     // A tally that does not add up would be folded into every rollup table for good: refuse
     // it here, where the batch's transaction can still fail as a whole.
-    if (g.requests !== count || g.successes < 0 || g.successes > g.requests || g.failures !== g.requests - g.successes || g.spendAtomic < 0n) {
+    const c2 = g.status2xx ?? 0;
+    const c3 = g.status3xx ?? 0;
+    const c4 = g.status4xx ?? 0;
+    const c5 = g.status5xx ?? 0;
+    const cv = g.paymentsVerified ?? 0;
+    if (
+      g.requests !== count ||
+      g.successes < 0 ||
+      g.successes > g.requests ||
+      g.failures !== g.requests - g.successes ||
+      g.spendAtomic < 0n ||
+      !statusClassesAddUp(g, c2, c3, c4, c5, cv)
+    ) {
       throw new PendingTallyError(`rollup group ${g.kind}/${g.entity}/${g.vendorId}@${g.minute} does not add up`);
     }
+    s2[i] = c2;
+    s3[i] = c3;
+    s4[i] = c4;
+    s5[i] = c5;
+    verified[i] = cv;
     kinds[i] = g.kind;
     tenants[i] = g.tenantId;
     entities[i] = g.entity;
@@ -79,7 +104,22 @@ export function pendingTallyParams(groups: readonly RowGroup[]): unknown[] {
     sums[i] = sum;
     maxima[i] = count === 0 ? null : max;
   }
-  return [kinds, tenants, entities, vendors, minutes, requests, successes, spends, sums, maxima, starts, flat];
+  return [kinds, tenants, entities, vendors, minutes, requests, successes, spends, sums, maxima, starts, flat, s2, s3, s4, s5, verified];
+}
+
+/**
+ * A gateway's classes are counts within its requests: 2xx and 3xx among its successes
+ * (status below 400), 4xx and 5xx among its failures. "Among", not "equal to": a writer that
+ * does not know the classes leaves them 0 (the codec always fills them). Agents have none.
+ */
+function statusClassesAddUp(g: RowGroup, c2: number, c3: number, c4: number, c5: number, verified: number): boolean {
+  if (!isCount(c2) || !isCount(c3) || !isCount(c4) || !isCount(c5) || !isCount(verified)) return false;
+  if (g.kind === 'agent') return c2 + c3 + c4 + c5 + verified === 0;
+  return c2 + c3 <= g.successes && c4 + c5 <= g.failures && verified <= g.requests;
+}
+
+function isCount(c: number): boolean {
+  return Number.isSafeInteger(c) && c >= 0;
 }
 
 /**
@@ -99,7 +139,7 @@ const STAGED: Record<StagedTable, { returning: string; select: string; group: st
     group: 'agent_id, vendor_id',
   },
   gateway_telemetry: {
-    returning: 'time, tenant_id, gateway_id, vendor_id, latency_ms, status_code, amount_atomic',
+    returning: 'time, tenant_id, gateway_id, vendor_id, latency_ms, status_code, amount_atomic, payment_verified',
     select: `'gateway', tenant_id, gateway_id, vendor_id`,
     group: 'tenant_id, gateway_id, vendor_id',
   },
@@ -119,10 +159,17 @@ export type StagedTable = 'agent_interactions' | 'gateway_telemetry';
 export function stagedPendingSql(table: StagedTable, insert: string): string {
   const s = STAGED[table];
   const success = table === 'agent_interactions' ? 'success' : 'status_code < 400';
+  const classes =
+    table === 'agent_interactions'
+      ? '0, 0, 0, 0, 0'
+      : `count(*) FILTER (WHERE status_code BETWEEN 200 AND 299), count(*) FILTER (WHERE status_code BETWEEN 300 AND 399),
+       count(*) FILTER (WHERE status_code BETWEEN 400 AND 499), count(*) FILTER (WHERE status_code BETWEEN 500 AND 599),
+       count(*) FILTER (WHERE payment_verified)`;
   return `WITH ins AS (${insert} RETURNING ${s.returning}),
   cut AS (SELECT *, to_timestamp(floor(extract(epoch FROM time) / 60) * 60) AS minute FROM ins)
 INSERT INTO rollup_pending (${COLUMNS})
 SELECT ${s.select}, minute, count(*), count(*) FILTER (WHERE ${success}), count(*) FILTER (WHERE NOT (${success})),
-       COALESCE(sum(amount_atomic), 0), sum(latency_ms), max(latency_ms), array_agg(latency_ms)
+       COALESCE(sum(amount_atomic), 0), sum(latency_ms), max(latency_ms), array_agg(latency_ms),
+       ${classes}
 FROM cut GROUP BY ${s.group}, minute`;
 }
