@@ -15,8 +15,9 @@ export interface BuildInfo {
  */
 const ROOTS = [new URL('../', import.meta.url), new URL('../../', import.meta.url)];
 
-export function readBuildInfo(): BuildInfo {
-  const root = ROOTS.find((u) => existsSync(new URL('package.json', u)));
+/** `roots`: where to look for the package root, nearest first (a test passes its own). */
+export function readBuildInfo(roots: readonly URL[] = ROOTS): BuildInfo {
+  const root = roots.find((u) => existsSync(new URL('package.json', u)));
   if (root === undefined) return { version: 'unknown', nodeVersion: process.version, commit: 'unknown' };
   const { version } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version?: string };
   const commitFile = new URL('BUILD_COMMIT', root);
