@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { RetryingProducer } from '../helpers/retrying-producer.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -97,6 +97,10 @@ describe('graceful stop after PostgreSQL was black-holed', () => {
     console.log(`stopped while black-holed: exit ${code} in ${stopMs} ms; ${producer.acknowledged.size} acknowledged`);
     expect(code, rx.stderrText().slice(-4000)).toBe(0);
     expect(stopMs).toBeLessThan(STOP_BOUND_MS);
+    // Read past the proxy: acknowledged events PostgreSQL does not have are in the spool only.
+    const ids = producer.agents.map((a) => a.agentId);
+    const rows = await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM agent_interactions WHERE agent_id = ANY($1)', [ids]);
+    expect(Number(rows[0]?.n), 'acknowledged events left in the spool at exit').toBeLessThan(producer.acknowledged.size);
     await expectReplayedAfterRestart(rx.dataDir, producer);
   }, 60_000);
 });
