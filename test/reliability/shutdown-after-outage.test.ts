@@ -2,7 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, endPool } from '../../src/database/index.js';
+import { Lifecycle } from '../../src/lifecycle.js';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/postgres.js';
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { RetryingProducer } from '../helpers/retrying-producer.js';
@@ -103,4 +106,41 @@ describe('graceful stop after PostgreSQL was black-holed', () => {
     expect(Number(rows[0]?.n), 'acknowledged events left in the spool at exit').toBeLessThan(producer.acknowledged.size);
     await expectReplayedAfterRestart(rx.dataDir, producer);
   }, 60_000);
+});
+
+describe('the stop deadlines themselves', () => {
+  it('a step that never stops is left behind at its deadline, and the steps before it still stop', async () => {
+    const journal: string[] = [];
+    const lifecycle = new Lifecycle(pino({ level: 'silent' }), 100);
+    await lifecycle.start([
+      { name: 'first', start: () => undefined, stop: () => void journal.push('stop first') },
+      { name: 'hangs', start: () => undefined, stop: () => new Promise<void>(() => undefined) },
+      { name: 'own deadline', start: () => undefined, stop: () => sleep(300).then(() => void journal.push('stop own deadline')), stopTimeoutMs: 1000 },
+    ]);
+    const started = Date.now();
+    await lifecycle.stop();
+    expect(journal).toEqual(['stop own deadline', 'stop first']);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('endPool ends a pool whose connection waits on a black-holed query by destroying its socket', async () => {
+    proxy.setMode('forward');
+    const pool = createPool(proxy.urlThrough(db.url), 2, pino({ level: 'silent' }));
+    try {
+      await pool.query('SELECT 1');
+      proxy.setMode('blackhole');
+      const stuck = pool.query('SELECT 1').then(
+        () => 'answered',
+        () => 'failed',
+      );
+      await sleep(100);
+      const started = Date.now();
+      expect(await endPool(pool, 300), 'ended on its own').toBe(false);
+      expect(Date.now() - started).toBeLessThan(1000);
+      // The query fails as a broken connection now, not at its 35 s query timeout.
+      expect(await Promise.race([stuck, sleep(2000, 'still waiting')])).toBe('failed');
+    } finally {
+      proxy.setMode('forward');
+    }
+  });
 });
