@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { tasksetAvailable, type PinMode } from './affinity.js';
 
-export const SCENARIOS = ['target', 'max', 'per-packet-signed', 'mix', 'read'] as const;
+export const SCENARIOS = ['target', 'max', 'per-packet-signed', 'mix', 'read', 'stream'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -14,6 +14,7 @@ import type { VisibilityResult } from './visibility-probe.js';
 import type { CommitFloor } from './commit-probe.js';
 import type { PresignStats } from './presign.js';
 import type { ReadScenario } from './scenarios/read.js';
+import type { StreamScenarioResult } from './scenarios/stream.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -158,6 +159,8 @@ export interface RunRecord {
     mix?: MixScenario;
     /** The read API on a month of history (bench/scenarios/read.ts). */
     read?: ReadScenario;
+    /** Ingest with and without open subscribers, and committed → delivered latency (bench/scenarios/stream.ts). */
+    stream?: StreamScenarioResult;
   };
   figures: Figure[];
   problems: string[];

@@ -26,6 +26,7 @@ import { writeReport } from './report/markdown.js';
 import { findPrevious, readRecord, runId, saveRecord, SCHEMA_VERSION, type RunRecord, type ThroughputScenario } from './results.js';
 import { runMixScenario } from './scenarios/mix.js';
 import { runReadScenario } from './scenarios/read.js';
+import { runStreamScenario } from './scenarios/stream.js';
 import { runTargetScenario } from './scenarios/target.js';
 import { runThroughputScenario, type ThroughputKind } from './scenarios/throughput.js';
 import { remoteCommand } from './remote.js';
@@ -241,6 +242,27 @@ async function run(opts: BenchOptions): Promise<number> {
       const r = await attempt(rec, 'read', () => runReadScenario(ctx));
       if (r !== null) rec.scenarios.read = r;
       checkAlive(rec, [receiver, peer, httpCeiling], 'read');
+    }
+    if (opts.scenarios.includes('stream')) {
+      ctx.say('\nstream');
+      const url = ctx.receiver.databaseUrl;
+      const quick = opts.quick;
+      const s = await attempt(rec, 'stream', async () => {
+        if (url === null) throw new Error('the stream scenario needs the receiver database');
+        return runStreamScenario(url, {
+          seconds: quick ? 4 : 8,
+          rounds: quick ? 1 : 2,
+          subscribers: 1000,
+          rowsPerBatch: 5000,
+          latencySubscribers: 100,
+          latencySeconds: quick ? 5 : 10,
+        });
+      });
+      if (s !== null) {
+        rec.scenarios.stream = s;
+        ctx.say(`  ingest with ${s.ingest.subscribers} subscribers ÷ without: ×${s.ingest.ratio.toFixed(3)}; committed → delivered p50 ${s.latency.p50Ms.toFixed(1)} ms, p99 ${s.latency.p99Ms.toFixed(1)} ms (${s.latency.subscribers} subscribers, ${s.latency.eventsPerSecond.toFixed(0)} events/s)`);
+      }
+      checkAlive(rec, [receiver, peer, httpCeiling], 'stream');
     }
     ctx.place('none');
   } finally {
