@@ -320,7 +320,9 @@ export async function runStreamScenario(serverUrl: string, o: StreamScenarioOpti
     const eventsSent = s.hub.snapshot().delivered - sentBefore;
     const resets = s.hub.snapshot().resets;
 
-    // Latency: one tenant's agents, `latencySubscribers` streams on its agent:*.
+    // Latency: one tenant's agents, `latencySubscribers` streams on its agent:*. It starts from
+    // capture off, so the backlog of the last run with 1000 subscribers is not in its figures.
+    await waitFor('capture off', async () => (await captureState()) === 'off');
     const lat = tenants[0] as { key: string; agents: string[] };
     const subs = startSubscribers(
       port,
