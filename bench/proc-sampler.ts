@@ -22,7 +22,8 @@ function ticksPerSecond(): number {
 }
 
 /** utime + stime of a /proc stat line, in clock ticks. */
-function cpuTicks(statPath: string): number | null {
+/** User + system clock ticks (10 ms) of a /proc stat file, or null when the process is gone. */
+export function cpuTicks(statPath: string): number | null {
   try {
     const stat = readFileSync(statPath, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

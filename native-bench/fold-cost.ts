@@ -30,6 +30,7 @@ import { migrate, openEmbeddedPostgres } from '../src/database/index.js';
 import { FoldMergers, foldRound } from '../src/rollups/fold-round.js';
 import { pendingTallyParams, writePendingTallies } from '../src/rollups/pending-tallies.js';
 import { copyRows } from './copy-ceiling.js';
+import { cpuTicks } from '../bench/proc-sampler.js';
 
 interface Figures {
   /** Median wall ms of one transaction: COPY of the batch's rows alone (the ceiling). */
@@ -124,10 +125,7 @@ function copyIn(client: pg.PoolClient, data: Buffer | string, sql = `COPY agent_
 
 /** CPU ms (user + system) a PostgreSQL backend has used so far, from /proc (same machine only). */
 function backendCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the command name; clock ticks of 10 ms.
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return (cpuTicks(`/proc/${pid}/stat`) ?? 0) * 10;
 }
 
 /** The same tallies as COPY text rows: the alternative to the one-statement INSERT, measured beside it. */

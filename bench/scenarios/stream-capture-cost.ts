@@ -18,7 +18,7 @@
  * Figures: the backend's CPU (from /proc, so PostgreSQL must run on this machine) summed over
  * all batches, and the median wall time per COPY, each as a ratio to `base`.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { COPY_COLUMNS } from '../../src/codec/index.js';
 import { migrate } from '../../src/database/index.js';
 import { newAgent } from '../../test/helpers/agent.js';
+import { cpuTicks } from '../proc-sampler.js';
 
 interface Variant {
   name: string;
@@ -97,9 +98,7 @@ function copyIn(client: pg.PoolClient, table: string, data: Buffer): Promise<voi
 
 /** CPU ms (user + system) a PostgreSQL backend has used so far. */
 function backendCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return (cpuTicks(`/proc/${pid}/stat`) ?? 0) * 10;
 }
 
 function median(xs: readonly number[]): number {

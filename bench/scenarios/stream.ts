@@ -36,6 +36,7 @@ import { COPY_COLUMNS } from '../../src/codec/index.js';
 import { migrate } from '../../src/database/index.js';
 import { registerStreamRoutes, type StreamRoutes } from '../../src/stream/index.js';
 import { newAgent } from '../../test/helpers/agent.js';
+import { cpuTicks } from '../proc-sampler.js';
 
 export interface StreamScenarioOptions {
   seconds: number;
@@ -157,13 +158,7 @@ function copyText(client: pg.PoolClient, text: string): Promise<void> {
 
 /** CPU seconds a process has used (user + system), from /proc: PostgreSQL must run on this machine. */
 function procCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
+  return (cpuTicks(`/proc/${pid}/stat`) ?? 0) / 100;
 }
 
 /** Measures `work`'s CPU split, per second of wall time. */
