@@ -23,7 +23,6 @@ import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { COPY_COLUMNS, COPY_FORMATS, type RowGroup } from '../src/codec/index.js';
 import { migrate, openEmbeddedPostgres } from '../src/database/index.js';
@@ -31,6 +30,7 @@ import { FoldMergers, foldRound } from '../src/rollups/fold-round.js';
 import { pendingTallyParams, writePendingTallies } from '../src/rollups/pending-tallies.js';
 import { copyRows } from './copy-ceiling.js';
 import { cpuTicks } from '../bench/proc-sampler.js';
+import { copyIn } from '../bench/copy-in.js';
 
 interface Figures {
   /** Median wall ms of one transaction: COPY of the batch's rows alone (the ceiling). */
@@ -114,14 +114,7 @@ function batchGroups(b: number, p: { groups: number; rows: number; agents: numbe
   return out;
 }
 
-function copyIn(client: pg.PoolClient, data: Buffer | string, sql = `COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN${COPY_FORMATS.agent_interactions === 'binary' ? ' (FORMAT binary)' : ''}`): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = client.query(copyFrom(sql));
-    stream.on('error', reject);
-    stream.on('finish', resolve);
-    stream.end(data);
-  });
-}
+const ROWS_COPY = `COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN${COPY_FORMATS.agent_interactions === 'binary' ? ' (FORMAT binary)' : ''}`;
 
 /** CPU ms (user + system) a PostgreSQL backend has used so far, from /proc (same machine only). */
 function backendCpuMs(pid: number): number {
@@ -222,10 +215,10 @@ async function main(): Promise<void> {
           const cpu0 = backendCpuMs(pid);
           const t = performance.now();
           await client.query('BEGIN');
-          await copyIn(client, data);
+          await copyIn(client, ROWS_COPY, data);
           const t1 = performance.now();
           if (mode === 'with') await writePendingTallies(client, batches[b] as RowGroup[]);
-          if (mode === 'byCopy') await copyIn(client, talliesCopyText(batches[b] as RowGroup[]), TALLY_COPY);
+          if (mode === 'byCopy') await copyIn(client, TALLY_COPY, talliesCopyText(batches[b] as RowGroup[]));
           const t2 = performance.now();
           await client.query('COMMIT');
           if (mode === 'copy') copyMs.push(performance.now() - t);

@@ -32,11 +32,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import { COPY_COLUMNS } from '../src/codec/index.js';
 import { migrate, openEmbeddedPostgres } from '../src/database/index.js';
 import { newAgent } from '../test/helpers/agent.js';
+import { copyIn } from '../bench/copy-in.js';
 
 const COLS = COPY_COLUMNS.agent_interactions.join(', ');
 const STAGE = 'stage_agent_interactions';
@@ -101,15 +101,6 @@ function batchRows(rows: number, first: number, agents: readonly string[]): { ro
     k += `${agent}\t${n}\t${t}\n`;
   }
   return { rows: Buffer.from(s), keys: Buffer.from(k) };
-}
-
-function copyIn(client: pg.PoolClient, sql: string, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = client.query(copyFrom(sql));
-    stream.on('error', reject);
-    stream.on('finish', resolve);
-    stream.end(data);
-  });
 }
 
 function median(xs: number[]): number {

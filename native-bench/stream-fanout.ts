@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import { createApiKey } from '../src/api-keys/index.js';
@@ -26,15 +25,7 @@ import { COPY_COLUMNS } from '../src/codec/index.js';
 import { migrate, openEmbeddedPostgres } from '../src/database/index.js';
 import { registerStreamRoutes } from '../src/stream/index.js';
 import { newAgent } from '../test/helpers/agent.js';
-
-function copyText(client: pg.PoolClient, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = client.query(copyFrom(`COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`));
-    s.on('error', reject);
-    s.on('finish', resolve);
-    s.end(text);
-  });
-}
+import { copyIn } from '../bench/copy-in.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -104,7 +95,7 @@ async function main(): Promise<void> {
         const client = await writers.connect();
         try {
           while (performance.now() < deadline) {
-            await copyText(client, batch());
+            await copyIn(client, `COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`, batch());
             stream.notifier.committed();
             rows += rowsPerBatch;
           }

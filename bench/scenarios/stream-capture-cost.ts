@@ -23,11 +23,11 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { COPY_COLUMNS } from '../../src/codec/index.js';
 import { migrate } from '../../src/database/index.js';
 import { newAgent } from '../../test/helpers/agent.js';
 import { cpuTicks } from '../proc-sampler.js';
+import { copyIn } from '../copy-in.js';
 
 interface Variant {
   name: string;
@@ -86,16 +86,6 @@ function textRows(rows: number, batch: number, agents: readonly string[]): Buffe
   return Buffer.from(lines.join(''));
 }
 
-function copyIn(client: pg.PoolClient, table: string, data: Buffer): Promise<void> {
-  const sql = `COPY ${table} (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`;
-  return new Promise((resolve, reject) => {
-    const stream = client.query(copyFrom(sql));
-    stream.on('error', reject);
-    stream.on('finish', resolve);
-    stream.end(data);
-  });
-}
-
 /** CPU ms (user + system) a PostgreSQL backend has used so far. */
 function backendCpuMs(pid: number): number {
   return (cpuTicks(`/proc/${pid}/stat`) ?? 0) * 10;
@@ -139,7 +129,7 @@ export async function measureCaptureCost(serverUrl: string, batches: number, row
         const v = variants[(b + k) % variants.length] as Variant;
         const c0 = backendCpuMs(pid);
         const t0 = performance.now();
-        await copyIn(client, `bench_${v.name}`, data);
+        await copyIn(client, `COPY bench_${v.name} (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`, data);
         wall.get(v.name)?.push(performance.now() - t0);
         cpu.set(v.name, (cpu.get(v.name) ?? 0) + backendCpuMs(pid) - c0);
       }

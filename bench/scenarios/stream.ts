@@ -28,7 +28,6 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import { createApiKey } from '../../src/api-keys/index.js';
@@ -37,6 +36,9 @@ import { migrate } from '../../src/database/index.js';
 import { registerStreamRoutes, type StreamRoutes } from '../../src/stream/index.js';
 import { newAgent } from '../../test/helpers/agent.js';
 import { cpuTicks } from '../proc-sampler.js';
+import { copyIn } from '../copy-in.js';
+
+const INTERACTIONS_COPY = `COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`;
 
 export interface StreamScenarioOptions {
   seconds: number;
@@ -145,15 +147,6 @@ function startSubscribers(port: number, streams: { path: string; key: string }[]
       return done;
     },
   };
-}
-
-function copyText(client: pg.PoolClient, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = client.query(copyFrom(`COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`));
-    s.on('error', reject);
-    s.on('finish', resolve);
-    s.end(text);
-  });
 }
 
 /** CPU seconds a process has used (user + system), from /proc: PostgreSQL must run on this machine. */
@@ -271,7 +264,7 @@ export async function runStreamScenario(serverUrl: string, o: StreamScenarioOpti
         const client = await writers.connect();
         try {
           while (performance.now() < deadline) {
-            await copyText(client, batchText(o.rowsPerBatch, agents));
+            await copyIn(client, INTERACTIONS_COPY, batchText(o.rowsPerBatch, agents));
             s.notifier.committed();
             rows += o.rowsPerBatch;
           }
@@ -332,7 +325,7 @@ export async function runStreamScenario(serverUrl: string, o: StreamScenarioOpti
     try {
       for (let tick = 0; tick < o.latencySeconds * 100; tick++) {
         const from = nonce;
-        await copyText(client, batchText(10, lat.agents));
+        await copyIn(client, INTERACTIONS_COPY, batchText(10, lat.agents));
         const at = now();
         for (let n = from; n < nonce; n++) committedAt.set(n, at);
         s.notifier.committed();
