@@ -7,47 +7,36 @@ export interface KeysPurge {
   readonly complete: boolean;
 }
 
-interface BatchRow {
-  deleted: number;
-  seen: number;
-  last_time: string | null;
-  last_agent: string | null;
-  last_nonce: string | null;
-}
-
 /**
  * Deletes the agent_interaction_keys rows of the interactions in `detached` (a detached
  * partition of agent_interactions): each key holds its row's time (schema/postgres/008), so a
- * key goes only when it stands for a row of this table. The table is walked in the order of its
- * primary key (time, agent_id, nonce), `batchRows` at a time, each batch its own transaction
- * using the keys' primary key: no scan of the keys table and no long lock.
+ * key goes only when it stands for a row of this table. agent_interactions has no index that
+ * covers a whole partition in order (schema/postgres/014), so the table is walked by block
+ * ranges of its heap (a TID range scan reads only those blocks), about `batchRows` rows at a
+ * time, each batch its own transaction using the keys' primary key: no scan of the keys table
+ * and no long lock. Nothing writes into a detached table, so its blocks do not move.
  */
 export async function purgeInteractionKeys(client: pg.ClientBase, detached: string, limits: RetentionLimits): Promise<KeysPurge> {
-  let cursor: [string, string, string] = ['-infinity', '', '-9223372036854775808'];
+  const size = await client.query<{ blocks: number; first_block_rows: number }>(
+    `SELECT (pg_relation_size('${detached}') / current_setting('block_size')::int)::int AS blocks,
+            (SELECT count(*) FROM ${detached} WHERE ctid < '(1,0)'::tid)::int AS first_block_rows`,
+  );
+  const blocks = size.rows[0]?.blocks ?? 0;
+  // The first block's row count stands for every block's: rows of one month are alike in size.
+  const step = Math.max(1, Math.floor(limits.batchRows / Math.max(1, size.rows[0]?.first_block_rows ?? 1)));
   let deleted = 0;
-  for (;;) {
+  for (let block = 0; block < blocks; block += step) {
     if (limits.expired()) return { deleted, complete: false };
-    const { rows } = await client.query<BatchRow>(
-      `WITH batch AS (
-         SELECT time, agent_id, nonce FROM ${detached}
-          WHERE (time, agent_id, nonce) > ($1::timestamptz, $2::varchar, $3::bigint)
-          ORDER BY time, agent_id, nonce LIMIT $4),
-       gone AS (
-         DELETE FROM agent_interaction_keys k USING batch b
-          WHERE k.agent_id = b.agent_id AND k.nonce = b.nonce AND k.time = b.time
-          RETURNING 1),
-       last AS (SELECT time, agent_id, nonce FROM batch ORDER BY time DESC, agent_id DESC, nonce DESC LIMIT 1)
-       SELECT (SELECT count(*) FROM gone)::int AS deleted, (SELECT count(*) FROM batch)::int AS seen,
-              (SELECT time::text FROM last) AS last_time, (SELECT agent_id FROM last) AS last_agent,
-              (SELECT nonce::text FROM last) AS last_nonce`,
-      [...cursor, limits.batchRows],
+    const { rows } = await client.query<{ deleted: number }>(
+      `WITH gone AS (
+         DELETE FROM agent_interaction_keys k USING ${detached} b
+          WHERE b.ctid >= $1::tid AND b.ctid < $2::tid
+            AND k.agent_id = b.agent_id AND k.nonce = b.nonce AND k.time = b.time
+          RETURNING 1)
+       SELECT count(*)::int AS deleted FROM gone`,
+      [`(${block},0)`, `(${block + step},0)`],
     );
-    const r = rows[0];
-    if (r === undefined) return { deleted, complete: true };
-    deleted += r.deleted;
-    if (r.seen < limits.batchRows || r.last_time === null || r.last_agent === null || r.last_nonce === null) {
-      return { deleted, complete: true };
-    }
-    cursor = [r.last_time, r.last_agent, r.last_nonce];
+    deleted += rows[0]?.deleted ?? 0;
   }
+  return { deleted, complete: true };
 }

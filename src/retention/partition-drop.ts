@@ -27,8 +27,8 @@ export interface DroppedPartition {
  * Each partition is detached first, in a short transaction whose lock request gives up after
  * `lock_timeout` (while it waits, every COPY into the table queues behind it): a refused lock
  * ends the run with 55P03 and the next check tries again. Once detached, nothing can write into
- * it, so the interaction keys of its rows are deleted in batches (joined on the detached table's
- * primary key, without holding any lock ingest needs), then the table is dropped. A run that
+ * it, so the interaction keys of its rows are deleted in batches (by block ranges of the detached
+ * table, without holding any lock ingest needs), then the table is dropped. A run that
  * stops in between leaves a detached table, which the next run finds by its name and finishes.
  */
 export async function dropExpiredPartitions(

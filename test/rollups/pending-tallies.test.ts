@@ -1,7 +1,7 @@
 /**
  * rollup_pending against the real PostgreSQL: a batch's tallies live and die with its
  * transaction, carry exact figures (spend past 2^53, every latency), and the staged path's
- * statement tallies exactly the rows its INSERT … ON CONFLICT DO NOTHING inserted.
+ * statement tallies exactly the rows its INSERT inserted, not those it skipped.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,11 +118,12 @@ describe('stagedPendingSql', () => {
       await c.query('CREATE TEMP TABLE stage_gw (LIKE gateway_telemetry INCLUDING DEFAULTS)');
       const t0 = new Date(M0 + 1_500).toISOString();
       const t1 = new Date(M0 + 61_000).toISOString();
-      // One row already stored: its duplicate in the stage is not inserted and not counted.
+      // One row already stored with its key: its duplicate in the stage is not inserted and not counted.
       await c.query(
         `INSERT INTO agent_interactions (time, agent_id, vendor_id, amount_atomic, nonce, success, latency_ms) VALUES ($1, 'ws-1', 'v1', 5, 1, true, 10)`,
         [t0],
       );
+      await c.query(`INSERT INTO agent_interaction_keys (agent_id, nonce, time) VALUES ('ws-1', 1, $1)`, [t0]);
       await c.query(
         `INSERT INTO stage_ai (time, agent_id, vendor_id, amount_atomic, nonce, success, latency_ms) VALUES
            ($1, 'ws-1', 'v1', 5, 1, true, 10), ($1, 'ws-1', 'v1', 9223372036854775807, 2, false, 20),
@@ -136,7 +137,12 @@ describe('stagedPendingSql', () => {
       );
       const cols = 'time, agent_id, vendor_id, amount_atomic, nonce, success, latency_ms';
       const gcols = 'time, tenant_id, event_source, event_id, gateway_id, vendor_id, route, method, status_code, latency_ms, amount_atomic';
-      const ai = stagedPendingSql('agent_interactions', `INSERT INTO agent_interactions (${cols}) SELECT ${cols} FROM stage_ai ON CONFLICT DO NOTHING`);
+      // agent_interactions has no unique index of its own (schema 014): a stored key is what skips a row.
+      const ai = stagedPendingSql(
+        'agent_interactions',
+        `INSERT INTO agent_interactions (${cols}) SELECT ${cols} FROM stage_ai s
+          WHERE NOT EXISTS (SELECT 1 FROM agent_interaction_keys k WHERE k.agent_id = s.agent_id AND k.nonce = s.nonce)`,
+      );
       const gw = stagedPendingSql('gateway_telemetry', `INSERT INTO gateway_telemetry (${gcols}) SELECT ${gcols} FROM stage_gw ON CONFLICT DO NOTHING`);
 
       await c.query('BEGIN');

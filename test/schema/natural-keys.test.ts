@@ -24,11 +24,12 @@ const DIRECT = [
   `INSERT INTO agent_interaction_keys (agent_id, nonce, time) SELECT agent_id, nonce, time FROM ${STAGE}`,
   `INSERT INTO agent_interactions (${COLS}) SELECT ${COLS} FROM ${STAGE}`,
 ].join(';\n');
-/** The careful path: keep only the staged rows whose key this transaction inserted. */
+/** The careful path: keep only the staged rows whose key this transaction inserted, one per key
+ *  (agent_interactions has no unique index of its own since 014). */
 const CAREFUL = [
   `WITH k AS (INSERT INTO agent_interaction_keys (agent_id, nonce, time) SELECT agent_id, nonce, time FROM ${STAGE} ORDER BY agent_id, nonce, time ON CONFLICT DO NOTHING RETURNING agent_id, nonce, time)
    DELETE FROM ${STAGE} s WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.agent_id = s.agent_id AND k.nonce = s.nonce AND k.time = s.time)`,
-  `INSERT INTO agent_interactions (${COLS}) SELECT ${COLS} FROM ${STAGE} ORDER BY time, agent_id, nonce ON CONFLICT DO NOTHING`,
+  `INSERT INTO agent_interactions (${COLS}) SELECT DISTINCT ON (agent_id, nonce) ${COLS} FROM ${STAGE} ORDER BY agent_id, nonce, time`,
 ].join(';\n');
 
 let db: TestDatabase;
@@ -105,6 +106,12 @@ describe('migration 008', () => {
     expect(keys.rows.map((r) => [r.agent_id, r.nonce, r.time.toISOString()])).toEqual(rows.rows.map((r) => [r.agent_id, r.nonce, r.time.toISOString()]));
     const pk = await pool.query<{ def: string }>("SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'gateway_telemetry_pkey'");
     expect(pk.rows[0]?.def).toBe('PRIMARY KEY (tenant_id, event_source, event_id)');
+    // 014: the key table is agent_interactions' only uniqueness, on the parent and every partition.
+    const unique = await pool.query(
+      `SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indisunique AND indrelid IN
+         (SELECT 'agent_interactions'::regclass UNION ALL SELECT inhrelid FROM pg_inherits WHERE inhparent = 'agent_interactions'::regclass)`,
+    );
+    expect(unique.rows).toEqual([]);
   });
 });
 

@@ -58,13 +58,19 @@ export async function linkedAgent(pool: pg.Pool, tenant: string | null): Promise
   return id;
 }
 
-/** Interactions of `agent` with these nonces, in one transaction of `client`; rows that exist already are skipped. */
+/**
+ * Interactions of `agent` with these nonces, in one statement of `client`; nonces stored
+ * already are skipped. As the COPY sink does, each row's key goes into agent_interaction_keys
+ * in the same transaction, and only rows whose key is new are inserted.
+ */
 export async function insertInteractions(client: pg.ClientBase | pg.Pool, agent: string, nonces: readonly number[], errorMessage: string | null = null): Promise<number> {
   const r = await client.query(
-    `INSERT INTO agent_interactions (time, agent_id, vendor_id, nonce, amount_atomic, success, latency_ms, error_message)
-     SELECT '2026-01-01T00:00:00Z'::timestamptz + n * interval '1 ms', $1, 'vendor-1', n, 9007199254740993, true, 12, $3
-     FROM unnest($2::bigint[]) AS n
-     ON CONFLICT DO NOTHING`,
+    `WITH k AS (
+       INSERT INTO agent_interaction_keys (agent_id, nonce, time)
+       SELECT $1, n, '2026-01-01T00:00:00Z'::timestamptz + n * interval '1 ms' FROM unnest($2::bigint[]) AS n ORDER BY n
+       ON CONFLICT DO NOTHING RETURNING nonce, time)
+     INSERT INTO agent_interactions (time, agent_id, vendor_id, nonce, amount_atomic, success, latency_ms, error_message)
+     SELECT time, $1, 'vendor-1', nonce, 9007199254740993, true, 12, $3 FROM k`,
     [agent, nonces, errorMessage],
   );
   return r.rowCount ?? 0;

@@ -10,10 +10,10 @@ import { requestParts } from './request-parts.js';
 import { rowParts } from './row-parts.js';
 import { refusesRow, splitRefused, type RefusedPart } from './split-refused.js';
 
-/** Primary-key order of each table: inserting in this order keeps lock order the same in
+/** Natural-key order of each table: inserting in this order keeps lock order the same in
  *  every transaction, so concurrent batches that share keys wait instead of deadlocking. */
 const KEY_ORDER: Record<TableName, string> = {
-  agent_interactions: 'time, agent_id, nonce',
+  agent_interactions: 'agent_id, nonce, time',
   agent_telemetry: 'time, agent_id',
   gateway_telemetry: 'tenant_id, event_source, event_id',
 };
@@ -21,9 +21,11 @@ const KEY_ORDER: Record<TableName, string> = {
 /**
  * agent_interactions' natural key (agent_id, nonce) holds whatever the time: every stored row
  * has its key in agent_interaction_keys (schema/postgres/008_natural_keys.sql), written in the
- * same transaction. The direct path COPYs the workers' key rows there, where a repeated key
- * raises unique_violation like any duplicate; the careful path inserts the staged rows' keys
- * with ON CONFLICT DO NOTHING and keeps only the staged rows whose key it inserted.
+ * same transaction, and that is the only uniqueness agent_interactions has (schema 014). The
+ * direct path COPYs the workers' key rows there, where a repeated key raises unique_violation
+ * like any duplicate; the careful path inserts the staged rows' keys with ON CONFLICT DO
+ * NOTHING, keeps only the staged rows whose key it inserted, and then inserts one row per key
+ * (a batch can hold the same event twice).
  */
 const DIRECT_KEYS_COPY = `COPY agent_interaction_keys (${INTERACTION_KEY_COLUMNS.join(', ')}) FROM STDIN`;
 const KEEP_NEW_INTERACTION_KEYS =
@@ -67,8 +69,8 @@ const STAGING_AFTER_CONFLICT = 8;
  * COPYed into agent_interaction_keys beside them; the keys refuse any duplicate, and then
  * every row was inserted and the workers' groups are exact. If PostgreSQL reports a unique
  * violation, the transaction is rolled back and the batch goes the careful way: COPY into
- * per-connection TEMP staging tables, then INSERT … ON CONFLICT DO NOTHING, which tallies
- * only what it inserted. Either way the tallies go to rollup_pending in the same transaction
+ * per-connection TEMP staging tables, then INSERT … ON CONFLICT DO NOTHING (interactions: only
+ * the rows whose key was new), which tallies only what it inserted. Either way the tallies go to rollup_pending in the same transaction
  * as the rows (src/rollups/README.md), so what a commit stored is counted once.
  *
  * A row PostgreSQL will not store at all fails only its own request: see `write`.
@@ -98,7 +100,10 @@ export class PostgresCopySink {
       const cols = COPY_COLUMNS[t].join(', ');
       copy[t] = `COPY stage_${t} (${cols}) FROM STDIN`;
       direct[t] = `COPY ${t} (${cols}) FROM STDIN`;
-      const plain = `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING`;
+      const plain =
+        t === 'agent_interactions'
+          ? `INSERT INTO ${t} (${cols}) SELECT DISTINCT ON (agent_id, nonce) ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]}`
+          : `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM stage_${t} ORDER BY ${KEY_ORDER[t]} ON CONFLICT DO NOTHING`;
       insert[t] = tallyPending && t !== 'agent_telemetry' ? `${stagedPendingSql(t, plain)};` : `${plain};`;
     }
     insert.agent_interactions = KEEP_NEW_INTERACTION_KEYS + insert.agent_interactions;

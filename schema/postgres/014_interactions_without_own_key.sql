@@ -1,0 +1,22 @@
+-- agent_interactions without a unique index of its own (docs/protocol.md §5).
+--
+-- Every stored interaction has its natural key (agent_id, nonce) in agent_interaction_keys
+-- (schema 008), written in the same transaction as the row, and that key implies the table's
+-- primary key (time, agent_id, nonce): no two stored rows can share it. The primary key's
+-- btree was therefore a second uniqueness check on every row, and the COPY of the rows cost
+-- about a third more with it than without it.
+--
+-- What relied on it, and what it does now:
+--   * the COPY sink's careful path stores only the staged rows whose key it inserted into
+--     agent_interaction_keys, one row per (agent_id, nonce) (DISTINCT ON), instead of
+--     INSERT … ON CONFLICT on this table;
+--   * reads by agent (the history endpoint) use idx_agent_interactions_agent
+--     (agent_id, time DESC), which stays;
+--   * retention walks a detached partition by block ranges (ctid), not by this key.
+--
+-- Anything that writes agent_interactions must write the key too: a row without one is not
+-- deduplicated against later resends.
+--
+-- Dropping the constraint drops its index on every partition; nothing is rewritten.
+
+ALTER TABLE agent_interactions DROP CONSTRAINT IF EXISTS agent_interactions_pkey;
