@@ -5,20 +5,25 @@
  * batch so that noise on the machine falls on every variant alike.
  *
  *  - base, base_again: the table without the stream's column; their gap is the noise floor;
- *  - idle:          the column, its BRIN index and a default inlined from a SQL function whose
- *                   body is NULL: the table while no receiver has a subscriber (schema 011);
+ *  - idle:          the column, its partial BRIN index (stream_xid IS NOT NULL) and a default
+ *                   inlined from a SQL function whose body is NULL: the table while no receiver
+ *                   has a subscriber (schema 011 and 013);
  *  - capturing:     the same with the body `txid_current()`: while someone subscribes;
- *  - idle_partial, capturing_partial: the same with the BRIN index partial (stream_xid IS NOT NULL);
+ *  - idle_full, capturing_full: the same with 006's BRIN index over every row (before 013);
  *  - idle_noindex:  idle without the index;
  *  - capturing_006: the default 006 put on every row, `pg_current_xact_id()::text::bigint`.
  *
  *   node dist/bench/scenarios/stream-capture-cost.js --database-url=URL [--batches=60] [--rows=5000]
- *        [--variants=base_again,idle,…] [--json=FILE]
+ *        [--variants=base_again,idle,…] [--truncate-every=10] [--json=FILE]
  *
- * Figures: the backend's CPU (from /proc, so PostgreSQL must run on this machine) summed over
- * all batches, and the median wall time per COPY, each as a ratio to `base`.
+ * Figures: the backend's CPU time (from /proc/PID/schedstat, in nanoseconds, so PostgreSQL must
+ * run on this machine) and the wall time per COPY, each as a ratio to `base`: the ratio of the
+ * sums, and the median over rounds of each round's ratio (a round is one batch into every
+ * variant, back to back; the median is what a checkpoint or another session's burst landing
+ * on one round cannot move). Every `truncate-every` rounds all tables are emptied, so the
+ * tables stay the same small size and no variant pays for evicting another's pages.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,18 +41,21 @@ interface Variant {
 }
 
 const BRIN = 'USING brin (stream_xid) WITH (pages_per_range = 32, autosummarize = on)';
+/** 006's index, over every row. */
+const FULL_BRIN = BRIN;
+/** 013's index, over the rows captured while someone subscribed. */
+const PARTIAL_BRIN = `${BRIN} WHERE stream_xid IS NOT NULL`;
 
 /** A default like 011's: a SQL function the planner inlines, here with each state's body. */
-const inlined = (t: string, body: string, index = BRIN): string =>
+const inlined = (t: string, body: string, index = PARTIAL_BRIN): string =>
   `CREATE OR REPLACE FUNCTION ${t}_xid() RETURNS BIGINT LANGUAGE sql STABLE AS '${body}';
    ALTER TABLE ${t} ADD COLUMN stream_xid BIGINT DEFAULT ${t}_xid(); CREATE INDEX ON ${t} ${index};`;
-const PARTIAL_BRIN = `${BRIN} WHERE stream_xid IS NOT NULL`;
 
 const VARIANTS: readonly Variant[] = [
   { name: 'base', ddl: () => '' },
   { name: 'base_again', ddl: () => '' },
   { name: 'idle', ddl: (t) => inlined(t, 'SELECT NULL::bigint') },
-  { name: 'idle_partial', ddl: (t) => inlined(t, 'SELECT NULL::bigint', PARTIAL_BRIN) },
+  { name: 'idle_full', ddl: (t) => inlined(t, 'SELECT NULL::bigint', FULL_BRIN) },
   // The column and its default without any index: what the index's upkeep costs by itself.
   {
     name: 'idle_noindex',
@@ -55,7 +63,7 @@ const VARIANTS: readonly Variant[] = [
                  ALTER TABLE ${t} ADD COLUMN stream_xid BIGINT DEFAULT ${t}_xid();`,
   },
   { name: 'capturing', ddl: (t) => inlined(t, 'SELECT txid_current()') },
-  { name: 'capturing_partial', ddl: (t) => inlined(t, 'SELECT txid_current()', PARTIAL_BRIN) },
+  { name: 'capturing_full', ddl: (t) => inlined(t, 'SELECT txid_current()', FULL_BRIN) },
   {
     name: 'capturing_006',
     ddl: (t) => `ALTER TABLE ${t} ADD COLUMN stream_xid BIGINT DEFAULT (pg_current_xact_id()::text::bigint); CREATE INDEX ON ${t} ${BRIN};`,
@@ -86,9 +94,16 @@ function textRows(rows: number, batch: number, agents: readonly string[]): Buffe
   return Buffer.from(lines.join(''));
 }
 
-/** CPU ms (user + system) a PostgreSQL backend has used so far. */
+/**
+ * CPU ms a PostgreSQL backend has used so far: schedstat's time on a CPU, in nanoseconds (the
+ * stat file's user + system ticks are 10 ms each, as coarse as a whole COPY of a few thousand rows).
+ */
 function backendCpuMs(pid: number): number {
-  return (cpuTicks(`/proc/${pid}/stat`) ?? 0) * 10;
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return (cpuTicks(`/proc/${pid}/stat`) ?? 0) * 10;
+  }
 }
 
 function median(xs: readonly number[]): number {
@@ -99,12 +114,22 @@ function median(xs: readonly number[]): number {
 export interface CaptureCostResult {
   batches: number;
   rows: number;
-  variants: { name: string; cpuMs: number; cpuRatio: number; medianWallMs: number; wallRatio: number }[];
+  variants: {
+    name: string;
+    cpuMs: number;
+    /** Sum ÷ base's sum. */
+    cpuRatio: number;
+    /** Median over rounds of (this variant's CPU ÷ base's CPU in the same round). */
+    cpuRoundRatio: number;
+    medianWallMs: number;
+    wallRatio: number;
+    wallRoundRatio: number;
+  }[];
 }
 
 /** Runs every variant on a database of its own on `serverUrl` (a superuser URL), then drops it. */
 /** `only`: the variants to run (base is always one of them); default all. */
-export async function measureCaptureCost(serverUrl: string, batches: number, rows: number, only?: readonly string[]): Promise<CaptureCostResult> {
+export async function measureCaptureCost(serverUrl: string, batches: number, rows: number, only?: readonly string[], truncateEvery = 10): Promise<CaptureCostResult> {
   const variants = VARIANTS.filter((v) => v.name === 'base' || only === undefined || only.includes(v.name));
   const dbName = `stream_capture_cost_${process.pid}`;
   const admin = new pg.Client(serverUrl);
@@ -121,8 +146,11 @@ export async function measureCaptureCost(serverUrl: string, batches: number, row
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
     const agents = Array.from({ length: 64 }, () => newAgent().agentId);
     const wall = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-    const cpu = new Map<string, number>(variants.map((v) => [v.name, 0]));
+    const cpuRounds = new Map<string, number[]>(variants.map((v) => [v.name, []]));
     for (let b = 0; b < batches; b++) {
+      if (truncateEvery > 0 && b % truncateEvery === 0) {
+        await client.query(`TRUNCATE ${variants.map((v) => `bench_${v.name}`).join(', ')}; CHECKPOINT`);
+      }
       const data = textRows(rows, b, agents);
       // The order rotates each batch so that no variant always follows another's checkpoint work.
       for (let k = 0; k < variants.length; k++) {
@@ -130,19 +158,30 @@ export async function measureCaptureCost(serverUrl: string, batches: number, row
         const c0 = backendCpuMs(pid);
         const t0 = performance.now();
         await copyIn(client, `COPY bench_${v.name} (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`, data);
-        wall.get(v.name)?.push(performance.now() - t0);
-        cpu.set(v.name, (cpu.get(v.name) ?? 0) + backendCpuMs(pid) - c0);
+        // Indexed by round, whatever the variant's place in the rotation.
+        (wall.get(v.name) as number[])[b] = performance.now() - t0;
+        (cpuRounds.get(v.name) as number[])[b] = backendCpuMs(pid) - c0;
       }
     }
-    const baseCpu = cpu.get('base') ?? NaN;
-    const baseWall = median(wall.get('base') ?? []);
+    const sum = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0);
+    const roundRatio = (xs: readonly number[], base: readonly number[]): number => median(xs.map((x, i) => x / (base[i] as number)));
+    const baseCpu = cpuRounds.get('base') ?? [];
+    const baseWall = wall.get('base') ?? [];
     return {
       batches,
       rows,
       variants: variants.map((v) => {
-        const c = cpu.get(v.name) ?? NaN;
-        const w = median(wall.get(v.name) ?? []);
-        return { name: v.name, cpuMs: c, cpuRatio: c / baseCpu, medianWallMs: w, wallRatio: w / baseWall };
+        const c = cpuRounds.get(v.name) ?? [];
+        const w = wall.get(v.name) ?? [];
+        return {
+          name: v.name,
+          cpuMs: Math.round(sum(c)),
+          cpuRatio: sum(c) / sum(baseCpu),
+          cpuRoundRatio: roundRatio(c, baseCpu),
+          medianWallMs: median(w),
+          wallRatio: median(w) / median(baseWall),
+          wallRoundRatio: roundRatio(w, baseWall),
+        };
       }),
     };
   } finally {
@@ -160,15 +199,19 @@ async function main(): Promise<void> {
       batches: { type: 'string' },
       rows: { type: 'string' },
       variants: { type: 'string' },
+      'truncate-every': { type: 'string' },
       json: { type: 'string' },
     },
   });
   const url = values['database-url'];
   if (url === undefined) throw new Error('--database-url=postgres://… (a superuser URL of a PostgreSQL on this machine) is required');
-  const r = await measureCaptureCost(url, Number(values.batches ?? 60), Number(values.rows ?? 5000), values.variants?.split(','));
-  console.log(`${r.batches} COPY transactions × ${r.rows} rows per variant; ratios to base`);
+  const r = await measureCaptureCost(url, Number(values.batches ?? 60), Number(values.rows ?? 5000), values.variants?.split(','), Number(values['truncate-every'] ?? 10));
+  console.log(`${r.batches} COPY transactions × ${r.rows} rows per variant; ratios to base (sums; median of per-round ratios)`);
   for (const v of r.variants) {
-    console.log(`${v.name.padEnd(15)} backend CPU ${String(v.cpuMs).padStart(6)} ms (×${v.cpuRatio.toFixed(3)})  median wall ${v.medianWallMs.toFixed(1).padStart(6)} ms (×${v.wallRatio.toFixed(3)})`);
+    console.log(
+      `${v.name.padEnd(15)} backend CPU ${String(v.cpuMs).padStart(6)} ms (×${v.cpuRatio.toFixed(3)}; rounds ×${v.cpuRoundRatio.toFixed(3)})  ` +
+        `median wall ${v.medianWallMs.toFixed(1).padStart(6)} ms (×${v.wallRatio.toFixed(3)}; rounds ×${v.wallRoundRatio.toFixed(3)})`,
+    );
   }
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(r, null, 2)}\n`);
 }

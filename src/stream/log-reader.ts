@@ -24,9 +24,35 @@ export interface LiveRead {
 }
 
 /** How every read of the log is planned (see readLive): one statement, so results keep their places. */
-const READ_SETTINGS = "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true);";
+export const READ_SETTINGS = "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true);";
 
 type SourceRow = { xid: string; agent_id: string; tenant: string | null; data: string };
+
+/**
+ * One source's rows of the transactions in [from, before), in log order. The bounds on
+ * stream_xid are what lets PostgreSQL use the partial index of schema 013 (a comparison is
+ * never true for NULL, so it implies `stream_xid IS NOT NULL`).
+ */
+export function liveSourceSql(s: StreamSource, from: bigint | string, before: string): string {
+  return `SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
+      FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
+      WHERE r.stream_xid >= ${from} AND r.stream_xid < ${before}
+      ORDER BY r.stream_xid, ${s.keyOrder}`;
+}
+
+/**
+ * One source's rows of the transactions in [$1, $2) that pass `where` (over the columns xid,
+ * ord, tenant, agent_id), with each row's ordinal among all of its transaction's rows.
+ */
+export function rangeSourceSql(s: StreamSource, where: string): string {
+  return `SELECT * FROM (
+         SELECT r.stream_xid::text AS xid, (row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1)::text AS ord,
+                ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
+         FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
+         WHERE r.stream_xid >= $1::bigint AND r.stream_xid < $2::bigint
+       ) s WHERE ${where}
+       ORDER BY s.xid::bigint, s.ord::int`;
+}
 
 /**
  * Reads the rows of transactions in [from, min(horizon, from + maxXids)), where horizon is
@@ -43,13 +69,8 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   // parallel plan: starting workers for each read of a few thousand rows costs more than it saves.
   let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${READ_SETTINGS}
     SELECT ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
-  for (const s of sources) {
-    sql += `
-      SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
-      FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
-      WHERE r.stream_xid >= ${from} AND r.stream_xid < LEAST(${cap}, ${horizonSql})
-      ORDER BY r.stream_xid, ${s.keyOrder};`;
-  }
+  for (const s of sources) sql += `
+${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`)};`;
   sql += 'COMMIT;';
   const results = (await client.query(sql)) as unknown as pg.QueryResult[];
   const snapshot = results[2]?.rows[0] as { horizon: string; newest: string };
@@ -122,16 +143,7 @@ async function readRangeRows(
       params.push(filter.tenantId);
       where = 's.tenant = $3';
     }
-    const { rows: found } = await client.query<SourceRow & { ord: string }>(
-      `SELECT * FROM (
-         SELECT r.stream_xid::text AS xid, (row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1)::text AS ord,
-                ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
-         FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
-         WHERE r.stream_xid >= $1::bigint AND r.stream_xid < $2::bigint
-       ) s WHERE ${where}
-       ORDER BY s.xid::bigint, s.ord::int`,
-      params,
-    );
+    const { rows: found } = await client.query<SourceRow & { ord: string }>(rangeSourceSql(s, where), params);
     for (const r of found) {
       const position = { xid: BigInt(r.xid), source: s.number, ordinal: Number(r.ord) };
       if (comparePositions(position, after) <= 0) continue;
