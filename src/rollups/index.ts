@@ -8,10 +8,12 @@ export { TallyFolder, type TallyFolderOptions, type TallyFolderStats } from './t
 export { TallyFolderThread, type TallyFolderThreadOptions } from './tally-folder-thread.js';
 export { ClickhouseOutboxSender, type OutboxSenderOptions, type OutboxSenderStats } from './clickhouse-outbox-sender.js';
 export { ClickhouseRollupSink, CLICKHOUSE_SCHEMA_DIR, ROLLUP_TABLE } from './clickhouse-sink.js';
-export { PendingTallyError, stagedPendingSql, writePendingTallies, type StagedTable } from './pending-tallies.js';
+export { PENDING_TALLY_COPY, PendingTallyError, pendingTallyCopyRows, stagedPendingSql, writePendingTallies, type StagedTable } from './pending-tallies.js';
 export type { RollupGroup } from './types.js';
 export {
+  addDecodedCounts,
   addEncodedHistogram,
+  decodedCounts,
   decodeHistogram,
   encodeHistogram,
   HIGHEST_LATENCY_MS,
@@ -20,7 +22,9 @@ export {
   newMergeHistogram,
   percentiles,
   precisionBound,
+  readEncodedCounts,
   SIGNIFICANT_DIGITS,
+  valueAtIndex,
   type LatencyHistogram,
   type LatencyPercentiles,
 } from './latency-histogram.js';

@@ -123,6 +123,42 @@ function isCount(c: number): boolean {
 }
 
 /**
+ * The same rows as INSERT_SQL as a `COPY … FROM STDIN` (text format) and its data: the COPY
+ * sink sends it in the one query that also carries the batch's rows and its COMMIT, so the
+ * tallies cost no round trip of their own, and PostgreSQL neither plans a statement nor
+ * slices arrays for them.
+ */
+export const PENDING_TALLY_COPY = `COPY rollup_pending (${COLUMNS}) FROM STDIN`;
+
+/** COPY text rows of `groups` for PENDING_TALLY_COPY, checked as pendingTallyParams checks them. */
+export function pendingTallyCopyRows(groups: readonly RowGroup[]): Uint8Array {
+  const p = pendingTallyParams(groups) as [
+    string[], string[], string[], string[], number[], number[], number[], string[], number[], (number | null)[], number[], number[],
+    number[], number[], number[], number[], number[],
+  ];
+  const [kinds, tenants, entities, vendors, minutes, requests, successes, spends, sums, maxima, starts, flat, s2, s3, s4, s5, verified] = p;
+  const lines = new Array<string>(groups.length);
+  for (let i = 0; i < groups.length; i++) {
+    const n = requests[i] as number;
+    const from = (starts[i] as number) - 1;
+    const max = maxima[i] ?? null;
+    lines[i] =
+      `${kinds[i]}\t${copyText(tenants[i] as string)}\t${copyText(entities[i] as string)}\t${copyText(vendors[i] as string)}\t` +
+      `${new Date(minutes[i] as number).toISOString()}\t${n}\t${successes[i]}\t${n - (successes[i] as number)}\t${spends[i]}\t${sums[i]}\t` +
+      `${max === null ? '\\N' : max}\t${n === 0 ? '\\N' : `{${flat.slice(from, from + n).join(',')}}`}\t` +
+      `${s2[i]}\t${s3[i]}\t${s4[i]}\t${s5[i]}\t${verified[i]}\n`;
+  }
+  return Buffer.from(lines.join(''), 'utf8');
+}
+
+/** A value in COPY text format: backslash, tab, newline and carriage return escaped. */
+function copyText(v: string): string {
+  return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c] as string) : v;
+}
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
  * Writes a batch's groups into rollup_pending: one statement, run inside the caller's open
  * transaction (the caller commits). Nothing is written for no groups.
  */

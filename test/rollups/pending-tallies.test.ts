@@ -6,7 +6,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { PendingTallyError, stagedPendingSql, writePendingTallies } from '../../src/rollups/pending-tallies.js';
+import { copyQuery } from '../../src/sinks/postgres/copy-query.js';
+import { PENDING_TALLY_COPY, PendingTallyError, pendingTallyCopyRows, stagedPendingSql, writePendingTallies } from '../../src/rollups/pending-tallies.js';
 import { agentGroup, gatewayGroup, migratedPool, MINUTE } from './support.js';
 
 const M0 = Date.UTC(2026, 2, 3, 10, 7, 0);
@@ -106,6 +107,32 @@ describe('writePendingTallies', () => {
       expect(r.latencies).toEqual(groups[i]?.latencies);
       expect(r.total_requests).toBe(groups[i]?.requests);
     }
+  });
+});
+
+describe('pendingTallyCopyRows', () => {
+  it('COPYs the very rows writePendingTallies inserts, every column, and refuses what it refuses', async () => {
+    const groups = (prefix: string) => [
+      agentGroup(`${prefix}1`, 'v1', M0, [5, 9, 3000], { failures: 1, spend: BIG }),
+      agentGroup(`${prefix}1`, 'v\\2\ttab\nline\r', M0 + MINUTE, [1], { spend: 0n }),
+      { ...gatewayGroup('tenant-x', `${prefix}gw`, 'v1', M0, [0, 7, 70000, 12], 2), status2xx: 1, status3xx: 1, status4xx: 1, status5xx: 1, paymentsVerified: 3 },
+      { ...agentGroup(`${prefix}2`, "v'3", M0, []), spendAtomic: 0n },
+    ];
+    await inTransaction((c) => writePendingTallies(c, groups('wd-i')), true);
+    await inTransaction((c) => copyQuery(c, [{ sql: PENDING_TALLY_COPY, chunks: [pendingTallyCopyRows(groups('wd-c'))], format: 'text' }]), true);
+    const all = async (prefix: string) =>
+      (
+        await pool.query<Record<string, unknown>>(
+          `SELECT to_jsonb(p) - 'id' - 'created_at' - 'entity_id' AS r, entity_id FROM rollup_pending p WHERE entity_id LIKE $1 || '%' ORDER BY kind, entity_id, vendor_id, minute`,
+          [prefix],
+        )
+      ).rows.map((row) => ({ ...(row.r as object), entity: String(row.entity_id).slice(prefix.length) }));
+    const inserted = await all('wd-i');
+    expect(inserted).toHaveLength(4);
+    expect(await all('wd-c')).toEqual(inserted);
+
+    expect(() => pendingTallyCopyRows([{ ...agentGroup('wd-x', 'v1', M0, [1, 2]), requests: 3 }])).toThrow(PendingTallyError);
+    expect(() => pendingTallyCopyRows([agentGroup('wd-x', 'v1', M0, [1, NaN])])).toThrow(PendingTallyError);
   });
 });
 

@@ -1,8 +1,8 @@
-import pg from 'pg';
+import pg, { escapeLiteral } from 'pg';
 import { classifyPgError, type FailureKind } from '../../database/index.js';
 import { backoffDelayMs } from '../../retry/index.js';
 import { COPY_COLUMNS, INTERACTION_KEY_COLUMNS } from '../../codec/index.js';
-import { stagedPendingSql, writePendingTallies } from '../../rollups/index.js';
+import { PENDING_TALLY_COPY, pendingTallyCopyRows, stagedPendingSql } from '../../rollups/index.js';
 import { TABLES, type CopyBatch, type TableName } from './batch.js';
 import { copyQuery, type CopyStep } from './copy-query.js';
 import { setAsideRows } from './refused-rows.js';
@@ -181,24 +181,22 @@ export class PostgresCopySink {
     return direct ? this.writeDirect(batch) : this.writeStaged(batch);
   }
 
+  /**
+   * The whole transaction is one query, one round trip: the keys, the rows and the tallies
+   * (pendingTallyCopyRows) as COPYs, then the new agents' insert as literals and the COMMIT.
+   * One statement alone is a transaction of its own and needs no BEGIN or COMMIT.
+   */
   private async writeDirect(batch: CopyBatch): Promise<void> {
     const tables = TABLES.filter((t) => batch.rows[t] > 0);
     const groups = this.tallyPending ? (batch.groups ?? []) : [];
     const steps: CopyStep[] = tables.map((t) => ({ sql: this.directCopySql[t], chunks: batch.chunks[t], format: batch.formats[t] }));
     // Keys first: a repeated key is found before the bigger COPY of the rows.
     if (batch.rows.agent_interactions > 0) steps.unshift({ sql: DIRECT_KEYS_COPY, chunks: batch.interactionKeys, format: 'binary' });
-    if (batch.newAgents.length === 0 && groups.length === 0) {
-      // Nothing with parameters: the whole transaction is one query, one round trip (one
-      // statement alone is a transaction of its own and needs no BEGIN or COMMIT).
-      if (steps.length === 1) return this.onConnection((client) => copyQuery(client, steps));
-      return this.inTransaction((client) => copyQuery(client, steps, 'BEGIN;\n', 'COMMIT;'));
-    }
-    return this.inTransaction(async (client) => {
-      await copyQuery(client, steps, 'BEGIN;\n');
-      await this.registerAgents(client, batch);
-      await writePendingTallies(client, groups);
-      await client.query('COMMIT');
-    });
+    // A tally that does not add up throws here, before anything is sent.
+    if (groups.length > 0) steps.push({ sql: PENDING_TALLY_COPY, chunks: [pendingTallyCopyRows(groups)], format: 'text' });
+    const agents = registerAgentsSql(batch.newAgents);
+    if (steps.length === 1 && agents === '') return this.onConnection((client) => copyQuery(client, steps));
+    return this.inTransaction((client) => copyQuery(client, steps, 'BEGIN;\n', `${agents}COMMIT;`));
   }
 
   private async writeStaged(batch: CopyBatch): Promise<void> {
@@ -210,21 +208,10 @@ export class PostgresCopySink {
         steps.push({ sql: this.copySql[t], chunks: batch.chunks[t], format: batch.formats[t] });
         finish += this.insertSql[t];
       }
-      // The inserts (with their tallies) and the commit travel in the COPYs' query, or after
-      // the agents' insert when there are new agents: one round trip, or three.
-      if (batch.newAgents.length === 0) return copyQuery(client, steps, 'BEGIN;\n', finish + 'COMMIT;');
-      await copyQuery(client, steps, 'BEGIN;\n');
-      await this.registerAgents(client, batch);
-      await client.query(finish + 'COMMIT');
+      // The inserts (with their tallies), the new agents and the commit travel in the COPYs'
+      // query: one round trip.
+      return copyQuery(client, steps, 'BEGIN;\n', `${finish}${registerAgentsSql(batch.newAgents)}COMMIT;`);
     });
-  }
-
-  private async registerAgents(client: pg.PoolClient, batch: CopyBatch): Promise<void> {
-    if (batch.newAgents.length === 0) return;
-    await client.query(
-      'INSERT INTO agents (pubkey, first_seen_at, last_seen_at) SELECT a, now(), now() FROM unnest($1::text[]) AS a ON CONFLICT (pubkey) DO NOTHING',
-      [batch.newAgents],
-    );
   }
 
   /** `work` (which begins and commits), or ROLLBACK: BEGIN rides in work's first query. */
@@ -259,6 +246,18 @@ export class PostgresCopySink {
 }
 
 const NONE_REFUSED: RefusedRequest[] = [];
+
+/**
+ * The new agents' registration as one statement of literals, run after the COPYs so that
+ * their `agents` row locks are held only until the COMMIT that follows. Literals rather than
+ * a parameter keep it in the batch's one simple query; new agents come only with an agent's
+ * first batches, so the planning this costs is rare.
+ */
+function registerAgentsSql(agents: readonly string[]): string {
+  if (agents.length === 0) return '';
+  const values = agents.map((a) => escapeLiteral(a)).join(', ');
+  return `INSERT INTO agents (pubkey, first_seen_at, last_seen_at) SELECT a, now(), now() FROM unnest(ARRAY[${values}]::text[]) AS a ON CONFLICT (pubkey) DO NOTHING;\n`;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
