@@ -150,16 +150,18 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
     const now = Date.now();
     return { fromMs: now - spanMs, toMs: now };
   };
+  // In process as over HTTP: a key of the data set's tenant, so the link check runs in both.
+  const as = (id: string) => ({ agentId: id, tenantId: READ_TENANT });
   const cases: { name: string; http: (id: string) => Promise<boolean>; direct: (id: string) => Promise<unknown> }[] = [
-    { name: 'metrics 24h', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=24h`), direct: (id) => agentMetrics(pool, id, window(DAY), Date.now()) },
-    { name: 'metrics 7d', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=7d`), direct: (id) => agentMetrics(pool, id, window(7 * DAY), Date.now()) },
-    { name: 'vendors 7d', http: (id) => get(`/v1/agent/vendors?agent_id=${id}&range=7d`), direct: (id) => agentVendors(pool, id, window(7 * DAY)) },
+    { name: 'metrics 24h', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=24h`), direct: (id) => agentMetrics(pool, as(id), window(DAY), Date.now()) },
+    { name: 'metrics 7d', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=7d`), direct: (id) => agentMetrics(pool, as(id), window(7 * DAY), Date.now()) },
+    { name: 'vendors 7d', http: (id) => get(`/v1/agent/vendors?agent_id=${id}&range=7d`), direct: (id) => agentVendors(pool, as(id), window(7 * DAY)) },
     {
       name: 'history',
       http: (id) => get(`/v1/agent/history?agent_id=${id}`),
-      direct: (id) => agentHistory(pool, id, { window: null, vendorId: undefined, success: undefined, cursor: undefined, limit: 50 }),
+      direct: (id) => agentHistory(pool, as(id), { window: null, vendorId: undefined, success: undefined, cursor: undefined, limit: 50 }),
     },
-    { name: 'balance 24h', http: (id) => get(`/v1/agent/balance?agent_id=${id}&range=24h`), direct: (id) => balancePoints(pool, id, window(DAY)) },
+    { name: 'balance 24h', http: (id) => get(`/v1/agent/balance?agent_id=${id}&range=24h`), direct: (id) => balancePoints(pool, as(id), window(DAY)) },
   ];
 
   const endpoints: ReadEndpointResult[] = [];

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { accessSql, type AgentAccess } from './agent-access.js';
 import { decodeCursor, encodeCursor, INT64_TEXT, MICROS_TIME } from './cursor.js';
 import { ReadError } from './read-errors.js';
 import { apiTime, utcMicros } from './times.js';
@@ -31,11 +32,11 @@ export function parseHistoryCursor(text: string): [string, string] | ReadError {
  */
 export async function agentHistory(
   pool: pg.Pool,
-  agentId: string,
+  access: AgentAccess,
   f: HistoryFilter,
-): Promise<{ data: HistoryRow[]; next_cursor: string | null } | ReadError> {
+): Promise<{ data: HistoryRow[]; next_cursor: string | null } | ReadError | null> {
   const where = ['agent_id = $1'];
-  const params: unknown[] = [agentId];
+  const params: unknown[] = [access.agentId, access.tenantId];
   const add = (sql: (n: string) => string, ...values: unknown[]): void => {
     const refs = values.map((v) => {
       params.push(v);
@@ -55,18 +56,24 @@ export async function agentHistory(
     params.push(c[0], c[1]);
     where.push(`(time, nonce) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
   }
-  // ORDER BY names the table's columns: a bare `nonce` would be the text column of the output.
-  const { rows } = await pool.query<Omit<HistoryRow, 'time'> & { t: string }>(
-    `SELECT ${utcMicros('time')} AS t, vendor_id, nonce::text AS nonce, amount_atomic::text AS amount_atomic, token_mint,
-            request_url, request_method, success, latency_ms, error_type, error_message, signature
-     FROM agent_interactions i WHERE ${where.join(' AND ')}
-     ORDER BY i.time DESC, i.nonce DESC LIMIT ${f.limit + 1}`,
+  // One statement: the access check ($2) and the page, as the metrics' (agent-metrics.ts); a
+  // page without rows is one row of nulls. ORDER BY names the table's columns: a bare
+  // `nonce` would be the text column of the output.
+  const { rows } = await pool.query<Omit<HistoryRow, 'time'> & { t: string | null }>(
+    `WITH head AS (SELECT 1 WHERE ${accessSql('$1', '$2')})
+     SELECT h.* FROM head LEFT JOIN LATERAL (
+       SELECT ${utcMicros('time')} AS t, vendor_id, nonce::text AS nonce, amount_atomic::text AS amount_atomic, token_mint,
+              request_url, request_method, success, latency_ms, error_type, error_message, signature
+       FROM agent_interactions i WHERE ${where.join(' AND ')}
+       ORDER BY i.time DESC, i.nonce DESC LIMIT ${f.limit + 1}) h ON true`,
     params,
   );
-  const page = rows.slice(0, f.limit);
+  if (rows.length === 0) return null;
+  const found = rows.filter((r): r is typeof r & { t: string } => r.t !== null);
+  const page = found.slice(0, f.limit);
   const last = page[page.length - 1];
   return {
     data: page.map(({ t, ...r }) => ({ time: apiTime(t), ...r })),
-    next_cursor: rows.length > f.limit && last !== undefined ? encodeCursor([last.t, last.nonce]) : null,
+    next_cursor: found.length > f.limit && last !== undefined ? encodeCursor([last.t, last.nonce]) : null,
   };
 }

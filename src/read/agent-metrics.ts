@@ -1,40 +1,62 @@
 import type pg from 'pg';
-import { latestBalance } from './balances.js';
+import { accessSql, type AgentAccess } from './agent-access.js';
 import { chartWindow } from './bucket-chart.js';
-import { spendSince, tallyByBucket } from './rollup-tallies.js';
-import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
-import { apiTime, isoMs } from './times.js';
-import { bucketWindow, type RequestedWindow } from './window.js';
+import { bucketTalliesSql, spendSinceSql, tallyParams, talliesByKey, type TallyRow } from './rollup-tallies.js';
+import { COMPLETE_THROUGH_SQL } from './snapshot.js';
+import { apiTime, isoMs, utcMicros } from './times.js';
+import { bucketWindow, type BucketUnit, type RequestedWindow } from './window.js';
 import type { AgentMetrics, BalanceSnapshot } from '../protocol/index.js';
 
 const HOUR_MS = 3_600_000;
 /** The burn rate looks back over the current hour and the 24 whole hours before it. */
 const BURN_HOURS = 24;
 
-/** GET /v1/agent/metrics (docs/read-api.md §3), every figure from one snapshot. */
-export async function agentMetrics(pool: pg.Pool, agentId: string, requested: RequestedWindow, nowMs: number): Promise<AgentMetrics> {
+type MetricsRow = TallyRow & { t: string; burn: string; bal_t: string | null; usdc: string | null; sol: string | null };
+
+/*
+ * One statement, so one round trip and one snapshot: a head row (complete_through, the burn
+ * spend, the latest balance), present only when the access holds, joined with the window's
+ * bucket tallies (none: one row with a null key). $1–$4 the tallies' parameters, $5 the
+ * reading tenant (null: the agent itself), $6 the burn rate's start.
+ */
+function metricsSql(unit: BucketUnit): string {
+  return `WITH head AS (
+    SELECT ${COMPLETE_THROUGH_SQL} AS t, ${spendSinceSql('$1', '$6')}::text AS burn, bal.t AS bal_t, bal.usdc, bal.sol
+    FROM (SELECT 1) one
+    LEFT JOIN LATERAL (SELECT ${utcMicros('time')} AS t, usdc_balance_atomic::text AS usdc, sol_balance_lamports::text AS sol
+                       FROM agent_telemetry WHERE agent_id = $1 ORDER BY time DESC LIMIT 1) bal ON true
+    WHERE ${accessSql('$1', '$5')})
+  SELECT head.*, b.* FROM head LEFT JOIN (${bucketTalliesSql('agent', unit)}) b ON true`;
+}
+
+/** GET /v1/agent/metrics (docs/read-api.md §3), every figure from one snapshot; null when the access does not hold. */
+export async function agentMetrics(pool: pg.Pool, access: AgentAccess, requested: RequestedWindow, nowMs: number): Promise<AgentMetrics | null> {
+  const { agentId } = access;
   const w = bucketWindow(requested);
   const burnFromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS - BURN_HOURS * HOUR_MS;
-  const read = await inSnapshot(pool, async (c) => {
-    const t = await c.query<{ t: string }>(SNAPSHOT_TIME_SQL);
-    const buckets = await tallyByBucket(c, { kind: 'agent', agentId }, w);
-    const burnSpend = await spendSince(c, agentId, burnFromMs);
-    const balance = await latestBalance(c, agentId);
-    return { completeThrough: t.rows[0]?.t ?? '', buckets, burnSpend, balance };
-  });
+  const { rows } = await pool.query<MetricsRow>(metricsSql(w.unit), [
+    ...tallyParams({ kind: 'agent', agentId }, w),
+    access.tenantId,
+    new Date(burnFromMs).toISOString(),
+  ]);
+  const head = rows[0];
+  if (head === undefined) return null;
+  const balance: BalanceSnapshot | null =
+    head.bal_t === null ? null : { usdc_balance_atomic: head.usdc, sol_balance_lamports: head.sol, at: apiTime(head.bal_t) };
+  const burnSpend = BigInt(head.burn);
 
-  const { chart_data, ...totals } = await chartWindow(read.buckets, w);
+  const { chart_data, ...totals } = await chartWindow(talliesByKey(rows, Number), w);
   const burnMs = nowMs - burnFromMs;
-  const burnPerHour = (read.burnSpend * BigInt(HOUR_MS)) / BigInt(burnMs);
+  const burnPerHour = (burnSpend * BigInt(HOUR_MS)) / BigInt(burnMs);
   return {
     agent_id: agentId,
     from: isoMs(w.fromMs),
     to: isoMs(w.toMs),
-    complete_through: apiTime(read.completeThrough),
+    complete_through: apiTime(head.t),
     ...totals,
-    balance: read.balance,
+    balance,
     burn_rate_atomic_per_hour: burnPerHour.toString(),
-    runway_hours: runwayHours(read.balance, read.burnSpend, burnMs),
+    runway_hours: runwayHours(balance, burnSpend, burnMs),
     chart_data,
   };
 }

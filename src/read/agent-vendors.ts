@@ -1,29 +1,36 @@
 import type pg from 'pg';
+import { accessSql, type AgentAccess } from './agent-access.js';
 import { LatencyMerger } from './latency-summary.js';
 import { TimeSlicer } from './time-slices.js';
-import { tallyByVendor } from './rollup-tallies.js';
-import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
+import { tallyParams, talliesByKey, vendorTalliesSql, type TallyRow } from './rollup-tallies.js';
+import { COMPLETE_THROUGH_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
-import { bucketWindow, type RequestedWindow } from './window.js';
+import { bucketWindow, type BucketUnit, type RequestedWindow } from './window.js';
 import type { AgentVendors } from '../protocol/index.js';
 
-/** GET /v1/agent/vendors: the same window and snapshot rules as the metrics, per vendor. */
-export async function agentVendors(pool: pg.Pool, agentId: string, requested: RequestedWindow): Promise<AgentVendors> {
+/** One statement, as the metrics' (agent-metrics.ts): $1–$4 the tallies' parameters, $5 the reading tenant. */
+function vendorsSql(unit: BucketUnit): string {
+  return `WITH head AS (SELECT ${COMPLETE_THROUGH_SQL} AS t WHERE ${accessSql('$1', '$5')})
+  SELECT head.t, v.* FROM head LEFT JOIN (${vendorTalliesSql('agent', unit)}) v ON true`;
+}
+
+/** GET /v1/agent/vendors: the same window and snapshot rules as the metrics, per vendor; null when the access does not hold. */
+export async function agentVendors(pool: pg.Pool, access: AgentAccess, requested: RequestedWindow): Promise<AgentVendors | null> {
+  const { agentId } = access;
   const w = bucketWindow(requested);
-  const read = await inSnapshot(pool, async (c) => {
-    const t = await c.query<{ t: string }>(SNAPSHOT_TIME_SQL);
-    return { completeThrough: t.rows[0]?.t ?? '', vendors: await tallyByVendor(c, { kind: 'agent', agentId }, w) };
-  });
+  const { rows } = await pool.query<TallyRow & { t: string }>(vendorsSql(w.unit), [...tallyParams({ kind: 'agent', agentId }, w), access.tenantId]);
+  const head = rows[0];
+  if (head === undefined) return null;
   const merger = new LatencyMerger();
-  const rows = [...read.vendors].map(([vendor, t]) => ({ vendor, t }));
+  const vendors = [...talliesByKey(rows, (k) => k)].map(([vendor, t]) => ({ vendor, t }));
   // By spend, largest first, then by vendor id.
-  rows.sort((a, b) => (a.t.spend === b.t.spend ? (a.vendor < b.vendor ? -1 : a.vendor > b.vendor ? 1 : 0) : a.t.spend > b.t.spend ? -1 : 1));
+  vendors.sort((a, b) => (a.t.spend === b.t.spend ? (a.vendor < b.vendor ? -1 : a.vendor > b.vendor ? 1 : 0) : a.t.spend > b.t.spend ? -1 : 1));
   return {
     agent_id: agentId,
     from: isoMs(w.fromMs),
     to: isoMs(w.toMs),
-    complete_through: apiTime(read.completeThrough),
-    vendors: await mapSliced(rows, ({ vendor, t }) => {
+    complete_through: apiTime(head.t),
+    vendors: await mapSliced(vendors, ({ vendor, t }) => {
       const lat = merger.figures(t.histograms, t.rawLatencies);
       return {
         vendor_id: vendor,

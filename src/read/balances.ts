@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import { accessSql, type AgentAccess } from './agent-access.js';
 import { apiTime, utcMicros } from './times.js';
 import type { RequestedWindow } from './window.js';
-import type { BalancePoint, BalanceSnapshot } from '../protocol/index.js';
+import type { BalancePoint } from '../protocol/index.js';
 
 interface SnapshotRow {
   t: string;
@@ -9,16 +10,7 @@ interface SnapshotRow {
   sol: string | null;
 }
 
-/** The agent's latest telemetry snapshot, or null when it never sent one. */
-export async function latestBalance(c: pg.ClientBase | pg.Pool, agentId: string): Promise<BalanceSnapshot | null> {
-  const { rows } = await c.query<SnapshotRow>(
-    `SELECT ${utcMicros('time')} AS t, usdc_balance_atomic::text AS usdc, sol_balance_lamports::text AS sol
-     FROM agent_telemetry WHERE agent_id = $1 ORDER BY time DESC LIMIT 1`,
-    [agentId],
-  );
-  const r = rows[0];
-  return r === undefined ? null : { usdc_balance_atomic: r.usdc, sol_balance_lamports: r.sol, at: apiTime(r.t) };
-}
+type NullableRow = Omit<SnapshotRow, 't'> & { t: string | null };
 
 export const MAX_BALANCE_POINTS = 1000;
 
@@ -27,16 +19,23 @@ export const MAX_BALANCE_POINTS = 1000;
  * equal slices and each non-empty slice gives its last snapshot, so the line keeps the
  * latest value of every stretch (a balance is a level, not a sum to be averaged).
  */
-export async function balancePoints(c: pg.Pool, agentId: string, w: RequestedWindow): Promise<BalancePoint[]> {
+export async function balancePoints(c: pg.Pool, access: AgentAccess, w: RequestedWindow): Promise<BalancePoint[] | null> {
+  const { agentId } = access;
   const from = new Date(w.fromMs).toISOString();
   const to = new Date(w.toMs).toISOString();
-  const all = await c.query<SnapshotRow>(
-    `SELECT ${utcMicros('time')} AS t, usdc_balance_atomic::text AS usdc, sol_balance_lamports::text AS sol
-     FROM agent_telemetry WHERE agent_id = $1 AND time >= $2::timestamptz AND time < $3::timestamptz
-     ORDER BY time LIMIT ${MAX_BALANCE_POINTS + 1}`,
-    [agentId, from, to],
+  // The access check ($4) and the points in one statement, as the metrics' (agent-metrics.ts);
+  // no points is one row of nulls.
+  const all = await c.query<NullableRow>(
+    `WITH head AS (SELECT 1 WHERE ${accessSql('$1', '$4')})
+     SELECT p.* FROM head LEFT JOIN LATERAL (
+       SELECT ${utcMicros('time')} AS t, usdc_balance_atomic::text AS usdc, sol_balance_lamports::text AS sol
+       FROM agent_telemetry WHERE agent_id = $1 AND time >= $2::timestamptz AND time < $3::timestamptz
+       ORDER BY time LIMIT ${MAX_BALANCE_POINTS + 1}) p ON true`,
+    [agentId, from, to, access.tenantId],
   );
-  if (all.rows.length <= MAX_BALANCE_POINTS) return all.rows.map(toPoint);
+  if (all.rows.length === 0) return null;
+  const points = all.rows.filter((r): r is SnapshotRow => r.t !== null);
+  if (points.length <= MAX_BALANCE_POINTS) return points.map(toPoint);
   const sliced = await c.query<SnapshotRow>(
     `SELECT t, usdc, sol FROM (
        SELECT DISTINCT ON (slice) ${utcMicros('time')} AS t, time, usdc_balance_atomic::text AS usdc, sol_balance_lamports::text AS sol

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { RateLimiter } from '../server/index.js';
-import { resolveAgent } from './agent-access.js';
+import { agentAccess, resolveAgent } from './agent-access.js';
 import { agentHistory } from './agent-history.js';
 import { agentMetrics } from './agent-metrics.js';
 import { agentVendors } from './agent-vendors.js';
@@ -35,6 +35,11 @@ function ok(body: unknown, status = 200): Reply {
   return { status, body };
 }
 
+/** A read that finds nothing when its access does not hold (agent-access.ts). */
+function found(body: unknown): Reply | ReadError {
+  return body === null ? AGENT_NOT_FOUND : ok(body);
+}
+
 function keyOf(p: Principal): { tenantId: string; keyId: string } {
   if (p.kind !== 'key') throw new Error('an endpoint that needs a key was called by an agent');
   return { tenantId: p.key.tenantId, keyId: p.key.id };
@@ -58,9 +63,9 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
       async handle(call) {
         const w = bucketed(call);
         if (w instanceof ReadError) return w;
-        const agentId = await resolveAgent(d.pool, call.principal, call.query);
-        if (agentId instanceof ReadError) return agentId;
-        return ok(await agentMetrics(d.pool, agentId, w, call.nowMs));
+        const access = agentAccess(call.principal, call.query);
+        if (access instanceof ReadError) return access;
+        return found(await agentMetrics(d.pool, access, w, call.nowMs));
       },
     },
     {
@@ -71,9 +76,9 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
       async handle(call) {
         const w = bucketed(call);
         if (w instanceof ReadError) return w;
-        const agentId = await resolveAgent(d.pool, call.principal, call.query);
-        if (agentId instanceof ReadError) return agentId;
-        return ok(await agentVendors(d.pool, agentId, w));
+        const access = agentAccess(call.principal, call.query);
+        if (access instanceof ReadError) return access;
+        return found(await agentVendors(d.pool, access, w));
       },
     },
     {
@@ -87,16 +92,16 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
         const vendorId = parseVendorId(call.query);
         const success = parseBoolean(call.query, 'success');
         for (const v of [window, limit, vendorId, success]) if (v instanceof ReadError) return v;
-        const agentId = await resolveAgent(d.pool, call.principal, call.query);
-        if (agentId instanceof ReadError) return agentId;
-        const page = await agentHistory(d.pool, agentId, {
+        const access = agentAccess(call.principal, call.query);
+        if (access instanceof ReadError) return access;
+        const page = await agentHistory(d.pool, access, {
           window: window as Exclude<typeof window, ReadError>,
           limit: limit as number,
           vendorId: vendorId as string | undefined,
           success: success as boolean | undefined,
           cursor: call.query.get('cursor'),
         });
-        return page instanceof ReadError ? page : ok(page);
+        return page instanceof ReadError ? page : found(page);
       },
     },
     {
@@ -107,9 +112,10 @@ export function readEndpoints(d: EndpointDeps): ReadEndpoint[] {
       async handle(call) {
         const w = windowed(call, true);
         if (w instanceof ReadError || w === null) return w ?? new ReadError('invalid_query');
-        const agentId = await resolveAgent(d.pool, call.principal, call.query);
-        if (agentId instanceof ReadError) return agentId;
-        return ok({ agent_id: agentId, from: isoMs(w.fromMs), to: isoMs(w.toMs), points: await balancePoints(d.pool, agentId, w) });
+        const access = agentAccess(call.principal, call.query);
+        if (access instanceof ReadError) return access;
+        const points = await balancePoints(d.pool, access, w);
+        return points === null ? AGENT_NOT_FOUND : ok({ agent_id: access.agentId, from: isoMs(w.fromMs), to: isoMs(w.toMs), points });
       },
     },
     {

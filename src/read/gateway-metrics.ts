@@ -1,11 +1,23 @@
 import type pg from 'pg';
 import { chartWindow } from './bucket-chart.js';
-import { statusClassesByBucket, type StatusClassTally } from './gateway-status-classes.js';
-import { tallyByBucket } from './rollup-tallies.js';
-import { inSnapshot, SNAPSHOT_TIME_SQL } from './snapshot.js';
+import { statusClassesByBucket, statusClassesSql, type StatusClassRow, type StatusClassTally } from './gateway-status-classes.js';
+import { bucketTalliesSql, tallyParams, talliesByKey, type TallyRow } from './rollup-tallies.js';
+import { COMPLETE_THROUGH_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
-import { bucketWindow, type RequestedWindow } from './window.js';
+import { bucketWindow, type BucketUnit, type RequestedWindow } from './window.js';
 import type { GatewayChartPoint, GatewayMetrics, StatusClasses } from '../protocol/index.js';
+
+/*
+ * One statement, as the agent metrics' (agent-metrics.ts): the snapshot's instant joined
+ * with the bucket tallies and, bucket by bucket, the status classes (both come from the
+ * same rows, so a bucket has both or neither).
+ */
+function gatewaySql(unit: BucketUnit): string {
+  return `SELECT ${COMPLETE_THROUGH_SQL} AS t, b.*, c.*
+  FROM (SELECT 1) one
+  LEFT JOIN (${bucketTalliesSql('gateway', unit)}) b ON true
+  LEFT JOIN (${statusClassesSql(unit)}) c ON c.ck = b.k`;
+}
 
 /**
  * GET /v1/gateway/metrics: a gateway of the key's tenant, built like the agent metrics
@@ -15,12 +27,8 @@ import type { GatewayChartPoint, GatewayMetrics, StatusClasses } from '../protoc
  */
 export async function gatewayMetrics(pool: pg.Pool, tenantId: string, gatewayId: string, requested: RequestedWindow): Promise<GatewayMetrics> {
   const w = bucketWindow(requested);
-  const read = await inSnapshot(pool, async (c) => {
-    const t = await c.query<{ t: string }>(SNAPSHOT_TIME_SQL);
-    const buckets = await tallyByBucket(c, { kind: 'gateway', tenantId, gatewayId }, w);
-    const classes = await statusClassesByBucket(c, tenantId, gatewayId, w);
-    return { completeThrough: t.rows[0]?.t ?? '', buckets, classes };
-  });
+  const { rows } = await pool.query<TallyRow & StatusClassRow & { t: string }>(gatewaySql(w.unit), tallyParams({ kind: 'gateway', tenantId, gatewayId }, w));
+  const read = { completeThrough: rows[0]?.t ?? '', buckets: talliesByKey(rows, Number), classes: statusClassesByBucket(rows) };
   const { chart_data, ...totals } = await chartWindow(read.buckets, w);
   const total: StatusClassTally = { s2xx: 0n, s3xx: 0n, s4xx: 0n, s5xx: 0n, verified: 0n };
   // chartWindow lays the buckets out from w.fromMs in steps of w.bucketMs, one point each.

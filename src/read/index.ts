@@ -79,7 +79,7 @@ export { agentMetrics } from './agent-metrics.js';
 export { gatewayMetrics } from './gateway-metrics.js';
 export { agentVendors } from './agent-vendors.js';
 export { agentHistory } from './agent-history.js';
-export { balancePoints, latestBalance } from './balances.js';
+export { balancePoints } from './balances.js';
 export { listAgents } from './agents-list.js';
 export { confirmLink, initLink, unlinkAgent, unlinkAgentAsOperator } from './linking.js';
 // The answers' wire shapes live with the protocol, where the SDK and the console read them too.
@@ -106,7 +106,7 @@ export { bucketWindow, checkRetained, parseWindow, type BucketedWindow, type Req
 export { attachEndpoint, attachMethodNotAllowed, type Call, type ReadEndpoint, type Reply } from './read-route.js';
 export { authenticate, authorize, type Credentials, type Principal, type Requirement } from './principal.js';
 export { hasScope, ScopedKeyCache, type Scope, type ScopedKey } from './scoped-key-cache.js';
-export { isLinkedTo, resolveAgent } from './agent-access.js';
+export { agentAccess, isLinkedTo, resolveAgent, type AgentAccess } from './agent-access.js';
 export { isAgentId, MAX_LIMIT, parseLimit, parseQuery, type QueryParams } from './query-params.js';
 export { ReadError, sendReadError } from './read-errors.js';
 export { sendJson } from './http-reply.js';

@@ -1,35 +1,76 @@
-import { addEncodedHistogram, HIGHEST_LATENCY_MS, newMergeHistogram, type LatencyHistogram } from '../rollups/index.js';
+import {
+  addDecodedCounts,
+  addEncodedHistogram,
+  decodedCounts,
+  HIGHEST_LATENCY_MS,
+  newMergeHistogram,
+  readEncodedCounts,
+  valueAtIndex,
+  type LatencyHistogram,
+} from '../rollups/index.js';
 
 export interface LatencyFigures {
   p50: number | null;
   p99: number | null;
 }
 
+const NO_LATENCY: LatencyFigures = { p50: null, p99: null };
+
 /**
  * Merges the HDR histograms of a bucket or vendor exactly and reads nearest-rank p50/p99
- * from the merge (never percentiles of percentiles). One scratch histogram is reset and
- * reused across the buckets of a request; `total`, when given, collects every histogram
- * for the window's own percentiles. Pending tallies bring raw latencies instead, recorded
- * into the same histograms. An encoding that does not decode is skipped: its counts still
- * count, its latencies cannot.
+ * from the merge (never percentiles of percentiles); `total`, when given, collects every
+ * histogram for the window's own percentiles (each encoding is decoded once for both).
+ * Pending tallies bring raw latencies instead, recorded into the same histograms. An
+ * encoding that does not decode is skipped: its counts still count, its latencies cannot.
+ *
+ * Most buckets of a long window hold one folded histogram and nothing else: its percentiles
+ * are read from its decoded (index, count) pairs directly. Anything else is merged into one
+ * scratch histogram, reset and reused across the buckets of a request (a reset clears its
+ * whole counts array, which for a week of hourly buckets cost more than the decoding).
  */
 export class LatencyMerger {
   private readonly scratch = newMergeHistogram();
   undecodable = 0;
 
   figures(encodings: readonly string[], raw: string | null, total?: LatencyHistogram): LatencyFigures {
-    if (encodings.length === 0 && raw === null) return { p50: null, p99: null };
+    if (encodings.length === 0 && raw === null) return NO_LATENCY;
+    if (encodings.length === 1 && raw === null) {
+      const single = this.single(encodings[0] as string, total);
+      if (single !== null) return single;
+    }
     const h = this.scratch;
     h.reset();
-    for (const e of encodings) {
-      if (!this.add(h, e)) continue;
-      if (total !== undefined) this.add(total, e);
-    }
+    for (const e of encodings) this.add(h, e, total);
     if (raw !== null) {
       recordRaw(h, raw);
       if (total !== undefined) recordRaw(total, raw);
     }
     return LatencyMerger.read(h);
+  }
+
+  /** One encoding's percentiles from its pairs; null when it has other precision settings (the scratch path merges it). */
+  private single(encoded: string, total: LatencyHistogram | undefined): LatencyFigures | null {
+    try {
+      if (!readEncodedCounts(encoded)) return null;
+    } catch {
+      this.undecodable++;
+      return NO_LATENCY;
+    }
+    if (total !== undefined) addDecodedCounts(total);
+    const { indices, counts, length } = decodedCounts;
+    let n = 0;
+    for (let i = 0; i < length; i++) n += counts[i] as number;
+    if (n === 0) return NO_LATENCY;
+    const r50 = rank(50, n);
+    const r99 = rank(99, n);
+    let p50: number | null = null;
+    let seen = 0;
+    for (let i = 0; i < length; i++) {
+      seen += counts[i] as number;
+      if (p50 === null && seen >= r50) p50 = valueAtIndex(indices[i] as number);
+      if (seen >= r99) return { p50, p99: valueAtIndex(indices[i] as number) };
+    }
+    return { p50, p99: null };
   }
 
   /**
@@ -40,7 +81,7 @@ export class LatencyMerger {
    */
   static read(h: LatencyHistogram): LatencyFigures {
     const total = h.totalCount;
-    if (total === 0) return { p50: null, p99: null };
+    if (total === 0) return NO_LATENCY;
     const r50 = rank(50, total);
     const r99 = rank(99, total);
     let p50: number | null = null;
@@ -56,13 +97,11 @@ export class LatencyMerger {
     return { p50, p99: null };
   }
 
-  private add(h: LatencyHistogram, encoded: string): boolean {
+  private add(h: LatencyHistogram, encoded: string, total: LatencyHistogram | undefined): void {
     try {
-      addEncodedHistogram(h, encoded);
-      return true;
+      addEncodedHistogram(h, encoded, total);
     } catch {
       this.undecodable++;
-      return false;
     }
   }
 }

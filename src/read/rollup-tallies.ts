@@ -14,17 +14,6 @@ export interface Tally {
   rawLatencies: string | null;
 }
 
-interface TallyRow {
-  k: string;
-  req: string | null;
-  ok: string | null;
-  bad: string | null;
-  spend: string | null;
-  lat: string | null;
-  hists: string[] | null;
-  lats: string | null;
-}
-
 /*
  * Every figure of a window is the folded rows of its bucket table plus the agent's
  * rollup_pending rows in the window, binned the same way (docs/read-api.md §3). A pending
@@ -94,45 +83,66 @@ function folded(kind: TallyScope['kind'], unit: BucketUnit, byVendor: boolean): 
 }
 
 const SUMS = `sum(req)::text AS req, sum(ok)::text AS ok, sum(bad)::text AS bad, sum(spend)::text AS spend,
-              sum(lat)::text AS lat, array_remove(array_agg(h), NULL) AS hists,
+              sum(lat)::text AS lat, string_agg(h, ' ') AS hists,
               string_agg(NULLIF(lats, ''), ',') AS lats`;
 
-function params(scope: TallyScope, w: BucketedWindow): unknown[] {
+/** Parameters of the tally statements below, in the order their SQL numbers them. */
+export function tallyParams(scope: TallyScope, w: BucketedWindow): unknown[] {
   const window = [new Date(w.fromMs).toISOString(), new Date(w.toMs).toISOString(), `${w.bucketMs / 1000} seconds`];
   return scope.kind === 'agent' ? [scope.agentId, ...window] : [scope.gatewayId, ...window, scope.tenantId];
 }
 
-/** Tallies per bucket start (ms since the epoch); buckets with nothing in them are absent. */
-export async function tallyByBucket(c: pg.ClientBase, scope: TallyScope, w: BucketedWindow): Promise<Map<number, Tally>> {
-  const { rows } = await c.query<TallyRow>(
-    `SELECT (extract(epoch FROM b) * 1000)::bigint::text AS k, ${SUMS}
-     FROM (${folded(scope.kind, w.unit, false)} UNION ALL ${pending(scope.kind)}) x GROUP BY b`,
-    params(scope, w),
-  );
-  return new Map(rows.map((r) => [Number(r.k), toTally(r)]));
+/** SQL: the tallies of each bucket of the window (key `k`: the bucket start in ms, as text), with tallyParams. */
+export function bucketTalliesSql(kind: TallyScope['kind'], unit: BucketUnit): string {
+  return `SELECT (extract(epoch FROM b) * 1000)::bigint::text AS k, ${SUMS}
+     FROM (${folded(kind, unit, false)} UNION ALL ${pending(kind)}) x GROUP BY b`;
 }
 
-/** Tallies per vendor over the whole window. */
-export async function tallyByVendor(c: pg.ClientBase, scope: TallyScope, w: BucketedWindow): Promise<Map<string, Tally>> {
-  const { rows } = await c.query<TallyRow>(
-    `SELECT v AS k, ${SUMS} FROM (${folded(scope.kind, w.unit, true)} UNION ALL ${pending(scope.kind)}) x GROUP BY v`,
-    params(scope, w),
-  );
-  return new Map(rows.map((r) => [r.k, toTally(r)]));
+/** SQL: the tallies of each vendor over the whole window (key `k`: the vendor id), with tallyParams. */
+export function vendorTalliesSql(kind: TallyScope['kind'], unit: BucketUnit): string {
+  return `SELECT v AS k, ${SUMS} FROM (${folded(kind, unit, true)} UNION ALL ${pending(kind)}) x GROUP BY v`;
+}
+
+/** Tallies per bucket start (ms since the epoch); buckets with nothing in them are absent. */
+export async function tallyByBucket(c: pg.ClientBase, scope: TallyScope, w: BucketedWindow): Promise<Map<number, Tally>> {
+  const { rows } = await c.query<TallyRow>(bucketTalliesSql(scope.kind, w.unit), tallyParams(scope, w));
+  return talliesByKey(rows, Number);
 }
 
 /**
- * Spend from `fromMs` (a whole hour) until now, from the hourly rows and the pending
- * tallies: what the burn rate divides.
+ * SQL: the agent's spend from a whole hour until now, from the hourly rows and the pending
+ * tallies (what a burn rate divides); `agent` and `from` are parameter references.
  */
+export function spendSinceSql(agent: string, from: string): string {
+  return `(COALESCE((SELECT sum(total_spend_atomic) FROM agent_stats_hourly WHERE agent_id = ${agent} AND bucket >= ${from}::timestamptz), 0)
+         + COALESCE((SELECT sum(total_spend_atomic) FROM rollup_pending
+                     WHERE kind = 'agent' AND entity_id = ${agent} AND minute >= ${from}::timestamptz), 0))`;
+}
+
+/** spendSinceSql from `fromMs` (a whole hour). */
 export async function spendSince(c: pg.ClientBase, agentId: string, fromMs: number): Promise<bigint> {
-  const { rows } = await c.query<{ spend: string | null }>(
-    `SELECT (COALESCE((SELECT sum(total_spend_atomic) FROM agent_stats_hourly WHERE agent_id = $1 AND bucket >= $2::timestamptz), 0)
-           + COALESCE((SELECT sum(total_spend_atomic) FROM rollup_pending
-                       WHERE kind = 'agent' AND entity_id = $1 AND minute >= $2::timestamptz), 0))::text AS spend`,
-    [agentId, new Date(fromMs).toISOString()],
-  );
+  const { rows } = await c.query<{ spend: string | null }>(`SELECT ${spendSinceSql('$1', '$2')}::text AS spend`, [agentId, new Date(fromMs).toISOString()]);
   return BigInt(rows[0]?.spend ?? '0');
+}
+
+/** A row of a tally statement (k null: a row that carries other figures but no tally). */
+export type TallyRow = {
+  k: string | null;
+  req: string | null;
+  ok: string | null;
+  bad: string | null;
+  spend: string | null;
+  lat: string | null;
+  /** The histograms, space-separated (base64 has no space): cheaper to take apart than a text[]. */
+  hists: string | null;
+  lats: string | null;
+};
+
+/** The rows of a tally statement by key; rows without a key are skipped. */
+export function talliesByKey<K>(rows: readonly TallyRow[], key: (k: string) => K): Map<K, Tally> {
+  const out = new Map<K, Tally>();
+  for (const r of rows) if (r.k !== null) out.set(key(r.k), toTally(r));
+  return out;
 }
 
 function toTally(r: TallyRow): Tally {
@@ -142,7 +152,7 @@ function toTally(r: TallyRow): Tally {
     failures: BigInt(r.bad ?? '0'),
     spend: BigInt(r.spend ?? '0'),
     latencySum: BigInt(r.lat ?? '0'),
-    histograms: r.hists ?? [],
+    histograms: r.hists === null ? [] : r.hists.split(' '),
     rawLatencies: r.lats,
   };
 }

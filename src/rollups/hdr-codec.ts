@@ -61,11 +61,18 @@ function ensureScratch(payloadBytes: number): void {
 }
 
 /**
- * Adds the counts of an encoded histogram into `target` (which auto-resizes). Throws on
- * anything that is not a V2 histogram. Encodings with other precision settings are merged
- * through the library, value by value, which is slower but still exact to their precision.
+ * The non-zero counts of the last encoding read by readCounts, ascending by index: reused
+ * by every read (decoding is synchronous), grown to the largest histogram seen.
  */
-export function addEncoded(target: JsHistogram, encoded: string): void {
+export const decodedCounts = { indices: [] as number[], counts: [] as number[], length: 0 };
+
+/**
+ * Reads the non-zero counts of an encoded histogram into `decodedCounts`, if the encoding
+ * has `layout`'s precision settings (then index i means the same values in both,
+ * whatever their highest trackable values) and returns true; returns false, reading
+ * nothing, for other settings. Throws on anything that is not a V2 histogram.
+ */
+export function readCounts(encoded: string, layout: JsHistogram): boolean {
   const bytes = Buffer.from(encoded, 'base64');
   if (bytes.length < 8 || (bytes.readInt32BE(0) & ~0xf0) !== V2_COMPRESSED_COOKIE_BASE) throw new Error('not an HdrHistogram V2 compressed encoding');
   const length = bytes.readInt32BE(4);
@@ -77,20 +84,12 @@ export function addEncoded(target: JsHistogram, encoded: string): void {
   const digits = raw.readInt32BE(12);
   const lowest = Number(raw.readBigInt64BE(16));
   if (payloadLength < 0 || HEADER_BYTES + payloadLength > raw.length) throw new Error('truncated HdrHistogram payload');
-  if (digits !== target.numberOfSignificantValueDigits || lowest !== target.lowestDiscernibleValue) {
-    target.add(decodeFromCompressedBase64(encoded, 64) as JsHistogram);
-    return;
-  }
-  // Same precision settings, so the same bucket layout: index i means the same values in
-  // both histograms, whatever their highest trackable values. Counts go straight into the
-  // target's array (recordValueWithCount would map each bucket's value back to its index),
-  // then total, max and min are brought up to date once.
+  if (digits !== layout.numberOfSignificantValueDigits || lowest !== layout.lowestDiscernibleValue) return false;
+  const out = decodedCounts;
+  out.length = 0;
   const end = HEADER_BYTES + payloadLength;
   let pos = HEADER_BYTES;
   let index = 0;
-  let added = 0;
-  let minNonZeroIndex = -1;
-  let maxIndex = -1;
   while (pos < end) {
     let shift = 1;
     let z = 0;
@@ -107,26 +106,69 @@ export function addEncoded(target: JsHistogram, encoded: string): void {
       continue;
     }
     if (n > 0) {
-      if (index >= target.countsArrayLength) {
-        const value = target.valueFromIndex(index);
-        if (value > MAX_DECODED_VALUE) throw new Error('HdrHistogram value out of range');
-        if (!target.autoResize) throw new Error('the histogram cannot hold the values being added');
-        target.resize(value);
-        // As the library's own resize-on-record does.
-        target.highestTrackableValue = target.highestEquivalentValue(target.valueFromIndex(target.countsArrayLength - 1));
-      }
-      target.addToCountAtIndex(index, n);
-      added += n;
-      // Index 0 holds the value 0, which is no "non-zero minimum".
-      if (minNonZeroIndex < 0 && index > 0) minNonZeroIndex = index;
-      maxIndex = index;
+      if (layout.valueFromIndex(index) > MAX_DECODED_VALUE) throw new Error('HdrHistogram value out of range');
+      out.indices[out.length] = index;
+      out.counts[out.length] = n;
+      out.length++;
     }
     index++;
   }
-  if (added === 0) return;
-  target.setTotalCount(target.totalCount + added);
-  target.updateMinAndMax(target.highestEquivalentValue(target.valueFromIndex(maxIndex)));
-  if (minNonZeroIndex > 0) target.updateMinAndMax(target.valueFromIndex(minNonZeroIndex));
+  return true;
+}
+
+/**
+ * Adds the counts of an encoded histogram into `target` (which auto-resizes), and into
+ * `alsoInto` when given (a read merging a bucket and its whole window decodes each encoding
+ * once). Throws on anything that is not a V2 histogram, before adding anything. Encodings
+ * with other precision settings are merged through the library, value by value, which is
+ * slower but still exact to their precision.
+ */
+export function addEncoded(target: JsHistogram, encoded: string, alsoInto?: JsHistogram): void {
+  if (!readCounts(encoded, target)) {
+    const decoded = decodeFromCompressedBase64(encoded, 64) as JsHistogram;
+    target.add(decoded);
+    alsoInto?.add(decoded);
+    return;
+  }
+  addDecodedCounts(target);
+  if (alsoInto !== undefined) addDecodedCounts(alsoInto);
+}
+
+/**
+ * Adds `decodedCounts` into `h` (same precision settings): counts go straight into its
+ * array (recordValueWithCount would map each bucket's value back to its index), then
+ * total, max and min are brought up to date once.
+ */
+export function addDecodedCounts(h: JsHistogram): void {
+  const { indices, counts, length } = decodedCounts;
+  if (length === 0) return;
+  let added = 0;
+  for (let i = 0; i < length; i++) {
+    addAtIndex(h, indices[i] as number, counts[i] as number);
+    added += counts[i] as number;
+  }
+  // Index 0 holds the value 0, which is no "non-zero minimum".
+  const minNonZeroIndex = indices[0] === 0 ? (length > 1 ? (indices[1] as number) : -1) : (indices[0] as number);
+  settle(h, added, minNonZeroIndex, indices[length - 1] as number);
+}
+
+/** Brings total, min and max up to date once after counts went straight into the array. */
+function settle(h: JsHistogram, added: number, minNonZeroIndex: number, maxIndex: number): void {
+  h.setTotalCount(h.totalCount + added);
+  h.updateMinAndMax(h.highestEquivalentValue(h.valueFromIndex(maxIndex)));
+  if (minNonZeroIndex > 0) h.updateMinAndMax(h.valueFromIndex(minNonZeroIndex));
+}
+
+/** Adds `n` at `index` of a histogram with our precision settings, growing it first if needed. */
+function addAtIndex(h: JsHistogram, index: number, n: number): void {
+  if (index >= h.countsArrayLength) {
+    const value = h.valueFromIndex(index);
+    if (!h.autoResize) throw new Error('the histogram cannot hold the values being added');
+    h.resize(value);
+    // As the library's own resize-on-record does.
+    h.highestTrackableValue = h.highestEquivalentValue(h.valueFromIndex(h.countsArrayLength - 1));
+  }
+  h.addToCountAtIndex(index, n);
 }
 
 /** Writes the uncompressed V2 bytes of `h` (counts up to its largest value) into payloadScratch; returns their length. */

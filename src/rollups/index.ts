@@ -11,7 +11,9 @@ export { ClickhouseRollupSink, CLICKHOUSE_SCHEMA_DIR, ROLLUP_TABLE } from './cli
 export { PENDING_TALLY_COPY, PendingTallyError, pendingTallyCopyRows, stagedPendingSql, writePendingTallies, type StagedTable } from './pending-tallies.js';
 export type { RollupGroup } from './types.js';
 export {
+  addDecodedCounts,
   addEncodedHistogram,
+  decodedCounts,
   decodeHistogram,
   encodeHistogram,
   HIGHEST_LATENCY_MS,
@@ -20,7 +22,9 @@ export {
   newMergeHistogram,
   percentiles,
   precisionBound,
+  readEncodedCounts,
   SIGNIFICANT_DIGITS,
+  valueAtIndex,
   type LatencyHistogram,
   type LatencyPercentiles,
 } from './latency-histogram.js';

@@ -1,5 +1,7 @@
 import { Float64Histogram, Int32Histogram, type JsHistogram } from 'hdr-histogram-js';
-import { addEncoded, encodeCompressedBase64 } from './hdr-codec.js';
+import { addDecodedCounts, addEncoded, decodedCounts, encodeCompressedBase64, readCounts } from './hdr-codec.js';
+
+export { addDecodedCounts, decodedCounts };
 
 /**
  * The one place that fixes how latencies are bucketed, so every histogram the module writes
@@ -52,9 +54,26 @@ export function decodeHistogram(encoded: string): LatencyHistogram {
   return out;
 }
 
-/** Adds an encoded histogram's counts into `target`, exactly. */
-export function addEncodedHistogram(target: LatencyHistogram, encoded: string): void {
-  addEncoded(target, encoded);
+/** Adds an encoded histogram's counts into `target`, exactly, and into `alsoInto` when given. */
+export function addEncodedHistogram(target: LatencyHistogram, encoded: string, alsoInto?: LatencyHistogram): void {
+  addEncoded(target, encoded, alsoInto);
+}
+
+/** Maps indices to values for readEncodedCounts: every histogram of ours has this layout. */
+const LAYOUT = newMergeHistogram();
+
+/**
+ * Reads the non-zero (index, count) pairs of an encoded histogram into `decodedCounts`
+ * without building a histogram (LAYOUT's valueFromIndex gives their values); false, reading
+ * nothing, for an encoding with other precision settings. Throws on bytes that are not one.
+ */
+export function readEncodedCounts(encoded: string): boolean {
+  return readCounts(encoded, LAYOUT);
+}
+
+/** The value HDR reports for a count at `index` (the upper bound of its bucket). */
+export function valueAtIndex(index: number): number {
+  return LAYOUT.highestEquivalentValue(LAYOUT.valueFromIndex(index));
 }
 
 /** Merges encoded histograms exactly (e.g. the rows of a day): the basis of any p99 over a window. */

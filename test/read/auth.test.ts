@@ -29,6 +29,18 @@ afterAll(async () => {
 
 const metricsOf = (agentId: string): string => `/v1/agent/metrics?agent_id=${agentId}&range=1h`;
 
+/** Every GET that reads one agent, with each of its parameters set. */
+const agentReads = (agentId: string): string[] => [
+  metricsOf(agentId),
+  `/v1/agent/metrics?agent_id=${agentId}&range=7d`,
+  `/v1/agent/metrics?agent_id=${agentId}&range=30d`,
+  `/v1/agent/vendors?agent_id=${agentId}&range=24h`,
+  `/v1/agent/history?agent_id=${agentId}`,
+  `/v1/agent/history?agent_id=${agentId}&range=24h&vendor_id=v&success=true&limit=5`,
+  `/v1/agent/balance?agent_id=${agentId}&range=24h`,
+  `/v1/agent/settings?agent_id=${agentId}`,
+];
+
 describe('API keys', () => {
   it('answers 401 invalid_api_key without a key, with an unknown key and with a revoked key', async () => {
     expect(errorCode(await withKey(s.baseUrl, 'GET', metricsOf(mine.agentId), null))).toBe('invalid_api_key');
@@ -67,6 +79,16 @@ describe('API keys', () => {
     // The other tenant reads its own agent, and not ours.
     expect((await withKey(s.baseUrl, 'GET', metricsOf(theirs.agentId), otherTenantKey)).status).toBe(200);
     expect((await withKey(s.baseUrl, 'GET', metricsOf(mine.agentId), otherTenantKey)).status).toBe(404);
+  });
+
+  it('gives that 404 on every agent read and every parameter, and 200 for a linked agent', async () => {
+    for (const id of [theirs.agentId, unlinked.agentId, newAgent().agentId]) {
+      for (const path of agentReads(id)) {
+        const r = await withKey(s.baseUrl, 'GET', path, readKey);
+        expect({ path, status: r.status, code: errorCode(r) }).toEqual({ path, status: 404, code: 'not_found' });
+      }
+    }
+    for (const path of agentReads(mine.agentId)) expect({ path, status: (await withKey(s.baseUrl, 'GET', path, readKey)).status }).toEqual({ path, status: 200 });
   });
 
   it('requires agent_id with a key', async () => {
