@@ -11,37 +11,8 @@ export interface CopyStep {
 
 /** Message type bytes of the frontend's copy messages (protocol v3). */
 const COPY_DATA = 0x64;
-const COPY_DONE = 0x63;
-
-/** Payloads up to this size are kept for their connection's next query. */
-const PAYLOAD_KEEP_MAX_BYTES = 8 * 1024 * 1024;
-/** The smallest payload buffer: small batches share one size, and a connection's buffer
- *  is only replaced by a bigger one when a bigger batch comes. */
-const PAYLOAD_MIN_BYTES = 1024 * 1024;
-
-/**
- * The buffer each connection's copy messages are assembled in, kept for its next query. A
- * payload is hundreds of KiB to megabytes, and V8 answers a stream of fresh external buffers
- * that large with full mark-compacts of the main heap (under max load, one every few hundred
- * ms; reusing the buffers cut them by about a third). A buffer goes back to its connection
- * only after its query has completed: a failed query's bytes may still be queued on the
- * socket, so that buffer is dropped.
- */
-class CopyPayloads {
-  private readonly idle = new WeakMap<pg.ClientBase, Buffer>();
-
-  take(client: pg.ClientBase, bytes: number): Buffer {
-    const kept = this.idle.get(client);
-    this.idle.delete(client);
-    return kept !== undefined && kept.length >= bytes ? kept : Buffer.allocUnsafe(Math.max(bytes, PAYLOAD_MIN_BYTES));
-  }
-
-  give(client: pg.ClientBase, buf: Buffer): void {
-    if (buf.length <= PAYLOAD_KEEP_MAX_BYTES) this.idle.set(client, buf);
-  }
-}
-
-const payloads = new CopyPayloads();
+/** CopyDone is always the same five bytes. */
+const COPY_DONE_MESSAGE = Buffer.from([0x63, 0, 0, 0, 4]);
 
 /**
  * Runs `before`, the COPY steps and `after` as ONE simple query whose copy data follows the
@@ -56,51 +27,39 @@ const payloads = new CopyPayloads();
  * until the next query. So a failed statement leaves nothing of the later ones done, and the
  * error reaches the caller as the promise's rejection.
  *
+ * Each step is one CopyData message whose body is the step's chunks as they are: the socket
+ * is corked while the query, each message's 5-byte header and the chunks are written, so
+ * they leave in one writev and no payload is assembled. (A batch is megabytes: a copy of it
+ * per transaction, or a buffer of that size kept per connection for the next one, costs the
+ * receiver memory and the main thread a memcpy, for bytes the kernel gathers anyway.) The
+ * chunks must not change until the promise settles.
+ *
  * `before` and `after` are plain SQL (no parameters), each ending in `;` when not empty.
  */
 export function copyQuery(client: pg.ClientBase, steps: readonly CopyStep[], before = '', after = ''): Promise<void> {
   let text = before;
-  let bytes = 0;
-  for (const step of steps) {
-    text += step.format === 'binary' ? `${step.sql} (FORMAT binary);\n` : `${step.sql};\n`;
-    bytes += 5 + 5;
-    for (const c of step.chunks) bytes += c.byteLength;
-    if (step.format === 'binary') bytes += COPY_BINARY_HEADER.byteLength + COPY_BINARY_TRAILER.byteLength;
-  }
+  for (const step of steps) text += step.format === 'binary' ? `${step.sql} (FORMAT binary);\n` : `${step.sql};\n`;
   text += after;
-  const buf = payloads.take(client, bytes);
-  let at = 0;
-  const put = (c: Uint8Array): void => {
-    buf.set(c, at);
-    at += c.byteLength;
-  };
-  for (const step of steps) {
-    const start = at;
-    buf[at] = COPY_DATA;
-    at += 5;
-    if (step.format === 'binary') put(COPY_BINARY_HEADER);
-    for (const c of step.chunks) put(c);
-    if (step.format === 'binary') put(COPY_BINARY_TRAILER);
-    buf.writeUInt32BE(at - start - 1, start + 1);
-    buf[at] = COPY_DONE;
-    buf.writeUInt32BE(4, at + 1);
-    at += 5;
-  }
   return new Promise((resolve, reject) => {
-    void client.query(
-      new CopyQuery(text, buf.subarray(0, at), (err) => {
-        if (err !== null) return reject(err);
-        payloads.give(client, buf);
-        resolve();
-      }),
-    );
+    void client.query(new CopyQuery(text, steps, (err) => (err === null ? resolve() : reject(err))));
   });
+}
+
+/** The 5-byte header of a CopyData message whose body is `step`'s bytes. */
+function copyDataHeader(step: CopyStep): Buffer {
+  let bytes = 0;
+  for (const c of step.chunks) bytes += c.byteLength;
+  if (step.format === 'binary') bytes += COPY_BINARY_HEADER.byteLength + COPY_BINARY_TRAILER.byteLength;
+  const header = Buffer.allocUnsafe(5);
+  header[0] = COPY_DATA;
+  header.writeUInt32BE(4 + bytes, 1);
+  return header;
 }
 
 /** The connection as node-postgres hands it to a submitted query. */
 interface Connection {
   query(text: string): void;
-  stream: { write(data: Uint8Array): boolean };
+  stream: { write(data: Uint8Array): boolean; cork(): void; uncork(): void };
 }
 
 /**
@@ -113,13 +72,25 @@ class CopyQuery {
 
   constructor(
     private readonly text: string,
-    private readonly copyMessages: Buffer,
+    private readonly steps: readonly CopyStep[],
     private readonly done: (err: Error | null) => void,
   ) {}
 
   submit(connection: Connection): void {
-    connection.query(this.text);
-    if (this.copyMessages.length > 0) connection.stream.write(this.copyMessages);
+    const out = connection.stream;
+    out.cork();
+    try {
+      connection.query(this.text);
+      for (const step of this.steps) {
+        out.write(copyDataHeader(step));
+        if (step.format === 'binary') out.write(COPY_BINARY_HEADER);
+        for (const c of step.chunks) if (c.byteLength > 0) out.write(c);
+        if (step.format === 'binary') out.write(COPY_BINARY_TRAILER);
+        out.write(COPY_DONE_MESSAGE);
+      }
+    } finally {
+      out.uncork();
+    }
   }
 
   /** node-postgres replaces this with its own when a query timeout is configured. */
