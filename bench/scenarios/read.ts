@@ -7,7 +7,10 @@
  * process on its own pool (the SQL and the merging, without HTTP or authentication), and the
  * server's /healthz (HTTP alone). `SELECT 1` gives the bare round trip to PostgreSQL. Each
  * endpoint is also asked one request at a time first: its service time without queueing, and
- * the CPU the read code itself spends per call.
+ * the CPU the read code itself spends per call. Then ingest (signed batches of 100 events,
+ * read-ingest.ts): its maximum alone, each endpoint again at `rate` while ingest runs at half
+ * that maximum, ingest's maximum while every endpoint in turn is asked at `rate`, and its
+ * maximum alone once more (the mean of both runs alone is the reference: the tables grow).
  *
  * Size: BENCH_READ_AGENTS and BENCH_READ_INTERACTIONS (default 10,000 and 10,000,000; with
  * --quick 1,000 and 1,000,000: the same interactions per agent, so each read touches as many
@@ -20,6 +23,7 @@ import { createApiKey } from '../../src/api-keys/index.js';
 import { agentHistory, agentMetrics, agentVendors, balancePoints } from '../../src/read/index.js';
 import type { BenchContext } from '../bench-context.js';
 import { buildReadDataset, READ_TENANT, readAgentId, type ReadDatasetSize } from './read-dataset.js';
+import { ReadScenarioIngest, type IngestRun } from './read-ingest.js';
 
 const GOAL_P99_MS = 25;
 /** Requests of the one-at-a-time pass per endpoint and side. */
@@ -45,6 +49,20 @@ export interface ReadEndpointResult {
   inProcessSequential: Percentiles;
   /** CPU time of this process per in-process call (the read code's own work, without PostgreSQL's). */
   inProcessCpuMs: number;
+  /** At `rate` requests/s over HTTP while ingest runs at half its maximum, and the ingest rate reached meanwhile. */
+  httpUnderIngest: Percentiles;
+  ingestMeanwhilePerS: number;
+}
+
+/** Ingest's maximum alone (before and after the reads) and under `rate` reads/s of every endpoint in turn. */
+export interface IngestUnderReads {
+  aloneBefore: IngestRun;
+  underReads: IngestRun;
+  aloneAfter: IngestRun;
+  /** The reads asked meanwhile. */
+  reads: Percentiles;
+  /** underReads ÷ the mean of the two runs alone. */
+  ratio: number;
 }
 
 export interface ReadScenario {
@@ -58,6 +76,7 @@ export interface ReadScenario {
   httpFloor: Percentiles;
   /** SELECT 1 from this process: the round trip to PostgreSQL. */
   select1: Percentiles;
+  ingest: IngestUnderReads;
 }
 
 function envInt(name: string, fallback: number): number {
@@ -111,6 +130,7 @@ async function sequential(count: number, once: (i: number) => Promise<boolean>):
   return percentiles(samples, errors);
 }
 
+const fmtIngest = (r: IngestRun) => `${r.eventsPerS} events/s (p99 ${r.p99Ms} ms${r.errors > 0 ? `, ${r.errors} ERRORS` : ''})`;
 const fmt = (p: Percentiles) => `p50 ${p.p50} ms, p99 ${p.p99} ms (${p.n} answers${p.errors > 0 ? `, ${p.errors} ERRORS` : ''})`;
 
 export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> {
@@ -173,6 +193,7 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
     const httpFloorSequential = await sequential(SEQUENTIAL_CALLS, () => get('/healthz'));
     ctx.say(`  ceilings at ${rate}/s: SELECT 1 ${fmt(select1)}; GET /healthz ${fmt(httpFloor)}`);
     ctx.say(`  ceilings one at a time: SELECT 1 ${fmt(select1Sequential)}; GET /healthz ${fmt(httpFloorSequential)}; load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+    const measured: Omit<ReadEndpointResult, 'httpUnderIngest' | 'ingestMeanwhilePerS'>[] = [];
     for (const c of cases) {
       ctx.progress.phase(`read: ${c.name}`);
       const cpu0 = process.cpuUsage();
@@ -182,7 +203,7 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
       const httpSequential = await sequential(SEQUENTIAL_CALLS, (i) => c.http(agent(i + 3)));
       const inProcess = await openLoop(rate, seconds, async (i) => (await c.direct(agent(i)), true));
       const http = await openLoop(rate, seconds, (i) => c.http(agent(i + 7)));
-      endpoints.push({ name: c.name, http, inProcess, httpSequential, inProcessSequential, inProcessCpuMs });
+      measured.push({ name: c.name, http, inProcess, httpSequential, inProcessSequential, inProcessCpuMs });
       const verdict = http.p99 <= GOAL_P99_MS ? 'meets' : 'MISSES';
       ctx.say(
         `  ${c.name.padEnd(12)} one at a time: HTTP ${fmt(httpSequential)}, in-process ${fmt(inProcessSequential)}, ${inProcessCpuMs} ms CPU each in-process; ` +
@@ -193,7 +214,32 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
           `p99 ÷ in-process ${(http.p99 / inProcess.p99).toFixed(2)}, − /healthz p99 ${(http.p99 - httpFloor.p99).toFixed(2)} ms`,
       );
     }
-    return { size, buildSeconds, rate, seconds, goalP99Ms: GOAL_P99_MS, endpoints, httpFloor, select1 };
+
+    const ingest = new ReadScenarioIngest(ctx);
+    ctx.progress.phase('read: ingest alone');
+    const aloneBefore = await ingest.max('alone', seconds);
+    const half = aloneBefore.eventsPerS / 2;
+    ctx.say(`  ingest alone: ${fmtIngest(aloneBefore)}; reads again at ${rate}/s with ingest at half that (${Math.round(half)} events/s)`);
+    for (const [i, c] of cases.entries()) {
+      ctx.progress.phase(`read: ${c.name} under ingest`);
+      const [httpUnderIngest, meanwhile] = await Promise.all([openLoop(rate, seconds, (j) => c.http(agent(j + 11))), ingest.paced('at half', seconds, half)]);
+      endpoints.push({ ...(measured[i] as (typeof measured)[number]), httpUnderIngest, ingestMeanwhilePerS: meanwhile.eventsPerS });
+      const verdict = httpUnderIngest.p99 <= GOAL_P99_MS ? 'meets' : 'MISSES';
+      ctx.say(`  ${c.name.padEnd(12)} at ${rate}/s under ingest: HTTP ${fmt(httpUnderIngest)}: ${verdict} p99 ≤ ${GOAL_P99_MS} ms; ingest meanwhile ${fmtIngest(meanwhile)}`);
+    }
+    ctx.progress.phase('read: ingest under reads');
+    const [underReads, reads] = await Promise.all([
+      ingest.max('under reads', seconds),
+      openLoop(rate, seconds, (j) => (cases[j % cases.length] as (typeof cases)[number]).http(agent(j + 13))),
+    ]);
+    ctx.progress.phase('read: ingest alone again');
+    const aloneAfter = await ingest.max('alone again', seconds);
+    const ratio = Math.round((underReads.eventsPerS / ((aloneBefore.eventsPerS + aloneAfter.eventsPerS) / 2)) * 1000) / 1000;
+    ctx.say(
+      `  ingest maximum under ${rate} reads/s (every endpoint in turn: ${fmt(reads)}): ${fmtIngest(underReads)}; alone again ${fmtIngest(aloneAfter)}; ` +
+        `under reads ÷ alone ${ratio} (goal ≥ 0.90); load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}`,
+    );
+    return { size, buildSeconds, rate, seconds, goalP99Ms: GOAL_P99_MS, endpoints, httpFloor, select1, ingest: { aloneBefore, underReads, aloneAfter, reads, ratio } };
   } finally {
     await pool.end();
   }

@@ -4,7 +4,8 @@ import { chartWindow } from './bucket-chart.js';
 import { bucketTalliesSql, spendSinceSql, tallyParams, talliesByKey, type TallyRow } from './rollup-tallies.js';
 import { COMPLETE_THROUGH_SQL } from './snapshot.js';
 import { apiTime, isoMs, utcMicros } from './times.js';
-import { bucketWindow, type BucketUnit, type RequestedWindow } from './window.js';
+import { statementPerUnit } from './prepared.js';
+import { bucketWindow, type RequestedWindow } from './window.js';
 import type { AgentMetrics, BalanceSnapshot } from '../protocol/index.js';
 
 const HOUR_MS = 3_600_000;
@@ -19,26 +20,22 @@ type MetricsRow = TallyRow & { t: string; burn: string; bal_t: string | null; us
  * bucket tallies (none: one row with a null key). $1–$4 the tallies' parameters, $5 the
  * reading tenant (null: the agent itself), $6 the burn rate's start.
  */
-function metricsSql(unit: BucketUnit): string {
-  return `WITH head AS (
+const metricsStatement = statementPerUnit('read-agent-metrics', (unit) => `WITH head AS (
     SELECT ${COMPLETE_THROUGH_SQL} AS t, ${spendSinceSql('$1', '$6')}::text AS burn, bal.t AS bal_t, bal.usdc, bal.sol
     FROM (SELECT 1) one
     LEFT JOIN LATERAL (SELECT ${utcMicros('time')} AS t, usdc_balance_atomic::text AS usdc, sol_balance_lamports::text AS sol
                        FROM agent_telemetry WHERE agent_id = $1 ORDER BY time DESC LIMIT 1) bal ON true
     WHERE ${accessSql('$1', '$5')})
-  SELECT head.*, b.* FROM head LEFT JOIN (${bucketTalliesSql('agent', unit)}) b ON true`;
-}
+  SELECT head.*, b.* FROM head LEFT JOIN (${bucketTalliesSql('agent', unit)}) b ON true`);
 
 /** GET /v1/agent/metrics (docs/read-api.md §3), every figure from one snapshot; null when the access does not hold. */
 export async function agentMetrics(pool: pg.Pool, access: AgentAccess, requested: RequestedWindow, nowMs: number): Promise<AgentMetrics | null> {
   const { agentId } = access;
   const w = bucketWindow(requested);
   const burnFromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS - BURN_HOURS * HOUR_MS;
-  const { rows } = await pool.query<MetricsRow>(metricsSql(w.unit), [
-    ...tallyParams({ kind: 'agent', agentId }, w),
-    access.tenantId,
-    new Date(burnFromMs).toISOString(),
-  ]);
+  const { rows } = await pool.query<MetricsRow>(
+    metricsStatement(w.unit, [...tallyParams({ kind: 'agent', agentId }, w), access.tenantId, new Date(burnFromMs).toISOString()]),
+  );
   const head = rows[0];
   if (head === undefined) return null;
   const balance: BalanceSnapshot | null =

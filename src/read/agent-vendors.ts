@@ -5,20 +5,22 @@ import { TimeSlicer } from './time-slices.js';
 import { tallyParams, talliesByKey, vendorTalliesSql, type TallyRow } from './rollup-tallies.js';
 import { COMPLETE_THROUGH_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
-import { bucketWindow, type BucketUnit, type RequestedWindow } from './window.js';
+import { statementPerUnit } from './prepared.js';
+import { bucketWindow, type RequestedWindow } from './window.js';
 import type { AgentVendors } from '../protocol/index.js';
 
 /** One statement, as the metrics' (agent-metrics.ts): $1–$4 the tallies' parameters, $5 the reading tenant. */
-function vendorsSql(unit: BucketUnit): string {
-  return `WITH head AS (SELECT ${COMPLETE_THROUGH_SQL} AS t WHERE ${accessSql('$1', '$5')})
-  SELECT head.t, v.* FROM head LEFT JOIN (${vendorTalliesSql('agent', unit)}) v ON true`;
-}
+const vendorsStatement = statementPerUnit(
+  'read-agent-vendors',
+  (unit) => `WITH head AS (SELECT ${COMPLETE_THROUGH_SQL} AS t WHERE ${accessSql('$1', '$5')})
+  SELECT head.t, v.* FROM head LEFT JOIN (${vendorTalliesSql('agent', unit)}) v ON true`,
+);
 
 /** GET /v1/agent/vendors: the same window and snapshot rules as the metrics, per vendor; null when the access does not hold. */
 export async function agentVendors(pool: pg.Pool, access: AgentAccess, requested: RequestedWindow): Promise<AgentVendors | null> {
   const { agentId } = access;
   const w = bucketWindow(requested);
-  const { rows } = await pool.query<TallyRow & { t: string }>(vendorsSql(w.unit), [...tallyParams({ kind: 'agent', agentId }, w), access.tenantId]);
+  const { rows } = await pool.query<TallyRow & { t: string }>(vendorsStatement(w.unit, [...tallyParams({ kind: 'agent', agentId }, w), access.tenantId]));
   const head = rows[0];
   if (head === undefined) return null;
   const merger = new LatencyMerger();

@@ -4,7 +4,8 @@ import { statusClassesByBucket, statusClassesSql, type StatusClassRow, type Stat
 import { bucketTalliesSql, tallyParams, talliesByKey, type TallyRow } from './rollup-tallies.js';
 import { COMPLETE_THROUGH_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
-import { bucketWindow, type BucketUnit, type RequestedWindow } from './window.js';
+import { statementPerUnit } from './prepared.js';
+import { bucketWindow, type RequestedWindow } from './window.js';
 import type { GatewayChartPoint, GatewayMetrics, StatusClasses } from '../protocol/index.js';
 
 /*
@@ -12,12 +13,13 @@ import type { GatewayChartPoint, GatewayMetrics, StatusClasses } from '../protoc
  * with the bucket tallies and, bucket by bucket, the status classes (both come from the
  * same rows, so a bucket has both or neither).
  */
-function gatewaySql(unit: BucketUnit): string {
-  return `SELECT ${COMPLETE_THROUGH_SQL} AS t, b.*, c.*
+const gatewayStatement = statementPerUnit(
+  'read-gateway-metrics',
+  (unit) => `SELECT ${COMPLETE_THROUGH_SQL} AS t, b.*, c.*
   FROM (SELECT 1) one
   LEFT JOIN (${bucketTalliesSql('gateway', unit)}) b ON true
-  LEFT JOIN (${statusClassesSql(unit)}) c ON c.ck = b.k`;
-}
+  LEFT JOIN (${statusClassesSql(unit)}) c ON c.ck = b.k`,
+);
 
 /**
  * GET /v1/gateway/metrics: a gateway of the key's tenant, built like the agent metrics
@@ -27,7 +29,7 @@ function gatewaySql(unit: BucketUnit): string {
  */
 export async function gatewayMetrics(pool: pg.Pool, tenantId: string, gatewayId: string, requested: RequestedWindow): Promise<GatewayMetrics> {
   const w = bucketWindow(requested);
-  const { rows } = await pool.query<TallyRow & StatusClassRow & { t: string }>(gatewaySql(w.unit), tallyParams({ kind: 'gateway', tenantId, gatewayId }, w));
+  const { rows } = await pool.query<TallyRow & StatusClassRow & { t: string }>(gatewayStatement(w.unit, tallyParams({ kind: 'gateway', tenantId, gatewayId }, w)));
   const read = { completeThrough: rows[0]?.t ?? '', buckets: talliesByKey(rows, Number), classes: statusClassesByBucket(rows) };
   const { chart_data, ...totals } = await chartWindow(read.buckets, w);
   const total: StatusClassTally = { s2xx: 0n, s3xx: 0n, s4xx: 0n, s5xx: 0n, verified: 0n };
