@@ -318,6 +318,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           log.child({ component: 'rollup-folder' }),
         );
         await folder.start();
+        health.alsoCloses(folder);
         if (config.clickhouseUrl !== null) {
           clickhouseSink = new ClickhouseRollupSink(config.clickhouseUrl, 'default', 10_000, {
             cluster: config.clickhouseCluster,
@@ -335,7 +336,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           await clickhouse?.stop();
           await clickhouseSink?.close();
         };
-        await Promise.all([folder?.stop(), sender()]);
+        // With PostgreSQL down, a last round would only wait for its connection timeout.
+        await Promise.all([folder?.stop(health.isUp), sender()]);
       },
       stopTimeoutMs: ROLLUPS_STOP_MS,
     },

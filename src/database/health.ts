@@ -61,6 +61,11 @@ type ProbeResult = { ok: true } | { ok: false; timedOut: boolean; detail: string
  * each recovery (a full disk answers SELECT but refuses COPY), so replay and new batches
  * back off instead of failing every second.
  */
+/** Connections held by another thread: closed by message, so not counted. */
+export interface ConnectionsElsewhere {
+  dropConnections(busyForMs: number): void;
+}
+
 export class PostgresHealth {
   private up = true;
   private detail = 'writable';
@@ -78,7 +83,7 @@ export class PostgresHealth {
   private readonly options: PostgresHealthOptions;
   private readonly connection: pg.ClientConfig;
   /** The ingest pool, then the pools added by alsoCloses. */
-  private readonly pools: pg.Pool[];
+  private readonly pools: (pg.Pool | ConnectionsElsewhere)[];
 
   /**
    * Probes with the connection settings of `pool` (its URL, TLS, password) and starts at
@@ -99,11 +104,11 @@ export class PostgresHealth {
   }
 
   /**
-   * Pools on the same server (reads, webhooks, key lookups) whose connections are closed with
-   * the ingest pool's. A query on a connection the server stopped answering waits for its
-   * query timeout, holding whatever waits on it, a graceful stop included.
+   * Pools on the same server (reads, webhooks, key lookups, the rollup folder thread's) whose
+   * connections are closed with the ingest pool's. A query on a connection the server stopped
+   * answering waits for its query timeout, holding whatever waits on it, a graceful stop included.
    */
-  alsoCloses(pool: pg.Pool): void {
+  alsoCloses(pool: pg.Pool | ConnectionsElsewhere): void {
     this.pools.push(pool);
   }
 
@@ -158,6 +163,10 @@ export class PostgresHealth {
   private dropAll(busyForMs: number): { idle: number; busy: number } {
     const total = { idle: 0, busy: 0 };
     for (const pool of this.pools) {
+      if (!(pool instanceof pg.Pool)) {
+        pool.dropConnections(busyForMs);
+        continue;
+      }
       const dropped = dropConnections(pool, busyForMs);
       total.idle += dropped.idle;
       total.busy += dropped.busy;

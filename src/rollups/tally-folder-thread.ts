@@ -114,18 +114,30 @@ export class TallyFolderThread {
     });
   }
 
-  /** The folder's stop (one last bounded round), then the thread's exit; terminated past the deadline. */
-  stop(): Promise<void> {
-    this.stopping ??= this.stopThread();
+  /**
+   * Closes the thread's connections idle or busy for longer than `busyForMs`, as the
+   * receiver's health check does with its own pools when PostgreSQL stops answering.
+   */
+  dropConnections(busyForMs: number): void {
+    if (this.worker !== null) this.send(this.worker, { type: 'drop', busyForMs });
+  }
+
+  /**
+   * The folder's stop (one last bounded round, unless `finalRound` is false: PostgreSQL is
+   * known to be down, and the rows stay pending for any receiver), then the thread's exit;
+   * terminated past the deadline.
+   */
+  stop(finalRound = true): Promise<void> {
+    this.stopping ??= this.stopThread(finalRound);
     return this.stopping;
   }
 
-  private async stopThread(): Promise<void> {
+  private async stopThread(finalRound: boolean): Promise<void> {
     if (this.restartTimer !== null) clearTimeout(this.restartTimer);
     const worker = this.worker;
     if (worker === null) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    this.send(worker, { type: 'stop' });
+    this.send(worker, { type: 'stop', finalRound });
     const deadlineMs = (this.data.folder.stopTimeoutMs ?? 5_000) + EXIT_GRACE_MS;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), deadlineMs)));

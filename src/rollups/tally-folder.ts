@@ -104,11 +104,11 @@ export class TallyFolder {
   }
 
   /**
-   * Stops the loop, then folds once more (what this receiver's last batches wrote), within
-   * stopTimeoutMs. A round still running at the deadline is abandoned: when the caller ends
+   * Stops the loop, then folds once more (what this receiver's last batches wrote; skipped
+   * when `finalRound` is false), within stopTimeoutMs. A round still running at the deadline is abandoned: when the caller ends
    * the pool its transaction rolls back and its rows stay pending for another folder.
    */
-  async stop(): Promise<void> {
+  async stop(finalRound = true): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.retry.cancel();
@@ -120,7 +120,7 @@ export class TallyFolder {
     });
     const last = (async () => {
       await this.running?.catch(() => undefined);
-      await this.round().catch(() => undefined);
+      if (finalRound) await this.round().catch(() => undefined);
     })();
     const outcome = await Promise.race([last.then(() => 'done' as const), timedOut]);
     clearTimeout(deadline);

@@ -17,8 +17,10 @@ export interface FolderThreadData {
 export type ToFolderThread =
   /** Fold until the backlog is short, then answer `folded` with the same id. */
   | { type: 'fold'; id: number }
-  /** Stop the loop, fold once more (bounded by stopTimeoutMs), close the connections, exit. */
-  | { type: 'stop' };
+  /** Close the thread's connections as the receiver's health check closes its own (database/pool.ts dropConnections). */
+  | { type: 'drop'; busyForMs: number }
+  /** Stop the loop, fold once more if `finalRound` (bounded by stopTimeoutMs), close the connections, exit. */
+  | { type: 'stop'; finalRound: boolean };
 
 export type FromFolderThread =
   | { type: 'ready' }

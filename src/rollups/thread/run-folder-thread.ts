@@ -1,11 +1,13 @@
 import type { MessagePort } from 'node:worker_threads';
 import { pino } from 'pino';
-import { createPool } from '../../database/index.js';
+import { createPool, dropConnections, endPool } from '../../database/index.js';
 import type { FolderThreadData, FromFolderThread, ToFolderThread } from './messages.js';
 import { TallyFolder } from '../tally-folder.js';
 
 /** One round at a time plus stop()'s last round, which waits for the current one. */
 const POOL_SIZE = 2;
+/** Past this, connections still busy at stop (a server that stopped answering) are cut off. */
+const END_POOL_TIMEOUT_MS = 2_000;
 
 /**
  * The folder thread's side: its own connections and its own TallyFolder, driven by messages
@@ -27,12 +29,16 @@ export function runFolderThread(port: MessagePort, data: FolderThreadData): void
       void folder.foldNow().finally(() => post({ type: 'folded', id: msg.id }));
       return;
     }
+    if (msg.type === 'drop') {
+      dropConnections(pool, msg.busyForMs);
+      return;
+    }
     if (stopping) return;
     stopping = true;
     void (async () => {
-      await folder.stop();
+      await folder.stop(msg.finalRound);
       post({ type: 'stats', stats: folder.stats() });
-      await pool.end().catch((err: unknown) => log.warn({ err }, 'rollup folder: closing its connections failed'));
+      if (!(await endPool(pool, END_POOL_TIMEOUT_MS))) log.warn('rollup folder: connections still busy at stop were cut off');
       post({ type: 'stopped' });
       // Nothing else holds the thread: closing the port lets it exit.
       port.close();
