@@ -22,6 +22,7 @@ import pg from 'pg';
 import { createApiKey } from '../../src/api-keys/index.js';
 import { agentHistory, agentMetrics, agentVendors, balancePoints } from '../../src/read/index.js';
 import type { BenchContext } from '../bench-context.js';
+import { CpuMeter, type CpuSplit } from '../proc-sampler.js';
 import { buildReadDataset, READ_TENANT, readAgentId, type ReadDatasetSize } from './read-dataset.js';
 import { ReadScenarioIngest, type IngestRun } from './read-ingest.js';
 
@@ -52,6 +53,8 @@ export interface ReadEndpointResult {
   /** At `rate` requests/s over HTTP while ingest runs at half its maximum, and the ingest rate reached meanwhile. */
   httpUnderIngest: Percentiles;
   ingestMeanwhilePerS: number;
+  /** Where the CPU went meanwhile (cores): what limits reads under ingest on this machine. */
+  cpuUnderIngest: CpuSplit;
 }
 
 /** Ingest's maximum alone (before and after the reads) and under `rate` reads/s of every endpoint in turn. */
@@ -130,6 +133,7 @@ async function sequential(count: number, once: (i: number) => Promise<boolean>):
   return percentiles(samples, errors);
 }
 
+const cores = (n: number) => n.toFixed(2);
 const fmtIngest = (r: IngestRun) => `${r.eventsPerS} events/s (p99 ${r.p99Ms} ms${r.errors > 0 ? `, ${r.errors} ERRORS` : ''})`;
 const fmt = (p: Percentiles) => `p50 ${p.p50} ms, p99 ${p.p99} ms (${p.n} answers${p.errors > 0 ? `, ${p.errors} ERRORS` : ''})`;
 
@@ -193,7 +197,7 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
     const httpFloorSequential = await sequential(SEQUENTIAL_CALLS, () => get('/healthz'));
     ctx.say(`  ceilings at ${rate}/s: SELECT 1 ${fmt(select1)}; GET /healthz ${fmt(httpFloor)}`);
     ctx.say(`  ceilings one at a time: SELECT 1 ${fmt(select1Sequential)}; GET /healthz ${fmt(httpFloorSequential)}; load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}`);
-    const measured: Omit<ReadEndpointResult, 'httpUnderIngest' | 'ingestMeanwhilePerS'>[] = [];
+    const measured: Omit<ReadEndpointResult, 'httpUnderIngest' | 'ingestMeanwhilePerS' | 'cpuUnderIngest'>[] = [];
     for (const c of cases) {
       ctx.progress.phase(`read: ${c.name}`);
       const cpu0 = process.cpuUsage();
@@ -222,10 +226,18 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
     ctx.say(`  ingest alone: ${fmtIngest(aloneBefore)}; reads again at ${rate}/s with ingest at half that (${Math.round(half)} events/s)`);
     for (const [i, c] of cases.entries()) {
       ctx.progress.phase(`read: ${c.name} under ingest`);
+      await ctx.pg.checkpoint();
+      const cpu = new CpuMeter(ctx.receiver.pid, ctx.pg.postmasterPid, ctx.cores);
+      cpu.start();
       const [httpUnderIngest, meanwhile] = await Promise.all([openLoop(rate, seconds, (j) => c.http(agent(j + 11))), ingest.paced('at half', seconds, half)]);
-      endpoints.push({ ...(measured[i] as (typeof measured)[number]), httpUnderIngest, ingestMeanwhilePerS: meanwhile.eventsPerS });
+      const cpuUnderIngest = cpu.stop();
+      endpoints.push({ ...(measured[i] as (typeof measured)[number]), httpUnderIngest, ingestMeanwhilePerS: meanwhile.eventsPerS, cpuUnderIngest });
       const verdict = httpUnderIngest.p99 <= GOAL_P99_MS ? 'meets' : 'MISSES';
-      ctx.say(`  ${c.name.padEnd(12)} at ${rate}/s under ingest: HTTP ${fmt(httpUnderIngest)}: ${verdict} p99 ≤ ${GOAL_P99_MS} ms; ingest meanwhile ${fmtIngest(meanwhile)}`);
+      ctx.say(
+        `  ${c.name.padEnd(12)} at ${rate}/s under ingest: HTTP ${fmt(httpUnderIngest)}: ${verdict} p99 ≤ ${GOAL_P99_MS} ms; ingest meanwhile ${fmtIngest(meanwhile)}; ` +
+          `CPU (cores of ${ctx.cores}): receiver main ${cores(cpuUnderIngest.serverMain)}, its other threads ${cores(cpuUnderIngest.serverOtherThreads)}, ` +
+          `PostgreSQL ${cores(cpuUnderIngest.postgres)}, load generator ${cores(cpuUnderIngest.client)}, others ${cores(cpuUnderIngest.other)}`,
+      );
     }
     ctx.progress.phase('read: ingest under reads');
     const [underReads, reads] = await Promise.all([
