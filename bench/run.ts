@@ -27,6 +27,7 @@ import { findPrevious, readRecord, runId, saveRecord, SCHEMA_VERSION, type RunRe
 import { runMixScenario } from './scenarios/mix.js';
 import { runReadScenario } from './scenarios/read.js';
 import { runStreamScenario } from './scenarios/stream.js';
+import { runStreamIngest } from './scenarios/stream-ingest.js';
 import { runTargetScenario } from './scenarios/target.js';
 import { runThroughputScenario, type ThroughputKind } from './scenarios/throughput.js';
 import { remoteCommand } from './remote.js';
@@ -249,7 +250,8 @@ async function run(opts: BenchOptions): Promise<number> {
       const quick = opts.quick;
       const s = await attempt(rec, 'stream', async () => {
         if (url === null) throw new Error('the stream scenario needs the receiver database');
-        return runStreamScenario(url, {
+        const receiverIngest = await runStreamIngest(ctx, { subscribers: 1000, rounds: quick ? 1 : 2, holdS: opts.holdS, stepS: opts.stepS, connections: null });
+        const copyAndLatency = await runStreamScenario(url, {
           seconds: quick ? 4 : 8,
           rounds: quick ? 1 : 2,
           subscribers: 1000,
@@ -257,10 +259,14 @@ async function run(opts: BenchOptions): Promise<number> {
           latencySubscribers: 100,
           latencySeconds: quick ? 5 : 10,
         });
+        return { ...copyAndLatency, receiverIngest };
       });
       if (s !== null) {
         rec.scenarios.stream = s;
-        ctx.say(`  ingest with ${s.ingest.subscribers} subscribers ÷ without: ×${s.ingest.ratio.toFixed(3)}; committed → delivered p50 ${s.latency.p50Ms.toFixed(1)} ms, p99 ${s.latency.p99Ms.toFixed(1)} ms (${s.latency.subscribers} subscribers, ${s.latency.eventsPerSecond.toFixed(0)} events/s)`);
+        ctx.say(
+          `  receiver ingest with ${s.receiverIngest.subscribers} subscribers ÷ without: ×${s.receiverIngest.ratio.toFixed(3)}; raw COPY with ÷ without: ×${s.ingest.ratio.toFixed(3)}; ` +
+            `committed → delivered p50 ${s.latency.p50Ms.toFixed(1)} ms, p99 ${s.latency.p99Ms.toFixed(1)} ms (${s.latency.subscribers} subscribers, ${s.latency.eventsPerSecond.toFixed(0)} events/s)`,
+        );
       }
       checkAlive(rec, [receiver, peer, httpCeiling], 'stream');
     }

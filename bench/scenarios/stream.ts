@@ -1,8 +1,10 @@
 /**
  * The `stream` scenario (docs/read-api.md §4 targets): what open subscribers cost ingest, and
- * committed → delivered latency.
+ * committed → delivered latency. The headline ingest figure is the receiver's real ingest
+ * (stream-ingest.ts, run by bench/run.ts); this file measures the two figures that need the
+ * stream in a process of their own:
  *
- * 1. Ingest's maximum: two connections COPY batches of interaction rows as fast as PostgreSQL
+ * 1. Raw COPY's maximum (a lower bound of the ratio, not the receiver's ingest): two connections COPY batches of interaction rows as fast as PostgreSQL
  *    takes them, each commit followed by the stream's wake-up call, as the receiver's commit
  *    scheduler makes it. Runs alternate between no subscriber anywhere (capture off: the
  *    reader stopped, the raw tables' default NULL) and `subscribers` open streams, each
@@ -20,11 +22,8 @@
  *
  * PostgreSQL must run on this machine's clock (the delays compare timestamps across processes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -37,6 +36,8 @@ import { registerStreamRoutes, type StreamRoutes } from '../../src/stream/index.
 import { newAgent } from '../../test/helpers/agent.js';
 import { cpuTicks } from '../proc-sampler.js';
 import { copyIn } from '../copy-in.js';
+import type { StreamIngestResult } from './stream-ingest.js';
+import { startSubscribers } from './stream-subscribers.js';
 
 const INTERACTIONS_COPY = `COPY agent_interactions (${COPY_COLUMNS.agent_interactions.join(', ')}) FROM STDIN`;
 
@@ -57,6 +58,9 @@ export interface CpuSplit {
 }
 
 export interface StreamScenarioResult {
+  /** The receiver's real ingest with and without subscribers (bench/run.ts runs it; absent from this file's own command). */
+  receiverIngest?: StreamIngestResult;
+  /** Raw COPY with and without subscribers (rows/s of COPY, not the receiver's ingest). */
   ingest: {
     cpuIdle: CpuSplit[];
     cpuBusy: CpuSplit[];
@@ -70,83 +74,6 @@ export interface StreamScenarioResult {
     resets: number;
   };
   latency: { subscribers: number; eventsPerSecond: number; deliveries: number; p50Ms: number; p99Ms: number; maxMs: number };
-}
-
-/** The subscribers' process: raw HTTP/1.1 sockets that read every byte and, for latency, note each nonce's arrival. */
-const SUBSCRIBER_CHILD = `
-const net = require('node:net');
-const { port, streams, noteNonces, arrivalsFile } = JSON.parse(process.argv[1]);
-let opened = 0, events = 0;
-const arrivals = [];
-for (const s of streams) {
-  const sock = net.connect(port, '127.0.0.1');
-  sock.setNoDelay(true);
-  let head = false, rest = '';
-  sock.on('connect', () => sock.write('GET ' + s.path + ' HTTP/1.1\\r\\nHost: bench\\r\\nAuthorization: Bearer ' + s.key + '\\r\\n\\r\\n'));
-  sock.on('data', (d) => {
-    const at = performance.timeOrigin + performance.now();
-    const text = rest + d.toString('latin1');
-    const cut = text.lastIndexOf('\\n\\n');
-    const whole = cut < 0 ? '' : text.slice(0, cut);
-    rest = cut < 0 ? text : text.slice(cut + 2);
-    if (!head && whole.includes(': stream open')) { head = true; opened++; }
-    let i = -1;
-    while ((i = whole.indexOf('\\nevent: ', i + 1)) >= 0) events++;
-    if (noteNonces) for (const m of whole.matchAll(/"nonce" ?: ?"(\\d+)"/g)) arrivals.push(Number(m[1]), at);
-  });
-  sock.on('error', () => undefined);
-}
-setInterval(() => process.stdout.write(JSON.stringify({ opened, events }) + '\\n'), 100);
-process.stdin.on('data', () => { require('node:fs').writeFileSync(arrivalsFile, JSON.stringify(arrivals)); process.exit(0); });
-`;
-
-interface Subscribers {
-  opened(): number;
-  events(): number;
-  /** Stops the process; the arrivals of noted nonces as [nonce, epoch ms, …] pairs. */
-  stop(): Promise<number[]>;
-}
-
-function startSubscribers(port: number, streams: { path: string; key: string }[], noteNonces: boolean): Subscribers {
-  const arrivalsFile = join(tmpdir(), `stream-scenario-arrivals-${process.pid}-${Date.now()}.json`);
-  const child: ChildProcess = spawn(process.execPath, ['-e', SUBSCRIBER_CHILD, JSON.stringify({ port, streams, noteNonces, arrivalsFile })], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let state = { opened: 0, events: 0 };
-  let parts: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => {
-    let text = d.toString();
-    let nl: number;
-    while ((nl = text.indexOf('\n')) >= 0) {
-      parts.push(text.slice(0, nl));
-      text = text.slice(nl + 1);
-      const line = JSON.parse(parts.join('')) as { opened: number; events: number };
-      parts = [];
-      state = { opened: line.opened, events: line.events };
-    }
-    if (text !== '') parts.push(text);
-  });
-  // The arrivals run to tens of MB: they come through a file once the process has ended.
-  const done = new Promise<number[]>((resolve) =>
-    child.on('exit', () => {
-      let arrivals: number[] = [];
-      try {
-        arrivals = JSON.parse(readFileSync(arrivalsFile, 'utf8')) as number[];
-        rmSync(arrivalsFile, { force: true });
-      } catch {
-        // Not written (the process failed): no arrivals.
-      }
-      resolve(arrivals);
-    }),
-  );
-  return {
-    opened: () => state.opened,
-    events: () => state.events,
-    stop: () => {
-      child.stdin?.write('report\n');
-      return done;
-    },
-  };
 }
 
 /** CPU seconds a process has used (user + system), from /proc: PostgreSQL must run on this machine. */
@@ -386,7 +313,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const i = r.ingest;
   console.log(
-    `ingest with ${i.subscribers} subscribers ÷ without: ×${i.ratio.toFixed(3)} (medians of ${i.busyRowsPerSecond.map((x) => x.toFixed(0)).join(', ')} ÷ ${i.idleRowsPerSecond.map((x) => x.toFixed(0)).join(', ')} rows/s); ${i.eventsSent} events sent, ${i.resets} resets`,
+    `raw COPY with ${i.subscribers} subscribers ÷ without: ×${i.ratio.toFixed(3)} (medians of ${i.busyRowsPerSecond.map((x) => x.toFixed(0)).join(', ')} ÷ ${i.idleRowsPerSecond.map((x) => x.toFixed(0)).join(', ')} rows/s); ${i.eventsSent} events sent, ${i.resets} resets`,
   );
   const l = r.latency;
   console.log(
