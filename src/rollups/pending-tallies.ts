@@ -184,10 +184,11 @@ const STAGED: Record<StagedTable, { returning: string; select: string; group: st
 export type StagedTable = 'agent_interactions' | 'gateway_telemetry';
 
 /**
- * The staged path's statement: `insert` (an `INSERT … ON CONFLICT DO NOTHING` into `table`,
- * without RETURNING or a trailing semicolon) wrapped so that the rows it actually inserted
- * are grouped and written into rollup_pending by the same statement. Duplicates skipped by
- * ON CONFLICT are not returned, so nothing is counted that was not inserted.
+ * The staged path's statement: `insert` (an `INSERT … SELECT` into `table` that skips
+ * duplicates: ON CONFLICT DO NOTHING, or for agent_interactions only the staged rows whose key
+ * was new; without RETURNING or a trailing semicolon) wrapped so that the rows it actually
+ * inserted are grouped and written into rollup_pending by the same statement. Skipped rows
+ * are not returned, so nothing is counted that was not inserted.
  *
  * The minute is cut from the epoch (not date_trunc), so the session's time zone does not
  * matter. `RETURNING …` of the grouped tallies can be appended by the caller if it wants them.
