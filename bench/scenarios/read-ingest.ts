@@ -30,28 +30,33 @@ export class ReadScenarioIngest {
 
   constructor(private readonly ctx: BenchContext) {}
 
-  /** As many events as the receiver takes in `seconds`, closed loop. */
-  max(label: string, seconds: number): Promise<IngestRun> {
-    return this.run(label, seconds, MAX_CONNECTIONS);
+  /**
+   * As many events as the receiver takes in `seconds`, closed loop. The requests are signed
+   * now: the run this returns must not stall the event loop that also asks the reads.
+   */
+  max(label: string, seconds: number): () => Promise<IngestRun> {
+    return this.prepare(label, seconds, MAX_CONNECTIONS);
   }
 
-  /** `eventsPerS` on an even schedule for `seconds`. */
-  paced(label: string, seconds: number, eventsPerS: number): Promise<IngestRun> {
-    return this.run(label, seconds, PACED_CONNECTIONS, eventsPerS / BATCH);
+  /** `eventsPerS` on an even schedule for `seconds`, signed now (as max). */
+  paced(label: string, seconds: number, eventsPerS: number): () => Promise<IngestRun> {
+    return this.prepare(label, seconds, PACED_CONNECTIONS, eventsPerS / BATCH);
   }
 
-  private async run(label: string, seconds: number, connections: number, ratePerS?: number): Promise<IngestRun> {
+  private prepare(label: string, seconds: number, connections: number, ratePerS?: number): () => Promise<IngestRun> {
     const source = this.presigner.run('receiver', seconds);
-    const r: LoadResult = await runLoad({
-      label: `read: ingest ${label}`,
-      url: this.ctx.receiver.url,
-      connections,
-      durationS: seconds,
-      ...(ratePerS === undefined ? {} : { ratePerS }),
-      source,
-      trustResponses: true,
-    });
-    source.done(r);
-    return { eventsPerS: Math.round(r.eventsPerS), errors: r.errors, p99Ms: r.latencyMs.p99 };
+    return async () => {
+      const r: LoadResult = await runLoad({
+        label: `read: ingest ${label}`,
+        url: this.ctx.receiver.url,
+        connections,
+        durationS: seconds,
+        ...(ratePerS === undefined ? {} : { ratePerS }),
+        source,
+        trustResponses: true,
+      });
+      source.done(r);
+      return { eventsPerS: Math.round(r.eventsPerS), errors: r.errors, p99Ms: r.latencyMs.p99 };
+    };
   }
 }

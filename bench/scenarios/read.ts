@@ -221,15 +221,16 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
 
     const ingest = new ReadScenarioIngest(ctx);
     ctx.progress.phase('read: ingest alone');
-    const aloneBefore = await ingest.max('alone', seconds);
+    const aloneBefore = await ingest.max('alone', seconds)();
     const half = aloneBefore.eventsPerS / 2;
     ctx.say(`  ingest alone: ${fmtIngest(aloneBefore)}; reads again at ${rate}/s with ingest at half that (${Math.round(half)} events/s)`);
     for (const [i, c] of cases.entries()) {
       ctx.progress.phase(`read: ${c.name} under ingest`);
+      const paced = ingest.paced('at half', seconds, half);
       await ctx.pg.checkpoint();
       const cpu = new CpuMeter(ctx.receiver.pid, ctx.pg.postmasterPid, ctx.cores);
       cpu.start();
-      const [httpUnderIngest, meanwhile] = await Promise.all([openLoop(rate, seconds, (j) => c.http(agent(j + 11))), ingest.paced('at half', seconds, half)]);
+      const [httpUnderIngest, meanwhile] = await Promise.all([openLoop(rate, seconds, (j) => c.http(agent(j + 11))), paced()]);
       const cpuUnderIngest = cpu.stop();
       endpoints.push({ ...(measured[i] as (typeof measured)[number]), httpUnderIngest, ingestMeanwhilePerS: meanwhile.eventsPerS, cpuUnderIngest });
       const verdict = httpUnderIngest.p99 <= GOAL_P99_MS ? 'meets' : 'MISSES';
@@ -240,12 +241,13 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
       );
     }
     ctx.progress.phase('read: ingest under reads');
+    const max = ingest.max('under reads', seconds);
     const [underReads, reads] = await Promise.all([
-      ingest.max('under reads', seconds),
+      max(),
       openLoop(rate, seconds, (j) => (cases[j % cases.length] as (typeof cases)[number]).http(agent(j + 13))),
     ]);
     ctx.progress.phase('read: ingest alone again');
-    const aloneAfter = await ingest.max('alone again', seconds);
+    const aloneAfter = await ingest.max('alone again', seconds)();
     const ratio = Math.round((underReads.eventsPerS / ((aloneBefore.eventsPerS + aloneAfter.eventsPerS) / 2)) * 1000) / 1000;
     ctx.say(
       `  ingest maximum under ${rate} reads/s (every endpoint in turn: ${fmt(reads)}): ${fmtIngest(underReads)}; alone again ${fmtIngest(aloneAfter)}; ` +
