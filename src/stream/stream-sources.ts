@@ -1,5 +1,3 @@
-import { apiTime, utcMicros } from '../read/times.js';
-
 /** The event names of docs/read-api.md §4 that come from stored rows. */
 export type RowEventName = 'interaction' | 'telemetry' | 'alert';
 
@@ -17,9 +15,9 @@ export interface StreamSource {
   /**
    * The values the event's data is made of, over the table aliased `r`: a select list whose
    * every item is text (or NULL). PostgreSQL returns them as they are stored; `data` writes
-   * the JSON. Building JSON in SQL (json_build_object) costs PostgreSQL about 12 µs per row,
-   * more than the row's COPY, because it looks up every argument's type on every call; the
-   * JavaScript below costs the receiver about 1 µs.
+   * the JSON. Building it in SQL (json_build_object) cost PostgreSQL about 12 µs per row,
+   * more than the row's COPY (it looks up every argument's type on every call), and to_char
+   * about 2 µs more; a few string concatenations here cost the receiver far less.
    */
   readonly columns: string;
   /** The event's data as JSON text (`agent_id` first), from the row's agent and the values of `columns` in their order. */
@@ -27,8 +25,8 @@ export interface StreamSource {
   /** The table's primary key, qualified with `r`: the order of one transaction's rows. */
   readonly keyOrder: string;
   /**
-   * The tenant whose keys stream the row, over the row `r` and its agent `a`: by default the
-   * agent's tenant when the row is read (`a.tenant_id`).
+   * The tenant whose keys stream the row, over the row `r`. Absent: the agent's tenant when
+   * the row is read (the live read looks it up once per agent, a catch-up joins `agents a`).
    */
   readonly tenant?: string;
 }
@@ -48,9 +46,22 @@ function bool(v: string | null | undefined): string {
   return v === null || v === undefined ? 'null' : v === 'true' ? 'true' : 'false';
 }
 
-/** The time as utcMicros prints it, in the read API's form (apiTime). */
+/**
+ * A timestamptz as PostgreSQL prints it in UTC (`2026-01-02 03:04:05.123456+00`, the fraction
+ * without its trailing zeros, or none), in the read API's form (src/read/times.ts `apiTime`):
+ * `2026-01-02T03:04:05.123Z`, with microseconds only when the value has them.
+ */
+export function apiTimeFromUtcText(v: string): string {
+  const plus = v.indexOf('+', 19);
+  const end = plus < 0 ? v.length : plus;
+  const fraction = v.charCodeAt(19) === 46 /* . */ ? v.slice(20, end).padEnd(6, '0') : '000000';
+  const digits = fraction.endsWith('000') ? fraction.slice(0, 3) : fraction;
+  return `${v.slice(0, 10)}T${v.slice(11, 19)}.${digits}Z`;
+}
+
+/** A time read as `time::text` in UTC (READ_SETTINGS sets the TimeZone), or null. */
 function time(v: string | null | undefined): string {
-  return v === null || v === undefined ? 'null' : `"${apiTime(v)}"`;
+  return v === null || v === undefined ? 'null' : `"${apiTimeFromUtcText(v)}"`;
 }
 
 /** §4 `interaction`: the agent id and the §3 history row; amounts and nonces as decimal strings. */
@@ -58,7 +69,7 @@ export const INTERACTIONS: StreamSource = {
   number: 0,
   table: 'agent_interactions',
   event: 'interaction',
-  columns: `${utcMicros('r.time')}, r.vendor_id, r.nonce::text, r.amount_atomic::text, r.token_mint, r.request_url, r.request_method,
+  columns: `r.time::text, r.vendor_id, r.nonce::text, r.amount_atomic::text, r.token_mint, r.request_url, r.request_method,
     r.success::text, r.latency_ms::text, r.error_type, r.error_message, r.signature`,
   data: (agent, v) =>
     `{"agent_id":${str(agent)},"time":${time(v[0])},"vendor_id":${str(v[1])},"nonce":${str(v[2])},"amount_atomic":${str(v[3])},"token_mint":${str(v[4])},` +
@@ -72,7 +83,7 @@ export const TELEMETRY: StreamSource = {
   number: 1,
   table: 'agent_telemetry',
   event: 'telemetry',
-  columns: `${utcMicros('r.time')}, r.usdc_balance_atomic::text, r.sol_balance_lamports::text, r.low_balance_warnings::text`,
+  columns: `r.time::text, r.usdc_balance_atomic::text, r.sol_balance_lamports::text, r.low_balance_warnings::text`,
   data: (agent, v) => `{"agent_id":${str(agent)},"time":${time(v[0])},"usdc_balance_atomic":${str(v[1])},"sol_balance_lamports":${str(v[2])},"low_balance_warnings":${num(v[3])}}`,
   keyOrder: 'r.time, r.agent_id',
 };
