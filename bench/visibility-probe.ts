@@ -24,7 +24,7 @@ const SQL = 'SELECT 1 FROM agent_interactions WHERE time = $1 AND agent_id = $2 
 
 /**
  * Measures the time from a 202 to its row being visible to another connection, for one in
- * `every` acknowledged requests: poll with a primary-key lookup until the row is there.
+ * `every` acknowledged requests: poll with an index lookup (agent_id, time) until the row is there.
  */
 export class VisibilityProbe {
   private readonly pool: pg.Pool;
