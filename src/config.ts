@@ -295,6 +295,22 @@ export const SPEC = {
     max: 36_500,
     doc: 'Days of minute rollups kept: what windows of 2 h or less read; older such windows are refused (400 invalid_query).',
   },
+  retentionRefusedRowsDays: {
+    env: 'RETENTION_REFUSED_ROWS_DAYS',
+    kind: 'int',
+    default: 30,
+    min: 1,
+    max: 36_500,
+    doc: 'Days a row PostgreSQL refused during a spool replay is kept in refused_rows for an operator to look at (docs/read-api.md §7); machpay_refused_rows counts them.',
+  },
+  retentionWebhookHistoryDays: {
+    env: 'RETENTION_WEBHOOK_HISTORY_DAYS',
+    kind: 'int',
+    default: 30,
+    min: 1,
+    max: 36_500,
+    doc: 'Days ended webhook deliveries (delivered, failed, disabled) and their attempt log are kept; pending deliveries stay whatever their age.',
+  },
   retentionBatchRows: {
     env: 'RETENTION_BATCH_ROWS',
     kind: 'int',
