@@ -118,6 +118,10 @@ export class MetricsSampler {
     this.mirror.advance(metrics.retentionFailures, st.failures);
     for (const [table, n] of st.partitionsDropped) this.mirror.advance(metrics.retentionPartitionsDropped, n, { table });
     for (const [table, n] of st.rowsDeleted) this.mirror.advance(metrics.retentionRowsDeleted, n, { table });
+    if (st.refusedRows !== null) {
+      metrics.refusedRows.set(st.refusedRows.rows);
+      metrics.refusedRowsOldestAge.set(st.refusedRows.oldestMs === null ? 0 : Math.max(0, Date.now() - st.refusedRows.oldestMs) / 1000);
+    }
   }
 
   private sampleSpool(): void {

@@ -139,8 +139,18 @@ export function createMetrics() {
     }),
     retentionRowsDeleted: new Counter({
       name: 'machpay_retention_rows_deleted_total',
-      help: 'Rows retention deleted in batches, by table (rollup buckets, gateway_telemetry, and the agent_interaction_keys of dropped partitions).',
+      help: 'Rows retention deleted in batches, by table (rollup buckets, gateway_telemetry, the default partitions\' old rows, agent_interaction_keys, refused_rows, webhook_deliveries and webhooks).',
       labelNames: ['table'] as const,
+      registers: r,
+    }),
+    refusedRows: new Gauge({
+      name: 'machpay_refused_rows',
+      help: 'Rows PostgreSQL refused during a spool replay, kept in refused_rows for an operator (docs/read-api.md §7), as the last retention check counted them (hourly); any is worth a look.',
+      registers: r,
+    }),
+    refusedRowsOldestAge: new Gauge({
+      name: 'machpay_refused_rows_oldest_age_seconds',
+      help: 'Age of the oldest row in refused_rows at the last retention check; 0 when there is none. Rows go after RETENTION_REFUSED_ROWS_DAYS.',
       registers: r,
     }),
     ready: new Gauge({ name: 'machpay_ready', help: '1 while /readyz answers 200.', registers: r }),

@@ -101,6 +101,8 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     gatewayTelemetryDays: config.retentionGatewayTelemetryDays,
     rollupDays: config.retentionRollupDays,
     minuteRollupDays: config.retentionMinuteRollupDays,
+    refusedRowsDays: config.retentionRefusedRowsDays,
+    webhookHistoryDays: config.retentionWebhookHistoryDays,
   };
   const retention = new RetentionJob(
     {

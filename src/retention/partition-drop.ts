@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { listMonthlyPartitions, type MonthlyPartition } from '../database/index.js';
 import { purgeInteractionKeys } from './interaction-keys-purge.js';
+import { inLockLimitedTransaction } from './lock-limited-transaction.js';
 import type { RetentionLimits } from './retention-limits.js';
 
 /** What one table's partition retention did. */
@@ -61,20 +62,5 @@ async function detach(client: pg.ClientBase, table: string, p: MonthlyPartition,
     // Another receiver detached it between the listing and here (42P16/42P01): it drops it too.
     const code = (err as { code?: string }).code;
     if (code !== '42P16' && code !== '42P01') throw err;
-  }
-}
-
-async function inLockLimitedTransaction(client: pg.ClientBase, limits: RetentionLimits, sql: string): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    // SET LOCAL: the limits end with this transaction, whatever connection it runs on.
-    await client.query(
-      `SET LOCAL lock_timeout = ${Math.trunc(limits.lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.trunc(limits.statementTimeoutMs)}`,
-    );
-    await client.query(sql);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
   }
 }

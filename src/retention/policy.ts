@@ -1,7 +1,7 @@
 /**
  * How long each kind of data is kept (docs/read-api.md §7), in whole days. Raw tables
- * partitioned by month lose whole partitions; the rest lose rows older than the window in
- * bounded batches.
+ * partitioned by month lose whole partitions (and their default partitions' old rows in
+ * batches); the rest lose rows older than the window in bounded batches.
  */
 export interface RetentionPolicy {
   /** agent_telemetry, monthly partitions. */
@@ -14,6 +14,10 @@ export interface RetentionPolicy {
   readonly rollupDays: number;
   /** Minute rollups of agents and gateways: what 1-minute chart buckets are read from. */
   readonly minuteRollupDays: number;
+  /** refused_rows: rows PostgreSQL refused during a spool replay, kept for an operator. */
+  readonly refusedRowsDays: number;
+  /** Ended webhook deliveries and their attempt log (pending ones stay whatever their age). */
+  readonly webhookHistoryDays: number;
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = Object.freeze({
@@ -22,6 +26,8 @@ export const DEFAULT_RETENTION: RetentionPolicy = Object.freeze({
   gatewayTelemetryDays: 90,
   rollupDays: 400,
   minuteRollupDays: 7,
+  refusedRowsDays: 30,
+  webhookHistoryDays: 30,
 });
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

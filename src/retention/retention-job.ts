@@ -1,9 +1,12 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
+import { pruneWebhookHistory } from '../webhooks/index.js';
 import { purgeRollupBuckets, ROLLUP_TABLES } from './bucket-purge.js';
+import { purgeDefaultPartition } from './default-partition-purge.js';
 import { purgeGatewayTelemetry } from './gateway-telemetry-purge.js';
 import { dropExpiredPartitions, type DroppedPartition } from './partition-drop.js';
 import { cutoffMs, type RetentionPolicy } from './policy.js';
+import { countRefusedRows, purgeRefusedRows, type RefusedRowsCount } from './refused-rows-purge.js';
 import type { RetentionLimits } from './retention-limits.js';
 
 export interface RetentionJobOptions {
@@ -34,6 +37,8 @@ export interface RetentionStats {
   failures: number;
   partitionsDropped: Map<string, number>;
   rowsDeleted: Map<string, number>;
+  /** refused_rows as the last run counted it (skipped runs count too); null before the first count. */
+  refusedRows: RefusedRowsCount | null;
 }
 
 /**
@@ -44,11 +49,13 @@ const RETENTION_LOCK = 7_264_529_301;
 
 /**
  * Retention (docs/read-api.md §7), run with the partition check: monthly partitions of the raw
- * tables older than their window are dropped whole (with their interaction keys), the rollup
- * buckets and gateway telemetry older than theirs are deleted in bounded batches.
+ * tables older than their window are dropped whole (with their interaction keys); the old rows
+ * of their default partitions, gateway telemetry, rollup buckets, refused rows and ended webhook
+ * deliveries are deleted in bounded batches. Each run also counts the refused rows, so that
+ * /metrics shows that some wait for an operator.
  */
 export class RetentionJob {
-  private readonly totals: RetentionStats = { runs: 0, failures: 0, partitionsDropped: new Map(), rowsDeleted: new Map() };
+  private readonly totals: RetentionStats = { runs: 0, failures: 0, partitionsDropped: new Map(), rowsDeleted: new Map(), refusedRows: null };
   private stopping = false;
 
   constructor(
@@ -68,7 +75,10 @@ export class RetentionJob {
   /** One run on `client` (a connection of its own: it holds a session lock until the end). */
   async run(client: pg.ClientBase, nowMs: number = Date.now()): Promise<RetentionRun> {
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK]);
-    if (rows[0]?.ok !== true) return { skipped: true, partitions: [], rowsDeleted: {}, complete: true };
+    if (rows[0]?.ok !== true) {
+      await this.countRefusedRows(client);
+      return { skipped: true, partitions: [], rowsDeleted: {}, complete: true };
+    }
     const started = Date.now();
     const partitions: DroppedPartition[] = [];
     const rowsDeleted: Record<string, number> = {};
@@ -83,18 +93,33 @@ export class RetentionJob {
       };
       const p = o.policy;
       for (const [table, days] of [['agent_telemetry', p.agentTelemetryDays], ['agent_interactions', p.agentInteractionsDays]] as const) {
-        const r = await dropExpiredPartitions(client, table, cutoffMs(nowMs, days), limits);
+        const cutoff = cutoffMs(nowMs, days);
+        const r = await dropExpiredPartitions(client, table, cutoff, limits);
         partitions.push(...r.dropped);
-        if (r.keysDeleted > 0) rowsDeleted['agent_interaction_keys'] = r.keysDeleted;
+        add(rowsDeleted, 'agent_interaction_keys', r.keysDeleted);
         complete &&= r.complete;
+        const d = await purgeDefaultPartition(client, table, cutoff, limits);
+        add(rowsDeleted, d.partition, d.deleted);
+        add(rowsDeleted, 'agent_interaction_keys', d.keysDeleted);
+        complete &&= d.complete;
       }
       const gateway = await purgeGatewayTelemetry(client, cutoffMs(nowMs, p.gatewayTelemetryDays), limits);
-      if (gateway.deleted > 0) rowsDeleted['gateway_telemetry'] = gateway.deleted;
+      add(rowsDeleted, 'gateway_telemetry', gateway.deleted);
       complete &&= gateway.complete;
       for (const spec of ROLLUP_TABLES) {
         const r = await purgeRollupBuckets(client, spec, p, nowMs, limits);
-        if (r.deleted > 0) rowsDeleted[spec.table] = r.deleted;
+        add(rowsDeleted, spec.table, r.deleted);
         complete &&= r.complete;
+      }
+      const refused = await purgeRefusedRows(client, cutoffMs(nowMs, p.refusedRowsDays), limits);
+      add(rowsDeleted, 'refused_rows', refused.deleted);
+      complete &&= refused.complete;
+      // pruneWebhookHistory runs its batches to the end: it starts only while the run has time.
+      if (limits.expired()) complete = false;
+      else {
+        const webhooks = await pruneWebhookHistory(client, new Date(cutoffMs(nowMs, p.webhookHistoryDays)));
+        add(rowsDeleted, 'webhook_deliveries', webhooks.deliveries);
+        add(rowsDeleted, 'webhooks', webhooks.webhooks);
       }
     } catch (err) {
       this.totals.failures++;
@@ -106,6 +131,7 @@ export class RetentionJob {
     }
     this.totals.runs++;
     this.count(partitions, rowsDeleted);
+    await this.countRefusedRows(client);
     if (partitions.length > 0 || Object.keys(rowsDeleted).length > 0 || !complete) {
       this.log.info(
         {
@@ -120,8 +146,21 @@ export class RetentionJob {
     return { skipped: false, partitions, rowsDeleted, complete };
   }
 
+  /** A failed count keeps the previous one: the gauge is a hint, the run's outcome is what matters. */
+  private async countRefusedRows(client: pg.ClientBase): Promise<void> {
+    try {
+      this.totals.refusedRows = await countRefusedRows(client);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'counting refused_rows failed; machpay_refused_rows keeps its previous value');
+    }
+  }
+
   private count(partitions: readonly DroppedPartition[], rowsDeleted: Record<string, number>): void {
     for (const d of partitions) this.totals.partitionsDropped.set(d.table, (this.totals.partitionsDropped.get(d.table) ?? 0) + 1);
     for (const [table, n] of Object.entries(rowsDeleted)) this.totals.rowsDeleted.set(table, (this.totals.rowsDeleted.get(table) ?? 0) + n);
   }
+}
+
+function add(rowsDeleted: Record<string, number>, table: string, n: number): void {
+  if (n > 0) rowsDeleted[table] = (rowsDeleted[table] ?? 0) + n;
 }
