@@ -129,9 +129,9 @@ export class RetentionJob {
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]).catch(() => undefined);
     }
+    await this.countRefusedRows(client);
     this.totals.runs++;
     this.count(partitions, rowsDeleted);
-    await this.countRefusedRows(client);
     if (partitions.length > 0 || Object.keys(rowsDeleted).length > 0 || !complete) {
       this.log.info(
         {
