@@ -90,6 +90,27 @@ afterAll(async () => {
 });
 
 describe('retention of default partitions, refused rows and webhook history (docs/read-api.md §7)', () => {
+  it('a batch gives up on a lock it cannot get within lock_timeout, and the run fails with 55P03', async () => {
+    const holder = await pool.connect();
+    const runner = await pool.connect();
+    try {
+      // A long transaction holding a lock a DELETE waits for: the batch does not queue behind it.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE agent_telemetry_default IN SHARE MODE');
+      const j = job({ lockTimeoutMs: 300 });
+      const started = Date.now();
+      const err = await j.run(runner, NOW).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('55P03');
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(j.stats().failures).toBe(1);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+      runner.release();
+    }
+    expect(await count('SELECT count(*) AS n FROM agent_telemetry_default')).toBe(11);
+  });
+
   it('a run out of time deletes nothing from the default partitions and says it is incomplete', async () => {
     const c = await pool.connect();
     try {
