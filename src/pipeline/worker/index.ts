@@ -5,5 +5,5 @@
  * and a worker reads.
  */
 export { TaskProcessor } from './process-task.js';
-export { EVENT_OUTCOMES, REQUEST_ROW_ENDS, type TaskInput, type TaskOutput, type WorkerSettings } from './task.js';
+export { EVENT_OUTCOMES, outputTransferList, REQUEST_ROW_ENDS, type TaskInput, type TaskOutput, type WorkerSettings } from './task.js';
 export { ATTRIBUTE_NAMES, readRecord, recordSize, writeRecordHeader, writeRecordTenant, type RecordHeader, type RecordView } from './request-record.js';

@@ -4,7 +4,8 @@ import { EVENT_ERROR_CODES } from '../../protocol/index.js';
 /**
  * What crosses the thread boundary: the settings a worker gets once at start-up, and one
  * task's input (ring positions) and output (statuses, bodies, codes and COPY rows).
- * Structured clone carries these, so they hold plain data only.
+ * Structured clone carries these, so they hold plain data only; the output's row buffers
+ * move instead of being copied (outputTransferList).
  */
 
 /** What a worker is told once, at start-up (Piscina workerData). */
@@ -57,4 +58,21 @@ export interface TaskOutput {
   groups: PackedGroups;
   /** [endpoint agent | endpoint ingest] x EVENT_OUTCOMES. */
   eventCounts: number[];
+}
+
+/**
+ * The buffers of `out` that move to the main thread instead of being copied: each non-empty
+ * array that spans the whole of its ArrayBuffer. TaskProcessor builds those for this output
+ * alone (exact-size copies), so moving them detaches nothing the worker touches again, and a
+ * task's rows exist once instead of three times (the worker's copy, the message, the main
+ * thread's copy), which is megabytes of malloc churn per task at full load. Zero-length
+ * constants stay behind; a view into a larger or shared buffer is left to structured clone.
+ */
+export function outputTransferList(out: TaskOutput): ArrayBuffer[] {
+  const list: ArrayBuffer[] = [];
+  for (const view of [out.interactions, out.interactionKeys, out.telemetry, out.gateway, out.requestRowEnds, out.groups.nums, out.groups.latencies]) {
+    const buffer = view.buffer;
+    if (view.byteLength > 0 && view.byteOffset === 0 && view.byteLength === buffer.byteLength && buffer instanceof ArrayBuffer && !list.includes(buffer)) list.push(buffer);
+  }
+  return list;
 }
