@@ -70,6 +70,14 @@ export const SPEC = {
     max: 64,
     doc: 'Worker threads that verify, decode and encode rows (default: cores - 1, 1 to 4).',
   },
+  workerYoungGenerationMb: {
+    env: 'WORKER_YOUNG_GENERATION_MB',
+    kind: 'int',
+    default: 12,
+    min: 0,
+    max: 1024,
+    doc: "MiB of each worker thread's young V8 generation (two semi-spaces of a third each, plus new large objects). A task's objects die with the task, so a small one costs a few more scavenges; V8's default grows to 48 (32 MiB resident per worker under load). 0: V8's default.",
+  },
   ringBytes: {
     env: 'RING_BYTES',
     kind: 'int',

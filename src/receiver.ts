@@ -208,6 +208,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
           maxThreads: config.workers,
           idleTimeout: Number.MAX_SAFE_INTEGER,
           workerData: settings,
+          ...(config.workerYoungGenerationMb > 0 ? { resourceLimits: { maxYoungGenerationSizeMb: config.workerYoungGenerationMb } } : {}),
         });
       },
       stop: () => workers.destroy(),
