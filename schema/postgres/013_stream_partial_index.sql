@@ -15,7 +15,9 @@
 -- is on, and vacuum does it meanwhile.
 --
 -- On the partitioned parents, so that every partition attached later (src/database/partitions.ts,
--- retention's new months) gets the same partial index from ATTACH PARTITION.
+-- retention's new months) gets the same partial index from ATTACH PARTITION. Building them
+-- reads every existing partition once while the migration holds the tables' lock: COPY into
+-- the raw tables waits for it (a sequential read, no sort).
 
 DROP INDEX IF EXISTS idx_agent_interactions_stream_xid;
 CREATE INDEX IF NOT EXISTS idx_agent_interactions_stream_xid ON agent_interactions
