@@ -106,7 +106,7 @@ export { bucketWindow, checkRetained, parseWindow, type BucketedWindow, type Req
 export { attachEndpoint, attachMethodNotAllowed, type Call, type ReadEndpoint, type Reply } from './read-route.js';
 export { authenticate, authorize, type Credentials, type Principal, type Requirement } from './principal.js';
 export { hasScope, ScopedKeyCache, type Scope, type ScopedKey } from './scoped-key-cache.js';
-export { agentAccess, isLinkedTo, resolveAgent, type AgentAccess } from './agent-access.js';
+export { isLinkedTo, resolveAgent } from './agent-access.js';
 export { isAgentId, MAX_LIMIT, parseLimit, parseQuery, type QueryParams } from './query-params.js';
 export { ReadError, sendReadError } from './read-errors.js';
 export { sendJson } from './http-reply.js';
