@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { apiTime, runwayHours, spendSince, tallyByBucket, utcMicros } from '../read/index.js';
+import { apiTime, bucketTalliesSql, runwayHours, spendSinceSql, tallyParams, utcMicros } from '../read/index.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -38,49 +38,60 @@ export interface AgentFigures {
   errorWindow: { fromMs: number; toMs: number; requests: bigint; failures: bigint };
 }
 
-interface SnapshotRow {
-  t: string;
-  ms: string;
+interface FiguresRow {
+  t: string | null;
+  ms: string | null;
   usdc: string | null;
   period: number | null;
+  today: string;
+  burn: string;
+  req: string | null;
+  bad: string | null;
 }
 
+/*
+ * One statement, so one round trip and one snapshot: folded rows and pending tallies are read
+ * as of one instant, so no event is counted twice or missed while a folder moves it. $1 the
+ * agent, $2–$4 the error-rate window's minute tallies (rollup-tallies' parameters), $5 the
+ * day's start, $6 the burn rate's start.
+ */
+const FIGURES_SQL = `WITH errors AS (${bucketTalliesSql('agent', 'minute')})
+  SELECT snap.*, ${spendSinceSql('$1', '$5')}::text AS today, ${spendSinceSql('$1', '$6')}::text AS burn,
+         (SELECT sum(req::numeric)::text FROM errors) AS req, (SELECT sum(bad::numeric)::text FROM errors) AS bad
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (SELECT ${utcMicros('time')} AS t, (extract(epoch FROM time) * 1000)::bigint::text AS ms,
+                            usdc_balance_atomic::text AS usdc, period_seconds AS period
+                     FROM agent_telemetry WHERE agent_id = $1 ORDER BY time DESC LIMIT 1) snap ON true`;
+
 /**
- * The figures of one agent at `nowMs`, from the same rollups and queries the read API
- * answers with, so an alert and the metrics an owner then looks at agree. `c` runs inside a
- * REPEATABLE READ transaction (the read side's inSnapshot): folded rows and pending tallies
- * are read as of one instant, so no event is counted twice or missed while a folder moves it.
+ * The figures of one agent at `nowMs`, from the same rollups and SQL the read API answers
+ * with, so an alert and the metrics an owner then looks at agree; one statement (above).
  *
  * The error-rate window is whole minutes, as the rollups count them: the current minute and
  * the four before it. The burn rate covers the current hour and the 24 whole hours before it,
  * as §3's does.
  */
-export async function readAgentFigures(c: pg.ClientBase, agentId: string, nowMs: number): Promise<AgentFigures> {
+export async function readAgentFigures(pool: pg.Pool, agentId: string, nowMs: number): Promise<AgentFigures> {
   const dayStartMs = Math.floor(nowMs / DAY_MS) * DAY_MS;
   const burnFromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS - 24 * HOUR_MS;
   const { fromMs: errFromMs, toMs: errToMs } = errorRateWindow(nowMs);
-  const snap = await c.query<SnapshotRow>(
-    `SELECT ${utcMicros('time')} AS t, (extract(epoch FROM time) * 1000)::bigint::text AS ms,
-            usdc_balance_atomic::text AS usdc, period_seconds AS period
-     FROM agent_telemetry WHERE agent_id = $1 ORDER BY time DESC LIMIT 1`,
-    [agentId],
-  );
-  const spendToday = await spendSince(c, agentId, dayStartMs);
-  const burnSpend = await spendSince(c, agentId, burnFromMs);
-  const tallies = await tallyByBucket(c, { kind: 'agent', agentId }, { fromMs: errFromMs, toMs: errToMs, unit: 'minute', bucketMs: MINUTE_MS });
-  let requests = 0n;
-  let failures = 0n;
-  for (const t of tallies.values()) {
-    requests += t.requests;
-    failures += t.failures;
-  }
-  const r = snap.rows[0];
+  const window = { fromMs: errFromMs, toMs: errToMs, unit: 'minute', bucketMs: MINUTE_MS } as const;
+  const { rows } = await pool.query<FiguresRow>({
+    name: 'alert-agent-figures',
+    text: FIGURES_SQL,
+    values: [...tallyParams({ kind: 'agent', agentId }, window), new Date(dayStartMs).toISOString(), new Date(burnFromMs).toISOString()],
+  });
+  const f = rows[0] as FiguresRow;
+  const spendToday = BigInt(f.today);
+  const burnSpend = BigInt(f.burn);
+  const requests = BigInt(f.req ?? '0');
+  const failures = BigInt(f.bad ?? '0');
   const snapshot: LatestSnapshot | null =
-    r === undefined
+    f.t === null
       ? null
-      : { atMicros: r.t, at: apiTime(r.t), atMs: Number(r.ms), usdcAtomic: r.usdc === null ? null : BigInt(r.usdc), periodSeconds: r.period };
+      : { atMicros: f.t, at: apiTime(f.t), atMs: Number(f.ms), usdcAtomic: f.usdc === null ? null : BigInt(f.usdc), periodSeconds: f.period };
   const burnMs = nowMs - burnFromMs;
-  const balance = snapshot === null ? null : { usdc_balance_atomic: r?.usdc ?? null, sol_balance_lamports: null, at: snapshot.at };
+  const balance = snapshot === null ? null : { usdc_balance_atomic: f.usdc, sol_balance_lamports: null, at: snapshot.at };
   return {
     nowMs,
     snapshot,

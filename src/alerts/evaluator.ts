@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import { DEFAULT_ALERT_SETTINGS, type AlertDefaults } from '../read/index.js';
-import { inSnapshot } from '../read/index.js';
 import { loadAgentContexts, type AgentContext } from './agent-context.js';
 import { errorRateWindow, readAgentFigures, type AgentFigures } from './agent-figures.js';
 import { decide, type Decision } from './alert-rules.js';
@@ -61,8 +60,8 @@ export interface AlertEvaluatorDeps {
 }
 
 const MINUTE_MS = 60_000;
-/** Agents whose figures one REPEATABLE READ transaction reads (its BEGIN and COMMIT are shared). */
-const FIGURES_PER_SNAPSHOT = 16;
+/** Agents a worker takes at a time: their figures are read, then their changes applied. */
+const AGENTS_PER_CHUNK = 16;
 const HOUR_MS = 60 * MINUTE_MS;
 
 /**
@@ -242,12 +241,12 @@ export class AlertEvaluator {
       this.failed(err, 'loading agents for alert evaluation failed');
       return;
     }
-    // Workers take chunks of agents; a chunk's figures are read in one snapshot, then its
-    // changes are applied, each in its own transaction.
+    // Workers take chunks of agents; a chunk's figures are read (one statement per agent),
+    // then its changes are applied, each in its own transaction.
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < contexts.length) {
-        const chunk = contexts.slice(next, (next += FIGURES_PER_SNAPSHOT));
+        const chunk = contexts.slice(next, (next += AGENTS_PER_CHUNK));
         let figures: Map<string, AgentFigures>;
         try {
           figures = await this.readFigures(chunk);
@@ -269,7 +268,7 @@ export class AlertEvaluator {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, Math.ceil(contexts.length / FIGURES_PER_SNAPSHOT)) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, Math.ceil(contexts.length / AGENTS_PER_CHUNK)) }, worker));
     this.deps.metrics?.roundDuration.observe((performance.now() - started) / 1000);
   }
 
@@ -282,14 +281,10 @@ export class AlertEvaluator {
     this.failures.warn({ err: (err as Error).message }, message);
   }
 
-  /** The figures of the agents of `chunk` that may raise alerts, in one snapshot. */
+  /** The figures of the agents of `chunk` that may raise alerts, each agent's in one statement. */
   private async readFigures(chunk: readonly AgentContext[]): Promise<Map<string, AgentFigures>> {
     const out = new Map<string, AgentFigures>();
-    const eligible = chunk.filter(mayRaise);
-    if (eligible.length === 0) return out;
-    await inSnapshot(this.deps.pool, async (c) => {
-      for (const ctx of eligible) out.set(ctx.agentId, await readAgentFigures(c, ctx.agentId, this.clock()));
-    });
+    for (const ctx of chunk) if (mayRaise(ctx)) out.set(ctx.agentId, await readAgentFigures(this.deps.pool, ctx.agentId, this.clock()));
     return out;
   }
 

@@ -112,6 +112,5 @@ export { ReadError, sendReadError } from './read-errors.js';
 export { sendJson } from './http-reply.js';
 export { decodeCursor, encodeCursor, MICROS_TIME } from './cursor.js';
 export { apiTime, utcMicros } from './times.js';
-export { inSnapshot } from './snapshot.js';
-export { spendSince, tallyByBucket, type Tally, type TallyScope } from './rollup-tallies.js';
+export { bucketTalliesSql, spendSinceSql, tallyParams, type Tally, type TallyScope } from './rollup-tallies.js';
 export { runwayHours } from './agent-metrics.js';

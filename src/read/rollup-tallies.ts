@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import type { BucketedWindow, BucketUnit } from './window.js';
 
 /** Counts, spend and latency histograms of one bucket or one vendor, summed exactly. */
@@ -18,7 +17,8 @@ export interface Tally {
  * Every figure of a window is the folded rows of its bucket table plus the agent's
  * rollup_pending rows in the window, binned the same way (docs/read-api.md §3). A pending
  * row carries its latencies raw (`latencies`, 005) or as a histogram (`latency_histogram`). The callers
- * run these inside one snapshot (snapshot.ts). The tables are fixed strings chosen by the
+ * put these in their own single statement, so folded and pending rows are read in one
+ * snapshot (snapshot.ts). The tables are fixed strings chosen by the
  * bucket unit, never text from a request.
  */
 
@@ -103,12 +103,6 @@ export function vendorTalliesSql(kind: TallyScope['kind'], unit: BucketUnit): st
   return `SELECT v AS k, ${SUMS} FROM (${folded(kind, unit, true)} UNION ALL ${pending(kind)}) x GROUP BY v`;
 }
 
-/** Tallies per bucket start (ms since the epoch); buckets with nothing in them are absent. */
-export async function tallyByBucket(c: pg.ClientBase, scope: TallyScope, w: BucketedWindow): Promise<Map<number, Tally>> {
-  const { rows } = await c.query<TallyRow>(bucketTalliesSql(scope.kind, w.unit), tallyParams(scope, w));
-  return talliesByKey(rows, Number);
-}
-
 /**
  * SQL: the agent's spend from a whole hour until now, from the hourly rows and the pending
  * tallies (what a burn rate divides); `agent` and `from` are parameter references.
@@ -117,12 +111,6 @@ export function spendSinceSql(agent: string, from: string): string {
   return `(COALESCE((SELECT sum(total_spend_atomic) FROM agent_stats_hourly WHERE agent_id = ${agent} AND bucket >= ${from}::timestamptz), 0)
          + COALESCE((SELECT sum(total_spend_atomic) FROM rollup_pending
                      WHERE kind = 'agent' AND entity_id = ${agent} AND minute >= ${from}::timestamptz), 0))`;
-}
-
-/** spendSinceSql from `fromMs` (a whole hour). */
-export async function spendSince(c: pg.ClientBase, agentId: string, fromMs: number): Promise<bigint> {
-  const { rows } = await c.query<{ spend: string | null }>(`SELECT ${spendSinceSql('$1', '$2')}::text AS spend`, [agentId, new Date(fromMs).toISOString()]);
-  return BigInt(rows[0]?.spend ?? '0');
 }
 
 /** A row of a tally statement (k null: a row that carries other figures but no tally). */

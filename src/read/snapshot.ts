@@ -1,16 +1,4 @@
-import type pg from 'pg';
-import { inTransaction } from '../database/index.js';
 import { utcMicros } from './times.js';
-
-/**
- * Runs `fn` in one REPEATABLE READ READ ONLY transaction: every statement sees the same
- * snapshot, so folded rollups and pending tallies are read as of one instant and no event
- * is counted twice or missed while a folder moves it. For work of several statements (the
- * alert evaluator); the read endpoints are one statement each.
- */
-export function inSnapshot<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(pool, fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-}
 
 /**
  * SQL expression for `complete_through`: the start of the statement's transaction, printed.
