@@ -23,29 +23,19 @@ export interface LiveRead {
   newest: bigint;
 }
 
-/**
- * How every read of the log is planned (see readLive), and times printed in UTC (the sources
- * read `time::text`, far cheaper than to_char): one statement, so results keep their places.
- */
-export const READ_SETTINGS =
-  "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), set_config('TimeZone', 'UTC', true);";
+/** How every read of the log is planned (see readLive): one statement, so results keep their places. */
+export const READ_SETTINGS = "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true);";
 
-/** A row as the reads return it (rowMode 'array'): xid, tenant, agent_id, then the source's columns. */
-type SourceRow = (string | null)[];
-/** The same with the ordinal after the xid (readRange). */
-const LIVE_VALUES = 3;
-const RANGE_VALUES = 4;
+type SourceRow = { xid: string; agent_id: string; tenant: string | null; data: string };
 
 /**
  * One source's rows of the transactions in [from, before), in log order. The bounds on
  * stream_xid are what lets PostgreSQL use the partial index of schema 013 (a comparison is
- * never true for NULL, so it implies `stream_xid IS NOT NULL`). No join: the agents' tenants
- * are looked up once per agent of the read (readLive), not once per row, which cost
- * PostgreSQL about 5 µs a row as an index probe in a nested loop.
+ * never true for NULL, so it implies `stream_xid IS NOT NULL`).
  */
 export function liveSourceSql(s: StreamSource, from: bigint | string, before: string): string {
-  return `SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'NULL::text'} AS tenant, r.agent_id, ${s.columns}
-      FROM ${s.table} r
+  return `SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
+      FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
       WHERE r.stream_xid >= ${from} AND r.stream_xid < ${before}
       ORDER BY r.stream_xid, ${s.keyOrder}`;
 }
@@ -57,7 +47,7 @@ export function liveSourceSql(s: StreamSource, from: bigint | string, before: st
 export function rangeSourceSql(s: StreamSource, where: string): string {
   return `SELECT * FROM (
          SELECT r.stream_xid::text AS xid, (row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1)::text AS ord,
-                ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, ${s.columns}
+                ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
          FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
          WHERE r.stream_xid >= $1::bigint AND r.stream_xid < $2::bigint
        ) s WHERE ${where}
@@ -67,10 +57,9 @@ export function rangeSourceSql(s: StreamSource, where: string): string {
 /**
  * Reads the rows of transactions in [from, min(horizon, from + maxXids)), where horizon is
  * the xmin of the read's own snapshot: every transaction below it has ended, so those rows
- * are final and none can appear later. The statements run in one REPEATABLE READ
- * transaction so the horizon and the rows come from the same snapshot: one round trip for
- * the rows, and one for the tenants of their agents (as linked when the row is read) with
- * the COMMIT. `from` and the bound are bigints this module computed, never client input.
+ * are final and none can appear later. One round trip: the statements run in one
+ * REPEATABLE READ transaction so the horizon and the rows come from the same snapshot.
+ * `from` and the bound are bigints this module computed, never client input.
  */
 export async function readLive(client: pg.ClientBase, sources: readonly StreamSource[], from: bigint, maxXids: number): Promise<LiveRead> {
   const horizonSql = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
@@ -80,58 +69,25 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   // parallel plan: starting workers for each read of a few thousand rows costs more than it saves.
   let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${READ_SETTINGS}
     SELECT ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
-  for (const s of sources) sql += `\n${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`)};`;
-  let committed = false;
-  try {
-    // Arrays, not objects: no property names per row, and every value arrives as the text it is.
-    const results = (await client.query({ text: sql, rowMode: 'array' })) as unknown as pg.QueryResult<SourceRow>[];
-    const [horizonText, newestText] = results[2]?.rows[0] as [string, string];
-    const horizon = BigInt(horizonText);
-    const agents = new Set<string>();
-    sources.forEach((s, i) => {
-      if (s.tenant === undefined) for (const r of results[3 + i]?.rows ?? []) agents.add(r[2] as string);
-    });
-    const tenants = await tenantsAndCommit(client, agents);
-    committed = true;
-    const rows: LogRow[] = [];
-    sources.forEach((s, i) => {
-      let xid = -1n;
-      let ordinal = 0;
-      for (const r of results[3 + i]?.rows ?? []) {
-        const x = BigInt(r[0] as string);
-        ordinal = x === xid ? ordinal + 1 : 0;
-        xid = x;
-        const agentId = r[2] as string;
-        const tenantId = s.tenant === undefined ? (tenants.get(agentId) ?? null) : (r[1] ?? null);
-        rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId, tenantId, data: s.data(agentId, r.slice(LIVE_VALUES)) });
-      }
-    });
-    rows.sort((a, b) => comparePositions(a.position, b.position));
-    return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt(newestText) };
-  } catch (err) {
-    if (!committed) await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
-
-/**
- * The tenants of these agents in the read's snapshot (an unlinked or unknown agent: none),
- * and the read's COMMIT, in one round trip. The ids come from stored rows; each is still
- * quoted as a literal (a simple query takes no parameters).
- */
-async function tenantsAndCommit(client: pg.ClientBase, agents: ReadonlySet<string>): Promise<Map<string, string>> {
-  const tenants = new Map<string, string>();
-  if (agents.size === 0) {
-    await client.query('COMMIT');
-    return tenants;
-  }
-  const list = [...agents].map((a) => client.escapeLiteral(a)).join(',');
-  const results = (await client.query({
-    text: `SELECT pubkey, tenant_id FROM agents WHERE pubkey = ANY(ARRAY[${list}]::text[]) AND tenant_id IS NOT NULL; COMMIT;`,
-    rowMode: 'array',
-  })) as unknown as pg.QueryResult<[string, string]>[];
-  for (const [agent, tenant] of results[0]?.rows ?? []) tenants.set(agent, tenant);
-  return tenants;
+  for (const s of sources) sql += `
+${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`)};`;
+  sql += 'COMMIT;';
+  const results = (await client.query(sql)) as unknown as pg.QueryResult[];
+  const snapshot = results[2]?.rows[0] as { horizon: string; newest: string };
+  const horizon = BigInt(snapshot.horizon);
+  const rows: LogRow[] = [];
+  sources.forEach((s, i) => {
+    let xid = -1n;
+    let ordinal = 0;
+    for (const r of (results[3 + i]?.rows ?? []) as SourceRow[]) {
+      const x = BigInt(r.xid);
+      ordinal = x === xid ? ordinal + 1 : 0;
+      xid = x;
+      rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId: r.agent_id, tenantId: r.tenant, data: r.data });
+    }
+  });
+  rows.sort((a, b) => comparePositions(a.position, b.position));
+  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt(snapshot.newest) };
 }
 
 /** Whose rows a catch-up reads: one agent's, or those of the agents linked to a tenant. */
@@ -187,12 +143,11 @@ async function readRangeRows(
       params.push(filter.tenantId);
       where = 's.tenant = $3';
     }
-    const { rows: found } = await client.query<SourceRow>({ text: rangeSourceSql(s, where), values: params, rowMode: 'array' });
+    const { rows: found } = await client.query<SourceRow & { ord: string }>(rangeSourceSql(s, where), params);
     for (const r of found) {
-      const position = { xid: BigInt(r[0] as string), source: s.number, ordinal: Number(r[1]) };
+      const position = { xid: BigInt(r.xid), source: s.number, ordinal: Number(r.ord) };
       if (comparePositions(position, after) <= 0) continue;
-      const agentId = r[3] as string;
-      rows.push({ position, source: s, agentId, tenantId: r[2] ?? null, data: s.data(agentId, r.slice(RANGE_VALUES)) });
+      rows.push({ position, source: s, agentId: r.agent_id, tenantId: r.tenant, data: r.data });
     }
   }
 }
