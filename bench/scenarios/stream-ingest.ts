@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createApiKey } from '../../src/api-keys/index.js';
 import { withClient } from '../../src/database/index.js';
-import { EVENTS_PATH } from '../../src/stream/events-route.js';
+import { EVENTS_PATH } from '../../src/stream/index.js';
 import { setAffinity } from '../affinity.js';
 import { AgentSet } from '../agents.js';
 import type { BenchContext } from '../bench-context.js';

@@ -142,3 +142,4 @@ export { registerStreamMetrics, type StreamStats } from './metrics.js';
 export { CommitNotifier, STREAM_CHANNEL } from './wake-ups.js';
 export { ALERTS, INTERACTIONS, TELEMETRY, type StreamSource, type RowEventName } from './stream-sources.js';
 export { StreamTokens, TOKEN_TTL_MS, type StreamGrant } from './stream-tokens.js';
+export { EVENTS_PATH } from './events-route.js';
