@@ -73,10 +73,10 @@ export const SPEC = {
   workerYoungGenerationMb: {
     env: 'WORKER_YOUNG_GENERATION_MB',
     kind: 'int',
-    default: 12,
+    default: 0,
     min: 0,
     max: 1024,
-    doc: "MiB of each worker thread's young V8 generation (two semi-spaces of a third each, plus new large objects). A task's objects die with the task, so a small one costs a few more scavenges; V8's default grows to 48 (32 MiB resident per worker under load). 0: V8's default.",
+    doc: "MiB of each worker thread's young V8 generation (two semi-spaces of a third each, plus new large objects). 0: V8's default, which grows it up to 48 (32 MiB resident per worker under load). A smaller one (12: at most 8 MiB resident) trades memory for more frequent scavenges.",
   },
   ringBytes: {
     env: 'RING_BYTES',
