@@ -1,4 +1,5 @@
 import { backoffDelayMs, type BackoffPolicy } from '../retry/index.js';
+import { clockOffsetFromDate } from './clock-offset.js';
 import { MachPayConfigError } from './errors.js';
 import { classifyFailure, classifyResponse, retryAfterDelayMs, type SendOutcome } from './retry-policy.js';
 import { MachPayReadError } from './read-request-error.js';
@@ -35,7 +36,9 @@ const DEFAULT_BACKOFF: BackoffPolicy = { initialDelayMs: 500, maxDelayMs: 5000 }
  * The read API as the agent itself calls it: its metrics, vendors, history, balances and
  * alert settings, and a link code for its owner. Every request is signed over the path, `?`
  * and the query string exactly as sent, and the body (docs/read-api.md §1); each retry signs
- * again with a fresh timestamp.
+ * again with a fresh timestamp. A 401 `timestamp_out_of_window` teaches the client the
+ * receiver's clock from its `Date` header (docs/protocol.md §6): the request is signed with
+ * that clock and sent once more, and every later request signs with it from the start.
  *
  * ```ts
  * const reader = new AgentReadClient({ receiverUrl, signer: keypair });
@@ -48,6 +51,8 @@ export class AgentReadClient {
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly backoff: BackoffPolicy;
+  /** Added to Date.now() to read the receiver's clock; learnt from the `Date` of a 401 timestamp_out_of_window. */
+  private clockOffsetMs = 0;
 
   constructor(private readonly options: AgentReadClientOptions) {
     let url: URL;
@@ -115,19 +120,30 @@ export class AgentReadClient {
     // The receiver verifies the path it sees plus the query string exactly as sent.
     const signedPath = new URL(this.base + path).pathname + (query === '' ? '' : `?${query}`);
     const bytes = body === undefined ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(body));
-    for (let attempt = 0; ; attempt++) {
+    let clockCorrected = false;
+    let retries = 0;
+    for (;;) {
       const outcome = await this.attempt(method, url, signedPath, bytes);
       if ('value' in outcome) return outcome.value as T;
-      if (outcome.kind !== 'retry' || attempt >= this.maxRetries) throw new MachPayReadError(outcome.code, outcome.message, outcome.status);
-      const backoff = backoffDelayMs(attempt, this.backoff);
+      if (outcome.kind === 'clock_skew') {
+        // Our clock is off by more than the receiver's window: sign with its clock, once.
+        // That resend is none of the maxRetries and waits for no backoff.
+        if (clockCorrected) throw new MachPayReadError(outcome.failure.code, outcome.failure.message, outcome.failure.status);
+        clockCorrected = true;
+        this.clockOffsetMs = outcome.offsetMs;
+        continue;
+      }
+      if (outcome.kind !== 'retry' || retries >= this.maxRetries) throw new MachPayReadError(outcome.code, outcome.message, outcome.status);
+      const backoff = backoffDelayMs(retries, this.backoff);
+      retries++;
       await sleep(outcome.retryAfterMs === null ? backoff : Math.max(backoff, retryAfterDelayMs(outcome.retryAfterMs)));
     }
   }
 
-  private async attempt(method: string, url: string, signedPath: string, body: Uint8Array): Promise<Failure | { value: unknown }> {
+  private async attempt(method: string, url: string, signedPath: string, body: Uint8Array): Promise<AttemptResult> {
     let headers: Record<string, string>;
     try {
-      headers = await signAgentRequest(this.options.signer, signedPath, body);
+      headers = await signAgentRequest(this.options.signer, signedPath, body, Date.now() + this.clockOffsetMs);
     } catch (err) {
       return { kind: 'permanent', status: null, code: 'signing_failed', message: err instanceof Error ? err.message : String(err), rejected: [] };
     }
@@ -138,6 +154,7 @@ export class AgentReadClient {
       timedOut = true;
       controller.abort();
     }, this.timeoutMs);
+    const sentAt = Date.now();
     try {
       const init: RequestInit = { method, headers, signal: controller.signal, redirect: 'manual' };
       if (body.length > 0) init.body = body;
@@ -151,6 +168,10 @@ export class AgentReadClient {
         }
       }
       const outcome = classifyResponse(res.status, text, res.headers.get('retry-after'), Date.now());
+      if (outcome.kind === 'permanent' && outcome.code === 'timestamp_out_of_window') {
+        const offsetMs = clockOffsetFromDate(res.headers.get('date'), sentAt, Date.now());
+        if (offsetMs !== null) return { kind: 'clock_skew', offsetMs, failure: outcome };
+      }
       // 413 splits a batch on ingest; a read has nothing to split.
       if (outcome.kind === 'retry' || outcome.kind === 'permanent') return outcome;
       return { kind: 'permanent', status: res.status, code: outcome.kind === 'split' ? outcome.code : 'unexpected_status', message: `HTTP ${res.status}`, rejected: [] };
@@ -165,6 +186,9 @@ export class AgentReadClient {
 
 /** What an attempt that did not answer 2xx means: retry or give up. */
 type Failure = Extract<SendOutcome, { kind: 'retry' | 'permanent' }>;
+
+/** One attempt: the parsed 2xx body, a failure, or a refused timestamp with the clock offset the answer implies. */
+type AttemptResult = { value: unknown } | Failure | { kind: 'clock_skew'; offsetMs: number; failure: Failure };
 
 function windowParams(w: ReadWindow | undefined): [string, string][] {
   if (w === undefined) return [];

@@ -2,8 +2,8 @@
  * The SDK's AgentReadClient against the real receiver (the built CLI, as in production):
  * what an agent sends through ingest, it reads back signed as itself, exactly.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentReadClient, keypairFromSecretKey } from '../../src/sdk/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AgentReadClient, generateKeypair, keypairFromSecretKey, MachPayReadError } from '../../src/sdk/index.js';
 import { interactionEvent, newAgent, postAgentBatch, telemetryEvent } from '../helpers/agent.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
@@ -18,6 +18,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await rx?.stop();
   await db?.drop();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 describe('AgentReadClient on a running receiver', () => {
@@ -46,5 +50,48 @@ describe('AgentReadClient on a running receiver', () => {
     expect(balance.points).toHaveLength(1);
     const link = await reader.linkInit();
     expect(link.code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+  });
+});
+
+describe('AgentReadClient with a skewed clock (docs/protocol.md §6)', () => {
+  /** The platform's fetch, noting the status of each answer. */
+  function notingFetch(statuses: number[], dropDate = false): typeof fetch {
+    return async (input, init) => {
+      const res = await fetch(input, init);
+      statuses.push(res.status);
+      if (!dropDate) return res;
+      // A proxy that strips `Date`: the answer no longer says the receiver's clock.
+      const headers = new Headers(res.headers);
+      headers.delete('date');
+      return new Response(await res.text(), { status: res.status, headers });
+    };
+  }
+
+  it.each([
+    ['10 minutes behind', -600_000],
+    ['2 hours ahead', 7_200_000],
+  ])('reads when its clock is %s: the first read after one resend, the next at once', async (_name, skewMs) => {
+    const realNow = Date.now.bind(Date);
+    // The receiver runs in its own process on the real clock; only this process's clock is skewed.
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + skewMs);
+    const keypair = generateKeypair();
+    const statuses: number[] = [];
+    const reader = new AgentReadClient({ receiverUrl: rx.url, signer: keypair, fetch: notingFetch(statuses), maxRetries: 0 });
+
+    expect((await reader.getMetrics({ range: '1h' })).agent_id).toBe(keypair.agentId);
+    expect(statuses).toEqual([401, 200]);
+    expect((await reader.getSettings()).agent_id).toBe(keypair.agentId);
+    expect(statuses).toEqual([401, 200, 200]);
+  });
+
+  it('without a Date header to learn from, the refusal is final', async () => {
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 600_000);
+    const statuses: number[] = [];
+    const reader = new AgentReadClient({ receiverUrl: rx.url, signer: generateKeypair(), fetch: notingFetch(statuses, true) });
+    const err = await reader.getMetrics().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MachPayReadError);
+    expect(err).toMatchObject({ code: 'timestamp_out_of_window', status: 401 });
+    expect(statuses).toEqual([401]);
   });
 });
