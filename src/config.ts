@@ -319,6 +319,14 @@ export const SPEC = {
     max: 36_500,
     doc: 'Days ended webhook deliveries (delivered, failed, disabled) and their attempt log are kept; pending deliveries stay whatever their age.',
   },
+  retentionResolvedAlertsDays: {
+    env: 'RETENTION_RESOLVED_ALERTS_DAYS',
+    kind: 'int',
+    default: 90,
+    min: 1,
+    max: 36_500,
+    doc: 'Days a resolved alert is kept in the alert history after its resolution (deleted in batches by resolved_at); open alerts stay whatever their age.',
+  },
   retentionBatchRows: {
     env: 'RETENTION_BATCH_ROWS',
     kind: 'int',

@@ -139,7 +139,7 @@ export function createMetrics() {
     }),
     retentionRowsDeleted: new Counter({
       name: 'machpay_retention_rows_deleted_total',
-      help: 'Rows retention deleted in batches, by table (rollup buckets, gateway_telemetry, the default partitions\' old rows, agent_interaction_keys, refused_rows, webhook_deliveries and webhooks).',
+      help: 'Rows retention deleted in batches, by table (rollup buckets, gateway_telemetry, the default partitions\' old rows, agent_interaction_keys, refused_rows, agent_alerts, webhook_deliveries and webhooks).',
       labelNames: ['table'] as const,
       registers: r,
     }),

@@ -103,6 +103,7 @@ export async function startReceiver(config: Config, log: Logger): Promise<Runnin
     minuteRollupDays: config.retentionMinuteRollupDays,
     refusedRowsDays: config.retentionRefusedRowsDays,
     webhookHistoryDays: config.retentionWebhookHistoryDays,
+    resolvedAlertsDays: config.retentionResolvedAlertsDays,
   };
   const retention = new RetentionJob(
     {

@@ -63,6 +63,15 @@ describe('read-side configuration', () => {
   it('refuses a stream secret shorter than 32 bytes', () => {
     expect(refused({ STREAM_TOKEN_SECRET: 'short' })).toContain('STREAM_TOKEN_SECRET');
   });
+
+  it('keeps resolved alerts RETENTION_RESOLVED_ALERTS_DAYS days, whole days from 1 to 36500', () => {
+    expect(loadConfig({}).retentionResolvedAlertsDays).toBe(90);
+    expect(loadConfig({ RETENTION_RESOLVED_ALERTS_DAYS: '7' }).retentionResolvedAlertsDays).toBe(7);
+    expect(configMarkdown()).toContain('`RETENTION_RESOLVED_ALERTS_DAYS`');
+    for (const bad of ['0', '-1', '1.5', 'ninety', '36501']) {
+      expect(refused({ RETENTION_RESOLVED_ALERTS_DAYS: bad }), bad).toMatch(/^RETENTION_RESOLVED_ALERTS_DAYS: /);
+    }
+  });
 });
 
 describe('stream secret', () => {

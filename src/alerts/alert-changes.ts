@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { deleteInBatches } from '../retention/index.js';
 import type { Alert } from './alert-types.js';
 
 /** What happened to an alert; each is one `alert` event of the stream (docs/read-api.md §4). */
@@ -19,11 +20,16 @@ export async function recordAlertChange(c: pg.ClientBase, tenantId: string, chan
   ]);
 }
 
+/** Rows one prune statement deletes at most: each is a short transaction of its own. */
+const PRUNE_BATCH_ROWS = 1_000;
+
 /**
  * Deletes changes older than a day (by the database's clock, which wrote changed_at): far past
- * any resume window, which is minutes. The number deleted.
+ * any resume window, which is minutes. In batches of `batchRows` through the changed_at index,
+ * so that after a long pause of the sweep (many receivers down, or alerts flapping) no single
+ * DELETE holds many row locks or one long snapshot. The number deleted.
  */
-export async function pruneAlertChanges(pool: pg.Pool): Promise<number> {
-  const r = await pool.query("DELETE FROM agent_alert_changes WHERE changed_at < now() - interval '1 day'");
-  return r.rowCount ?? 0;
+export async function pruneAlertChanges(pool: pg.Pool, batchRows: number = PRUNE_BATCH_ROWS): Promise<number> {
+  const r = await deleteInBatches(pool, 'agent_alert_changes', "changed_at < now() - interval '1 day'", [], { batchRows, expired: () => false });
+  return r.deleted;
 }

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { RetentionLimits } from './retention-limits.js';
 
+/** What a batched delete needs of a run's limits: the batch size, and when to start no more. */
+export type BatchLimits = Pick<RetentionLimits, 'batchRows' | 'expired'>;
+
 export interface BatchedDeletion {
   readonly deleted: number;
   /** False when the run's deadline came first: rows that should go are left for the next check. */
@@ -12,14 +15,15 @@ export interface BatchedDeletion {
  * `batchRows` per statement, each statement its own short transaction: a purge never holds
  * many row locks or one long snapshot, and the folder and ingest go on between batches. The
  * rows are picked by a LIMITed SELECT (served by an index on the condition's columns) and
- * deleted by ctid. Only for tables that are not partitioned (docs/read-api.md §7).
+ * deleted by ctid. Only for tables that are not partitioned (docs/read-api.md §7). On a pool,
+ * each batch may run on another connection: nothing is held between them.
  */
 export async function deleteInBatches(
-  client: pg.ClientBase,
+  client: pg.ClientBase | pg.Pool,
   table: string,
   where: string,
   params: readonly unknown[],
-  limits: RetentionLimits,
+  limits: BatchLimits,
 ): Promise<BatchedDeletion> {
   let deleted = 0;
   for (;;) {

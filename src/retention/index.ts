@@ -8,3 +8,4 @@ export { DEFAULT_RETENTION, cutoffMs, oldestKeptBucketMs, type RetentionPolicy }
 export { ROLLUP_TABLES, type RollupTable } from './bucket-purge.js';
 export type { DroppedPartition } from './partition-drop.js';
 export type { RefusedRowsCount } from './refused-rows-purge.js';
+export { deleteInBatches, type BatchedDeletion, type BatchLimits } from './batched-delete.js';

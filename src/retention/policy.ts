@@ -18,6 +18,8 @@ export interface RetentionPolicy {
   readonly refusedRowsDays: number;
   /** Ended webhook deliveries and their attempt log (pending ones stay whatever their age). */
   readonly webhookHistoryDays: number;
+  /** agent_alerts resolved this long ago, by resolved_at (open alerts stay whatever their age). */
+  readonly resolvedAlertsDays: number;
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = Object.freeze({
@@ -28,6 +30,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = Object.freeze({
   minuteRollupDays: 7,
   refusedRowsDays: 30,
   webhookHistoryDays: 30,
+  resolvedAlertsDays: 90,
 });
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

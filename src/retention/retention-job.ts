@@ -7,6 +7,7 @@ import { purgeGatewayTelemetry } from './gateway-telemetry-purge.js';
 import { dropExpiredPartitions, type DroppedPartition } from './partition-drop.js';
 import { cutoffMs, type RetentionPolicy } from './policy.js';
 import { countRefusedRows, purgeRefusedRows, type RefusedRowsCount } from './refused-rows-purge.js';
+import { purgeResolvedAlerts } from './resolved-alerts-purge.js';
 import type { RetentionLimits } from './retention-limits.js';
 
 export interface RetentionJobOptions {
@@ -50,8 +51,8 @@ const RETENTION_LOCK = 7_264_529_301;
 /**
  * Retention (docs/read-api.md §7), run with the partition check: monthly partitions of the raw
  * tables older than their window are dropped whole (with their interaction keys); the old rows
- * of their default partitions, gateway telemetry, rollup buckets, refused rows and ended webhook
- * deliveries are deleted in bounded batches. Each run also counts the refused rows, so that
+ * of their default partitions, gateway telemetry, rollup buckets, refused rows, resolved alerts
+ * and ended webhook deliveries are deleted in bounded batches. Each run also counts the refused rows, so that
  * /metrics shows that some wait for an operator.
  */
 export class RetentionJob {
@@ -114,6 +115,9 @@ export class RetentionJob {
       const refused = await purgeRefusedRows(client, cutoffMs(nowMs, p.refusedRowsDays), limits);
       add(rowsDeleted, 'refused_rows', refused.deleted);
       complete &&= refused.complete;
+      const alerts = await purgeResolvedAlerts(client, cutoffMs(nowMs, p.resolvedAlertsDays), limits);
+      add(rowsDeleted, 'agent_alerts', alerts.deleted);
+      complete &&= alerts.complete;
       // pruneWebhookHistory runs its batches to the end: it starts only while the run has time.
       if (limits.expired()) complete = false;
       else {
