@@ -23,10 +23,18 @@ export interface LiveRead {
   newest: bigint;
 }
 
-/** How every read of the log is planned (see readLive): one statement, so results keep their places. */
-export const READ_SETTINGS = "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true);";
+/**
+ * How every read of the log is planned (see readLive), and times printed in UTC (the sources
+ * read `time::text`, far cheaper than to_char): one statement, so results keep their places.
+ */
+export const READ_SETTINGS =
+  "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), set_config('TimeZone', 'UTC', true);";
 
-type SourceRow = { xid: string; agent_id: string; tenant: string | null; data: string };
+/** A row as the reads return it (rowMode 'array'): xid, tenant, agent_id, then the source's columns. */
+type SourceRow = (string | null)[];
+const LIVE_VALUES = 3;
+/** The same with the ordinal after the xid (readRange). */
+const RANGE_VALUES = 4;
 
 /**
  * One source's rows of the transactions in [from, before), in log order. The bounds on
@@ -34,7 +42,7 @@ type SourceRow = { xid: string; agent_id: string; tenant: string | null; data: s
  * never true for NULL, so it implies `stream_xid IS NOT NULL`).
  */
 export function liveSourceSql(s: StreamSource, from: bigint | string, before: string): string {
-  return `SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
+  return `SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, ${s.columns}
       FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
       WHERE r.stream_xid >= ${from} AND r.stream_xid < ${before}
       ORDER BY r.stream_xid, ${s.keyOrder}`;
@@ -47,7 +55,7 @@ export function liveSourceSql(s: StreamSource, from: bigint | string, before: st
 export function rangeSourceSql(s: StreamSource, where: string): string {
   return `SELECT * FROM (
          SELECT r.stream_xid::text AS xid, (row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1)::text AS ord,
-                ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, (${s.data})::text AS data
+                ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, ${s.columns}
          FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
          WHERE r.stream_xid >= $1::bigint AND r.stream_xid < $2::bigint
        ) s WHERE ${where}
@@ -72,22 +80,24 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   for (const s of sources) sql += `
 ${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`)};`;
   sql += 'COMMIT;';
-  const results = (await client.query(sql)) as unknown as pg.QueryResult[];
-  const snapshot = results[2]?.rows[0] as { horizon: string; newest: string };
-  const horizon = BigInt(snapshot.horizon);
+  // Arrays, not objects: no property names per row, and every value arrives as the text it is.
+  const results = (await client.query({ text: sql, rowMode: 'array' })) as unknown as pg.QueryResult<SourceRow>[];
+  const [horizonText, newestText] = results[2]?.rows[0] as [string, string];
+  const horizon = BigInt(horizonText);
   const rows: LogRow[] = [];
   sources.forEach((s, i) => {
     let xid = -1n;
     let ordinal = 0;
-    for (const r of (results[3 + i]?.rows ?? []) as SourceRow[]) {
-      const x = BigInt(r.xid);
+    for (const r of results[3 + i]?.rows ?? []) {
+      const x = BigInt(r[0] as string);
       ordinal = x === xid ? ordinal + 1 : 0;
       xid = x;
-      rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId: r.agent_id, tenantId: r.tenant, data: r.data });
+      const agentId = r[2] as string;
+      rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId, tenantId: r[1] ?? null, data: s.data(agentId, r.slice(LIVE_VALUES)) });
     }
   });
   rows.sort((a, b) => comparePositions(a.position, b.position));
-  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt(snapshot.newest) };
+  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt(newestText) };
 }
 
 /** Whose rows a catch-up reads: one agent's, or those of the agents linked to a tenant. */
@@ -143,11 +153,12 @@ async function readRangeRows(
       params.push(filter.tenantId);
       where = 's.tenant = $3';
     }
-    const { rows: found } = await client.query<SourceRow & { ord: string }>(rangeSourceSql(s, where), params);
+    const { rows: found } = await client.query<SourceRow>({ text: rangeSourceSql(s, where), values: params, rowMode: 'array' });
     for (const r of found) {
-      const position = { xid: BigInt(r.xid), source: s.number, ordinal: Number(r.ord) };
+      const position = { xid: BigInt(r[0] as string), source: s.number, ordinal: Number(r[1]) };
       if (comparePositions(position, after) <= 0) continue;
-      rows.push({ position, source: s, agentId: r.agent_id, tenantId: r.tenant, data: r.data });
+      const agentId = r[3] as string;
+      rows.push({ position, source: s, agentId, tenantId: r[2] ?? null, data: s.data(agentId, r.slice(RANGE_VALUES)) });
     }
   }
 }
