@@ -15,6 +15,10 @@ import { ConfigError } from '../config-error.js';
  * - Current releases: LowCardinality for the low-cardinality strings, a TTL when a retention is
  *   set, and UInt128 amounts, whose sums stay exact past 2^64. 18.16 has none of them; an
  *   existing table keeps the types it was created with.
+ * - Columns added later (`ALTER TABLE name ADD COLUMN IF NOT EXISTS …`): one ALTER for the local
+ *   tables ON CLUSTER, then one for the Distributed table, which otherwise would not show the
+ *   column. 18.16 does not know IF NOT EXISTS there, so each ALTER carries its columns apart
+ *   (ColumnAdditions) and the sink runs it for the columns the table lacks (addColumnsSql).
  */
 
 export interface ClickhouseLayout {
@@ -31,6 +35,26 @@ export interface ServerFeatures {
   ttl: boolean;
   /** UInt128 columns (sum() of UInt64 wraps past 2^64; of UInt128 it does not). */
   wideIntegers: boolean;
+  /** `ADD COLUMN IF NOT EXISTS` (18.16 refuses it as a syntax error). */
+  alterIfNotExists: boolean;
+}
+
+/** One statement of the schema, in the form one server or cluster takes. */
+export interface SchemaStatement {
+  /** The statement as it runs on a table that has none of the columns it adds. */
+  readonly sql: string;
+  /** For an ALTER TABLE … ADD COLUMN: what it adds, so the sink adds only what is missing. Null otherwise. */
+  readonly adds: ColumnAdditions | null;
+}
+
+export interface ColumnAdditions {
+  /** The table as system.columns names it (`rollup_minute_local` for the local tables of a cluster). */
+  readonly table: string;
+  /** `ALTER TABLE db.table [ON CLUSTER c]`. */
+  readonly head: string;
+  /** Each column's name and its definition (`UInt64 DEFAULT 0`), in file order. */
+  readonly columns: readonly { readonly name: string; readonly definition: string }[];
+  readonly ifNotExists: boolean;
 }
 
 /** How each table is sharded, and which column its retention counts from. */
@@ -46,16 +70,20 @@ const AMOUNTS = new Set(['spend_atomic']);
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const CREATE_TABLE = /^CREATE TABLE IF NOT EXISTS (\w+) \(([\s\S]*)\)\s*ENGINE = (\w+)\(\)\s*([\s\S]*)$/;
+const ALTER_TABLE = /^ALTER TABLE (\w+)\s+(ADD COLUMN IF NOT EXISTS [\s\S]*)$/;
+/** A definition holds no comma (the clauses are split at commas): `UInt64 DEFAULT 0`, not `Decimal(9, 2)`. */
+const ADD_COLUMN = /^ADD COLUMN IF NOT EXISTS (\w+)\s+([^,\s][^,]*?)\s*$/;
 
 /**
  * LowCardinality and TTL both arrived in the 19.x series; 20.3, the first LTS release after
- * both were stable, is where the receiver starts using them. UInt128 is used from 21.8, the
- * first LTS release where the wide integers are no longer experimental.
+ * both were stable, is where the receiver starts using them, and `ADD COLUMN IF NOT EXISTS`
+ * (not in 18.16) with them. UInt128 is used from 21.8, the first LTS release where the wide
+ * integers are no longer experimental.
  */
 export function serverFeatures(version: string): ServerFeatures {
   const [major = 0, minor = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
   const atLeast = (ma: number, mi: number): boolean => major > ma || (major === ma && minor >= mi);
-  return { lowCardinality: atLeast(20, 3), ttl: atLeast(20, 3), wideIntegers: atLeast(21, 8) };
+  return { lowCardinality: atLeast(20, 3), ttl: atLeast(20, 3), wideIntegers: atLeast(21, 8), alterIfNotExists: atLeast(20, 3) };
 }
 
 /** A cluster name is written into DDL between backquotes: keep it to plain identifiers. */
@@ -70,24 +98,79 @@ export function localTableName(table: string): string {
 }
 
 /** The statements to run, in order, for `layout` on a server with `features`. */
-export function schemaStatements(fileStatements: readonly string[], layout: ClickhouseLayout, features: ServerFeatures): string[] {
-  const out: string[] = [];
+export function schemaStatements(fileStatements: readonly string[], layout: ClickhouseLayout, features: ServerFeatures): SchemaStatement[] {
+  const out: SchemaStatement[] = [];
   for (const statement of fileStatements) {
+    const alter = ALTER_TABLE.exec(statement);
+    if (alter !== null) {
+      const [, table, clauses] = alter as unknown as [string, string, string];
+      knownTable(table);
+      out.push(...alterStatements(table, addedColumns(clauses, features), layout, features));
+      continue;
+    }
     const m = CREATE_TABLE.exec(statement);
-    if (m === null) throw new Error(`schema/clickhouse: every statement must be "CREATE TABLE IF NOT EXISTS name (…) ENGINE = Engine() …": ${statement.slice(0, 80)}`);
+    if (m === null) {
+      throw new Error(
+        `schema/clickhouse: every statement must be "CREATE TABLE IF NOT EXISTS name (…) ENGINE = Engine() …" or "ALTER TABLE name ADD COLUMN IF NOT EXISTS …": ${statement.slice(0, 80)}`,
+      );
+    }
     const [, table, columns, engine, tail] = m as unknown as [string, string, string, string, string];
-    const spec = TABLES[table];
-    if (spec === undefined) throw new Error(`schema/clickhouse: table ${table} has no shard key and time column in clickhouse-ddl.ts`);
-    out.push(...tableStatements(table, spec, tableColumns(columns, features), engine, tail.trim(), layout, features));
+    out.push(...tableStatements(table, knownTable(table), tableColumns(columns, features), engine, tail.trim(), layout, features).map((sql) => ({ sql, adds: null })));
   }
   return out;
 }
 
+/** The ALTER that adds `columns` of `adds` (a subset, in any order; written in file order). */
+export function addColumnsSql(adds: ColumnAdditions, columns: ReadonlySet<string>): string {
+  const clause = adds.ifNotExists ? 'ADD COLUMN IF NOT EXISTS' : 'ADD COLUMN';
+  const parts = adds.columns.filter((c) => columns.has(c.name)).map((c) => `${clause} ${c.name} ${c.definition}`);
+  if (parts.length === 0) throw new Error(`addColumnsSql: none of ${[...columns].join(', ')} is added to ${adds.table}`);
+  return `${adds.head} ${parts.join(', ')}`;
+}
+
+function knownTable(table: string): { shardKey: string; timeColumn: string } {
+  const spec = TABLES[table];
+  if (spec === undefined) throw new Error(`schema/clickhouse: table ${table} has no shard key and time column in clickhouse-ddl.ts`);
+  return spec;
+}
+
 function tableColumns(columns: string, features: ServerFeatures): string {
-  return columns.replace(/^(\s*)(\w+)(\s+)(String|UInt64)(\s*,?)$/gm, (line, indent: string, name: string, space: string, type: string, rest: string) => {
-    if (type === 'String' && features.lowCardinality && LOW_CARDINALITY.has(name)) return `${indent}${name}${space}LowCardinality(String)${rest}`;
-    if (type === 'UInt64' && features.wideIntegers && AMOUNTS.has(name)) return `${indent}${name}${space}UInt128${rest}`;
-    return line;
+  return columns.replace(/^(\s*)(\w+)(\s+)(String|UInt64)(\s*,?)$/gm, (_line, indent: string, name: string, space: string, type: string, rest: string) => {
+    return `${indent}${name}${space}${columnType(name, type, features)}${rest}`;
+  });
+}
+
+/** The type a column of the files' `type` gets on a server with `features`. */
+function columnType(name: string, type: string, features: ServerFeatures): string {
+  if (type === 'String' && features.lowCardinality && LOW_CARDINALITY.has(name)) return 'LowCardinality(String)';
+  if (type === 'UInt64' && features.wideIntegers && AMOUNTS.has(name)) return 'UInt128';
+  return type;
+}
+
+/** `ADD COLUMN IF NOT EXISTS a T DEFAULT x, ADD COLUMN IF NOT EXISTS b …` → each column's name and definition. */
+function addedColumns(clauses: string, features: ServerFeatures): { name: string; definition: string }[] {
+  return clauses.split(',').map((clause) => {
+    const m = ADD_COLUMN.exec(clause.trim());
+    if (m === null) throw new Error(`schema/clickhouse: an ALTER may only hold "ADD COLUMN IF NOT EXISTS name Type …" clauses, without commas: ${clause.trim().slice(0, 80)}`);
+    const [, name, definition] = m as unknown as [string, string, string];
+    const [type = '', ...rest] = definition.split(/\s+/);
+    return { name, definition: [columnType(name, type, features), ...rest].join(' ') };
+  });
+}
+
+/** One ALTER per table: the local tables of a cluster first, then the Distributed table over them. */
+function alterStatements(
+  table: string,
+  columns: readonly { name: string; definition: string }[],
+  layout: ClickhouseLayout,
+  features: ServerFeatures,
+): SchemaStatement[] {
+  const db = `\`${layout.database}\``;
+  const tables = layout.cluster === null ? [table] : [localTableName(table), table];
+  const onCluster = layout.cluster === null ? '' : ` ON CLUSTER \`${layout.cluster}\``;
+  return tables.map((t) => {
+    const adds: ColumnAdditions = { table: t, head: `ALTER TABLE ${db}.${t}${onCluster}`, columns, ifNotExists: features.alterIfNotExists };
+    return { sql: addColumnsSql(adds, new Set(columns.map((c) => c.name))), adds };
   });
 }
 

@@ -52,6 +52,12 @@ export class ClickhouseFoldRows {
         maxLatency: c.maxLatency ?? 0,
         latencies: c.latencies,
         openedAt: c.oldestCreatedMs,
+        // The same sums fold-round.ts adds to gateway_stats_minute / _hourly / _daily.
+        status2xx: c.status2xx,
+        status3xx: c.status3xx,
+        status4xx: c.status4xx,
+        status5xx: c.status5xx,
+        paymentsVerified: c.paymentsVerified,
       };
       for (const row of clickhouseRows(cell, h, nextRowId, this.receiverId, foldedAt)) out.push(row);
     }

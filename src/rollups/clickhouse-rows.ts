@@ -1,7 +1,8 @@
 import { encodeAndDescribe, encodeHistogram, newLatencyHistogram, type LatencyHistogram } from './latency-histogram.js';
 import type { MinuteCell } from './minute-cells.js';
+import type { StatusClassCounts } from './status-classes.js';
 
-/** One row of schema/clickhouse/001_rollup_minute.sql, as JSONEachRow sends it. */
+/** One row of schema/clickhouse/001_rollup_minute.sql (with 003's columns), as JSONEachRow sends it. */
 export interface ClickhouseRow {
   minute: string;
   kind: 'agent' | 'gateway';
@@ -24,7 +25,16 @@ export interface ClickhouseRow {
   latency_counts: number[];
   receiver_id: string;
   flushed_at: string;
+  /** 003: a gateway's requests by class of status_code and with a verified payment (agents: 0). */
+  status_2xx: number;
+  status_3xx: number;
+  status_4xx: number;
+  status_5xx: number;
+  payments_verified: number;
 }
+
+/** A sealed cell; a gateway's also carries its status classes (absent counts 0, as in RowGroup). */
+export type ClickhouseCell = MinuteCell & Partial<StatusClassCounts>;
 
 const UINT64_MAX = (1n << 64n) - 1n;
 /** DateTime is seconds since 1970 in a UInt32: the minutes it can hold. */
@@ -51,12 +61,14 @@ export function fitsDateTime(minute: number): boolean {
 /**
  * The row(s) of one sealed cell, whose latencies `histogram` holds. Normally one; a spend
  * above 2^64 − 1 (three amounts near the int64 maximum in one key and minute) is split over
- * extra rows with no requests, so every row holds an exact UInt64 and the sum over rows is
- * still the cell's spend.
+ * extra rows with no requests (nor status classes), so every row holds an exact UInt64 and
+ * the sum over rows is still the cell's spend.
  */
-export function clickhouseRows(cell: MinuteCell, histogram: LatencyHistogram, nextRowId: () => string, receiverId: string, flushedAt: string): ClickhouseRow[] {
+export function clickhouseRows(cell: ClickhouseCell, histogram: LatencyHistogram, nextRowId: () => string, receiverId: string, flushedAt: string): ClickhouseRow[] {
   const d = encodeAndDescribe(histogram, true);
   const minute = clickhouseDateTime(cell.minute);
+  // PostgreSQL keeps the classes in the gateway tables only: an agent row holds 0 whatever its cell says.
+  const gateway = cell.kind === 'gateway';
   const first: ClickhouseRow = {
     minute,
     kind: cell.kind,
@@ -78,6 +90,11 @@ export function clickhouseRows(cell: MinuteCell, histogram: LatencyHistogram, ne
     latency_counts: d.counts,
     receiver_id: receiverId,
     flushed_at: flushedAt,
+    status_2xx: gateway ? (cell.status2xx ?? 0) : 0,
+    status_3xx: gateway ? (cell.status3xx ?? 0) : 0,
+    status_4xx: gateway ? (cell.status4xx ?? 0) : 0,
+    status_5xx: gateway ? (cell.status5xx ?? 0) : 0,
+    payments_verified: gateway ? (cell.paymentsVerified ?? 0) : 0,
   };
   if (cell.spend <= UINT64_MAX) {
     first.spend_atomic = cell.spend.toString();
@@ -102,6 +119,11 @@ export function clickhouseRows(cell: MinuteCell, histogram: LatencyHistogram, ne
       latency_hdr: emptyHistogram(),
       latency_values: [],
       latency_counts: [],
+      status_2xx: 0,
+      status_3xx: 0,
+      status_4xx: 0,
+      status_5xx: 0,
+      payments_verified: 0,
     });
   }
   return rows;

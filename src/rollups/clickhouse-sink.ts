@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { ConfigError } from '../config-error.js';
-import { checkClusterName, createDatabaseStatement, schemaStatements, serverFeatures, type ClickhouseLayout } from './clickhouse-ddl.js';
+import { addColumnsSql, checkClusterName, createDatabaseStatement, schemaStatements, serverFeatures, type ClickhouseLayout, type ColumnAdditions, type SchemaStatement } from './clickhouse-ddl.js';
 
 /** The DDL folder: two levels up from src/rollups, three from dist/src/rollups. */
 export const CLICKHOUSE_SCHEMA_DIR =
@@ -161,7 +161,7 @@ export class ClickhouseRollupSink {
   version: string | null = null;
   readonly layout: ClickhouseLayout;
   private readonly client: ClickHouseClient;
-  private ddl: string[] | null = null;
+  private ddl: SchemaStatement[] | null = null;
 
   constructor(
     url: string,
@@ -186,8 +186,9 @@ export class ClickhouseRollupSink {
   }
 
   /**
-   * CREATE DATABASE and every table of schema/clickhouse (IF NOT EXISTS, on the cluster when
-   * there is one), in the form this server's version takes; safe to repeat.
+   * CREATE DATABASE, every table of schema/clickhouse (IF NOT EXISTS, on the cluster when there
+   * is one) in the form this server's version takes, and the columns later files add that a
+   * table lacks; safe to repeat.
    */
   async ensureSchema(): Promise<ClickhouseOutcome> {
     try {
@@ -204,7 +205,10 @@ export class ClickhouseRollupSink {
       } finally {
         await admin.close();
       }
-      for (const statement of this.ddl) await this.client.command({ query: statement });
+      for (const statement of this.ddl) {
+        if (statement.adds === null) await this.client.command({ query: statement.sql });
+        else await this.addMissingColumns(statement.adds);
+      }
       return { ok: true };
     } catch (err) {
       return { ok: false, kind: classifyClickhouseError(err), error: asError(err) };
@@ -221,8 +225,34 @@ export class ClickhouseRollupSink {
   }
 
   /** The statements ensureSchema() ran last (null before it succeeded once). */
-  get appliedDdl(): readonly string[] | null {
+  get appliedDdl(): readonly SchemaStatement[] | null {
     return this.ddl;
+  }
+
+  /**
+   * Runs an ADD COLUMN for the columns the table lacks, and nothing when it has them all:
+   * 18.16 refuses IF NOT EXISTS there, and a cluster is spared an ON CLUSTER round at every
+   * start. On a cluster this asks the server of CLICKHOUSE_URL; ON CLUSTER DDL reaches the
+   * others (a server down at the time runs it from the DDL queue when it is back).
+   */
+  private async addMissingColumns(adds: ColumnAdditions): Promise<void> {
+    const missing = async (): Promise<Set<string>> => {
+      const rs = await this.client.query({
+        // Both names are plain identifiers (DATABASE_NAME, clickhouse-ddl.ts TABLES).
+        query: `SELECT name FROM system.columns WHERE database = '${this.layout.database}' AND table = '${adds.table}'`,
+        format: 'JSONEachRow',
+      });
+      const present = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
+      return new Set(adds.columns.map((c) => c.name).filter((n) => !present.has(n)));
+    };
+    const todo = await missing();
+    if (todo.size === 0) return;
+    try {
+      await this.client.command({ query: addColumnsSql(adds, todo) });
+    } catch (err) {
+      // Another receiver starting at the same time may have added them first.
+      if ((await missing()).size > 0) throw err;
+    }
   }
 
   private async insertInto(table: string, rows: readonly unknown[]): Promise<ClickhouseOutcome> {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
 import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
 import { agentGroup, gatewayGroup, latencySample, minuteAgo, silentLogger } from '../rollups/support.js';
+import { statusSums, withStatusClasses } from '../rollups/gateway-status-load.js';
 import { schemaStatements, serverFeatures, type ClickhouseLayout } from '../../src/rollups/clickhouse-ddl.js';
 import { rejectedRow } from '../../src/rollups/clickhouse-row-isolation.js';
 import { classifyClickhouseError, ClickhouseRollupSink, loadClickhouseDdl } from '../../src/rollups/clickhouse-sink.js';
@@ -72,7 +73,7 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     for (let i = 0; i < 12; i++) {
       for (let m = 1; m <= 3; m++) groups.push(agentGroup(`cur-agent-${i}`, `vendor-${i % 3}`, minuteAgo(m), latencySample(2 + ((i * m) % 6), i * 13 + m), { failures: (i + m) % 3 === 0 ? 1 : 0, spend: BigInt(5000 * (i + 1) + m) }));
     }
-    for (let g = 0; g < 4; g++) groups.push(gatewayGroup(`tenant-${g % 2}`, `cur-gw-${g}`, `vendor-${g % 3}`, minuteAgo(2), latencySample(5, 50 + g), g % 2));
+    for (let g = 0; g < 4; g++) groups.push(withStatusClasses(gatewayGroup(`tenant-${g % 2}`, `cur-gw-${g}`, `vendor-${g % 3}`, minuteAgo(2), latencySample(5, 50 + g), g % 2), g));
     await inTransaction(pg.pool, (client) => writePendingTallies(client, groups));
     const folder = new TallyFolder(pg.pool, { intervalMs: 600_000, clickhouseReceiverId: 'rx-current' }, silentLogger());
     await folder.foldNow();
@@ -89,24 +90,26 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
 
   it('is a current release, which the receiver gives LowCardinality, UInt128 amounts and a TTL', () => {
     expect(Number(version.split('.')[0])).toBeGreaterThanOrEqual(24);
-    expect(serverFeatures(version)).toEqual({ lowCardinality: true, ttl: true, wideIntegers: true });
-    expect(serverFeatures('18.16.1')).toEqual({ lowCardinality: false, ttl: false, wideIntegers: false });
+    expect(serverFeatures(version)).toEqual({ lowCardinality: true, ttl: true, wideIntegers: true, alterIfNotExists: true });
+    expect(serverFeatures('18.16.1')).toEqual({ lowCardinality: false, ttl: false, wideIntegers: false, alterIfNotExists: false });
   });
 
   it('runs the DDL in the form the receiver makes for it, and in the 18.16 form', async () => {
     const files = await loadClickhouseDdl();
     session.query(`CREATE DATABASE IF NOT EXISTS ${DB}`);
-    for (const s of schemaStatements(files, layout({ retentionDays: 400 }), serverFeatures(version))) session.query(s);
-    for (const s of schemaStatements(files, layout({ retentionDays: 400 }), serverFeatures(version))) session.query(s); // idempotent
+    for (const s of schemaStatements(files, layout({ retentionDays: 400 }), serverFeatures(version))) session.query(s.sql);
+    // Idempotent as written, ADD COLUMN IF NOT EXISTS included (the sink also skips columns that exist).
+    for (const s of schemaStatements(files, layout({ retentionDays: 400 }), serverFeatures(version))) session.query(s.sql);
     const create = q<{ statement: string }>(`SHOW CREATE TABLE ${DB}.rollup_minute`)[0]?.statement ?? '';
     expect(create).toMatch(/`?tenant_id`?\s+LowCardinality\(String\)/);
     expect(create).toMatch(/`?vendor_id`?\s+LowCardinality\(String\)/);
     expect(create).toMatch(/`?entity_id`?\s+String/);
     expect(create).toMatch(/`?spend_atomic`?\s+UInt128/);
     expect(create).toMatch(/TTL minute \+ toIntervalDay\(400\)/);
+    for (const c of ['status_2xx', 'status_3xx', 'status_4xx', 'status_5xx', 'payments_verified']) expect(create).toMatch(new RegExp(`\`?${c}\`?\\s+UInt64 DEFAULT 0`));
 
     session.query('CREATE DATABASE IF NOT EXISTS plain');
-    for (const s of schemaStatements(files, { ...layout(), database: 'plain' }, serverFeatures('18.16.1'))) session.query(s);
+    for (const s of schemaStatements(files, { ...layout(), database: 'plain' }, serverFeatures('18.16.1'))) session.query(s.sql);
     const plain = q<{ statement: string }>('SHOW CREATE TABLE plain.rollup_minute')[0]?.statement ?? '';
     expect(plain).not.toMatch(/LowCardinality|TTL|UInt128/);
   });
@@ -116,8 +119,8 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     const forms = [layout({ cluster: 'machpay' }), layout({ cluster: 'machpay', replicated: true, retentionDays: 30 }), layout({ replicated: true })];
     for (const l of forms) {
       const statements = schemaStatements(files, l, serverFeatures(version));
-      expect(statements.length).toBe(l.cluster === null ? 2 : 4);
-      for (const s of statements) expect(() => session.query(`EXPLAIN AST ${s}`), s).not.toThrow();
+      expect(statements.length).toBe(l.cluster === null ? 3 : 6);
+      for (const { sql } of statements) expect(() => session.query(`EXPLAIN AST ${sql}`), sql).not.toThrow();
     }
     expect(() => session.query('EXPLAIN AST CREATE TABLE broken (')).toThrow(/SYNTAX_ERROR|Syntax error/);
   });
@@ -142,6 +145,22 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     session.query(`INSERT INTO ${DB}.rollup_minute FORMAT JSONEachRow\n${JSON.stringify(ancient)}`);
     session.query(`OPTIMIZE TABLE ${DB}.rollup_minute FINAL`);
     expect(q(`SELECT toString(count()) AS n FROM ${DB}.rollup_minute WHERE entity_id = 'cur-ancient'`)).toEqual([{ n: '0' }]);
+  });
+
+  it('holds the gateways\' status classes and verified payments as PostgreSQL\'s gateway tables count them, on both releases', async () => {
+    const pgSums = await pg.pool.query<Row>(
+      `SELECT tenant_id || '|' || gateway_id AS key, ${statusSums('postgres')} FROM gateway_stats_hourly GROUP BY 1 ORDER BY 1`,
+    );
+    expect(pgSums.rows).toHaveLength(4);
+    expect(pgSums.rows.some((r) => r.status_5xx !== '0') && pgSums.rows.some((r) => r.status_3xx !== '0')).toBe(true);
+    const chSql = (db: string): string =>
+      `SELECT concat(tenant_id, '|', entity_id) AS key, ${statusSums('clickhouse')} FROM ${db}.rollup_minute FINAL
+       WHERE kind = 'gateway' AND startsWith(entity_id, 'cur-gw-') GROUP BY key ORDER BY key`;
+    const onOld = await (await old.client.query({ query: chSql(old.database), format: 'JSONEachRow' })).json<Row>();
+    expect(onOld).toEqual(pgSums.rows);
+    for (const db of [DB, 'plain']) expect(q(chSql(db)), db).toEqual(pgSums.rows);
+    const agents = `SELECT ${statusSums('clickhouse')} FROM ${DB}.rollup_minute FINAL WHERE kind = 'agent'`;
+    expect(q(agents)).toEqual([{ status_2xx: '0', status_3xx: '0', status_4xx: '0', status_5xx: '0', payments_verified: '0' }]);
   });
 
   it('classifies what a current release answers for refused rows as the rows\' fault', () => {

@@ -12,11 +12,13 @@ import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../he
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { ClickhouseOutboxSender, ClickhouseRollupSink, mergeEncodedHistograms, TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
 import { ClickHouseError } from '@clickhouse/client';
-import { classifyClickhouseError } from '../../src/rollups/clickhouse-sink.js';
 import { clickhouseRows, clickhouseDateTime } from '../../src/rollups/clickhouse-rows.js';
 import { newLatencyHistogram } from '../../src/rollups/latency-histogram.js';
 import { MinuteCells, recordLatencies } from '../../src/rollups/minute-cells.js';
 import { agentGroup, eventually, migratedPool, exactPercentile, gatewayGroup, latencySample, minuteAgo, MINUTE, silentLogger, TcpProxy, withinPrecision } from './support.js';
+import { STATUS_COLUMNS, statusSums, withStatusClasses, type StatusTotals } from './gateway-status-load.js';
+import { classifyClickhouseError, loadClickhouseDdl } from '../../src/rollups/clickhouse-sink.js';
+import { schemaStatements, serverFeatures } from '../../src/rollups/clickhouse-ddl.js';
 
 const INT64_MAX = (1n << 63n) - 1n;
 
@@ -315,6 +317,109 @@ describe('ClickHouse rollups', () => {
     expect(await eventually(async () => (await outboxRows()) === 0, 10_000)).toBe(true);
     expect(await chTotals('t13-')).toMatchObject({ requests: '1' });
     expect(s.sender?.stats().failures).toBeGreaterThanOrEqual(1);
+  });
+
+  it('writes each gateway\'s status classes and verified payments, equal to gateway_stats_minute / _hourly / _daily; agents 0', async () => {
+    const s = rollups();
+    const groups: RollupGroup[] = [];
+    for (let m = 0; m < 3; m++) {
+      for (let g = 0; g < 3; g++) {
+        for (const [v, vendor] of ['v-weather', 'v-search'].entries()) {
+          const base = gatewayGroup(`tenant-${g % 2}`, `t14-gw-${g}`, vendor, minuteAgo(4 - m), latencySample(6 + g, 40 + m * 7 + g), (m + g) % 4);
+          groups.push(withStatusClasses(base, (m + 1) * (g + 2) + v));
+        }
+      }
+      groups.push(agentGroup(`t14-agent-${m}`, 'v-weather', minuteAgo(4 - m), [5, 6, 7], { failures: 1 }));
+    }
+    // Two commits and two folds: a minute's classes arrive as several delta rows.
+    await s.commit(groups.slice(0, 8));
+    await s.flush();
+    await s.commit(groups.slice(8));
+    await s.flush();
+    expect(await outboxRows()).toBe(0);
+
+    const expected = new Map<string, StatusTotals>();
+    for (const g of groups.filter((x) => x.kind === 'gateway')) {
+      const key = `${g.tenantId}|${g.entity}`;
+      const t = expected.get(key) ?? { status_2xx: '0', status_3xx: '0', status_4xx: '0', status_5xx: '0', payments_verified: '0' };
+      const add = [g.status2xx, g.status3xx, g.status4xx, g.status5xx, g.paymentsVerified];
+      STATUS_COLUMNS.forEach((c, i) => (t[c] = String(Number(t[c]) + (add[i] ?? 0))));
+      expected.set(key, t);
+    }
+    const want = [...expected.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([key, t]) => ({ key, ...t }));
+    // The load exercises every column: a sum written into the wrong column would show.
+    for (const c of STATUS_COLUMNS) expect(new Set(want.map((w) => w[c])).size, c).toBeGreaterThan(1);
+
+    const onClickhouse = await chRows<StatusTotals & { key: string }>(
+      `SELECT concat(tenant_id, '|', entity_id) AS key, ${statusSums('clickhouse')} FROM rollup_minute FINAL
+       WHERE kind = 'gateway' AND startsWith(entity_id, 't14-') GROUP BY key ORDER BY key`,
+    );
+    expect(onClickhouse).toEqual(want);
+    for (const table of ['gateway_stats_minute', 'gateway_stats_hourly', 'gateway_stats_daily']) {
+      const r = await pool.query<StatusTotals & { key: string }>(
+        `SELECT tenant_id || '|' || gateway_id AS key, ${statusSums('postgres')} FROM ${table} WHERE gateway_id LIKE 't14-%' GROUP BY 1 ORDER BY 1`,
+      );
+      expect(r.rows, table).toEqual(onClickhouse);
+    }
+    // Per minute and vendor too, the grain both stores keep.
+    const perMinute = await chRows<Record<string, string>>(
+      `SELECT concat(toString(toUnixTimestamp(minute)), '|', entity_id, '|', vendor_id) AS key, ${statusSums('clickhouse')} FROM rollup_minute FINAL
+       WHERE kind = 'gateway' AND startsWith(entity_id, 't14-') GROUP BY key ORDER BY key`,
+    );
+    const pgPerMinute = await pool.query<Record<string, string>>(
+      `SELECT extract(epoch FROM bucket)::bigint::text || '|' || gateway_id || '|' || vendor_id AS key, ${statusSums('postgres')}
+       FROM gateway_stats_minute WHERE gateway_id LIKE 't14-%' GROUP BY 1 ORDER BY 1`,
+    );
+    expect(perMinute).toHaveLength(18);
+    expect(perMinute).toEqual(pgPerMinute.rows);
+    const agents = await chRows<StatusTotals>(`SELECT ${statusSums('clickhouse')} FROM rollup_minute FINAL WHERE startsWith(entity_id, 't14-agent-')`);
+    expect(agents).toEqual([{ status_2xx: '0', status_3xx: '0', status_4xx: '0', status_5xx: '0', payments_verified: '0' }]);
+  });
+
+  it('adds the status columns to a rollup_minute made before them, keeps its rows (reading 0), and adds only what is missing', async () => {
+    const older = await createTestClickhouseDatabase('rollups_upgrade');
+    const sink = new ClickhouseRollupSink(older.url, 'default', 10_000);
+    try {
+      // The table as a receiver without schema/clickhouse/003 left it, with one of its rows.
+      for (const st of schemaStatements(await loadClickhouseDdl(), { database: older.database, cluster: null, replicated: false, retentionDays: 0 }, serverFeatures('18.16.1'))) {
+        if (st.adds === null) await older.client.command({ query: st.sql });
+      }
+      const columns = async (): Promise<string[]> =>
+        (await (await older.client.query({ query: `SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'rollup_minute' ORDER BY name`, format: 'JSONEachRow' })).json<{ name: string }>()).map((r) => r.name);
+      expect(await columns()).not.toContain('status_5xx');
+      const cells = new MinuteCells();
+      cells.add(gatewayGroup('tenant-1', 't15-gw', 'v', minuteAgo(2), [5, 6, 7], 1), Date.now());
+      const [oldRow] = cells.seal().flatMap((c) => {
+        const h = newLatencyHistogram();
+        recordLatencies(h, c.latencies);
+        return clickhouseRows(c, h, () => 't15-old', 'rx-old', clickhouseDateTime(Date.now()));
+      });
+      const withoutClasses = Object.fromEntries(Object.entries(oldRow ?? {}).filter(([k]) => !(STATUS_COLUMNS as readonly string[]).includes(k)));
+      await older.client.insert({ table: 'rollup_minute', values: [withoutClasses], format: 'JSONEachRow' });
+
+      expect(await sink.ensureSchema()).toEqual({ ok: true });
+      expect(await columns()).toEqual(expect.arrayContaining([...STATUS_COLUMNS]));
+      const types = await (await older.client.query({
+        query: `SELECT name, type, default_kind FROM system.columns WHERE database = currentDatabase() AND table = 'rollup_minute' AND name IN (${STATUS_COLUMNS.map((c) => `'${c}'`).join(', ')}) ORDER BY name`,
+        format: 'JSONEachRow',
+      })).json<{ name: string; type: string; default_kind: string }>();
+      expect(types).toEqual([...STATUS_COLUMNS].sort().map((name) => ({ name, type: 'UInt64', default_kind: 'DEFAULT' })));
+      const read = async (): Promise<unknown[]> =>
+        (await older.client.query({ query: `SELECT toString(sum(requests)) AS requests, ${statusSums('clickhouse')} FROM rollup_minute FINAL WHERE entity_id = 't15-gw'`, format: 'JSONEachRow' })).json();
+      expect(await read()).toEqual([{ requests: '3', status_2xx: '0', status_3xx: '0', status_4xx: '0', status_5xx: '0', payments_verified: '0' }]);
+
+      // Every start runs it again; with one column gone (an operator's slip), only that one is added (18.16 refuses the others twice).
+      expect(await sink.ensureSchema()).toEqual({ ok: true });
+      await older.client.command({ query: 'ALTER TABLE rollup_minute DROP COLUMN status_3xx' });
+      expect(await sink.ensureSchema()).toEqual({ ok: true });
+      expect(await columns()).toEqual(expect.arrayContaining([...STATUS_COLUMNS]));
+      // A new row carries its classes beside the old one.
+      expect(await sink.insert([{ ...oldRow, row_id: 't15-new', status_2xx: 1, status_3xx: 1, status_5xx: 1, payments_verified: 2 }])).toEqual({ ok: true });
+      expect(await read()).toEqual([{ requests: '6', status_2xx: '1', status_3xx: '1', status_4xx: '0', status_5xx: '1', payments_verified: '2' }]);
+    } finally {
+      await sink.close();
+      await older.drop();
+    }
   });
 
   it('classifies ClickHouse failures: rows at fault are permanent, a missing table is schema, the rest retry', () => {
