@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { comparePositions, type LogPosition } from './log-position.js';
 import type { StreamSource } from './stream-sources.js';
 
@@ -25,15 +25,17 @@ export interface LiveRead {
 
 /**
  * How every read of the log is planned (see readLive), and times printed in UTC (the sources
- * read `time::text`, far cheaper than to_char): one statement, so results keep their places.
+ * read `time::text`, far cheaper than to_char), for the rest of the read's transaction.
  */
-export const READ_SETTINGS =
-  "SELECT set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), set_config('TimeZone', 'UTC', true);";
+export const READ_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL TimeZone = 'UTC';";
 
-/** A row as the reads return it (rowMode 'array'): xid, tenant, agent_id, then the source's columns. */
-type SourceRow = (string | null)[];
-const LIVE_VALUES = 3;
-/** The same with the ordinal after the xid (readRange). */
+/** A row as the live read returns it (rowMode 'array'): source, xid, tenant, agent_id, then the source's columns. */
+type LiveRow = [string, string, string | null, string, ...(string | null)[]];
+const LIVE_VALUES = 4;
+/** The live read's row of the snapshot: its marker where a source's number is, then horizon and newest. */
+const SNAPSHOT_ROW = 'snapshot';
+/** A row as a catch-up returns it: xid, ordinal, tenant, agent_id, then the source's columns. */
+type RangeRow = (string | null)[];
 const RANGE_VALUES = 4;
 
 /**
@@ -42,7 +44,7 @@ const RANGE_VALUES = 4;
  * never true for NULL, so it implies `stream_xid IS NOT NULL`).
  */
 export function liveSourceSql(s: StreamSource, from: bigint | string, before: string): string {
-  return `SELECT r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, ${s.columns}
+  return `SELECT '${s.number}' AS source, r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, ${s.columns}
       FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
       WHERE r.stream_xid >= ${from} AND r.stream_xid < ${before}
       ORDER BY r.stream_xid, ${s.keyOrder}`;
@@ -76,28 +78,61 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   // the whole table is cheaper than the index: it never is for the log's tail. Nor is a
   // parallel plan: starting workers for each read of a few thousand rows costs more than it saves.
   let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${READ_SETTINGS}
-    SELECT ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
+    SELECT '${SNAPSHOT_ROW}', ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
   for (const s of sources) sql += `
 ${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`)};`;
   sql += 'COMMIT;';
-  // Arrays, not objects: no property names per row, and every value arrives as the text it is.
-  const results = (await client.query({ text: sql, rowMode: 'array' })) as unknown as pg.QueryResult<SourceRow>[];
-  const [horizonText, newestText] = results[2]?.rows[0] as [string, string];
-  const horizon = BigInt(horizonText);
+  const bySource = new Map(sources.map((s) => [String(s.number), s]));
+  let snapshot: LiveRow | undefined;
   const rows: LogRow[] = [];
-  sources.forEach((s, i) => {
-    let xid = -1n;
-    let ordinal = 0;
-    for (const r of results[3 + i]?.rows ?? []) {
-      const x = BigInt(r[0] as string);
-      ordinal = x === xid ? ordinal + 1 : 0;
-      xid = x;
-      const agentId = r[2] as string;
-      rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId, tenantId: r[1] ?? null, data: s.data(agentId, r.slice(LIVE_VALUES)) });
+  let source: StreamSource | undefined;
+  let xid = -1n;
+  let ordinal = 0;
+  await eachRow<LiveRow>(client, sql, (r) => {
+    if (r[0] === SNAPSHOT_ROW) {
+      snapshot = r;
+      return;
     }
+    const s = bySource.get(r[0]) as StreamSource;
+    const x = BigInt(r[1]);
+    // A source's rows come together, in log order: its ordinals count within each transaction.
+    ordinal = s === source && x === xid ? ordinal + 1 : 0;
+    source = s;
+    xid = x;
+    rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId: r[3], tenantId: r[2], data: flat(s.data(r[3], r.slice(LIVE_VALUES))) });
   });
+  const horizon = BigInt((snapshot as LiveRow)[1]);
   rows.sort((a, b) => comparePositions(a.position, b.position));
-  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt(newestText) };
+  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt((snapshot as LiveRow)[2] as string) };
+}
+
+/**
+ * The same text as one flat string. A string built from parts (a template, `+`) is a tree
+ * that keeps every part alive until it is read as a whole; reading one character makes V8
+ * copy it flat and drop the parts, so a row kept until its frame is written holds one string
+ * of its JSON instead of the dozens of values it was made of.
+ */
+function flat(text: string): string {
+  text.charCodeAt(0);
+  return text;
+}
+
+/**
+ * Runs a (multi-statement) simple query and hands each row to `onRow` as it arrives, as an
+ * array of the texts PostgreSQL sent. Rows are not gathered into a result: a read of
+ * thousands of rows would keep every value alive until its end, and the garbage collector's
+ * work on them cost more than the read.
+ */
+function eachRow<R>(client: pg.ClientBase, text: string, onRow: (row: R) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // rowMode is a run-time option of pg.Query that its type declarations leave out.
+    const config: pg.QueryArrayConfig = { text, rowMode: 'array' };
+    const query = new pg.Query(config as pg.QueryConfig);
+    query.on('row', (row) => onRow(row as R));
+    query.on('error', reject);
+    query.on('end', () => resolve());
+    void client.query(query);
+  });
 }
 
 /** Whose rows a catch-up reads: one agent's, or those of the agents linked to a tenant. */
@@ -153,7 +188,7 @@ async function readRangeRows(
       params.push(filter.tenantId);
       where = 's.tenant = $3';
     }
-    const { rows: found } = await client.query<SourceRow>({ text: rangeSourceSql(s, where), values: params, rowMode: 'array' });
+    const { rows: found } = await client.query<RangeRow>({ text: rangeSourceSql(s, where), values: params, rowMode: 'array' });
     for (const r of found) {
       const position = { xid: BigInt(r[0] as string), source: s.number, ordinal: Number(r[1]) };
       if (comparePositions(position, after) <= 0) continue;

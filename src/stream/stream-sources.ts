@@ -36,6 +36,11 @@ function str(v: string | null | undefined): string {
   return v === null || v === undefined ? 'null' : JSON.stringify(v);
 }
 
+/** An integer as a JSON string of its digits (as PostgreSQL prints it: nothing to escape), or null. */
+function digits(v: string | null | undefined): string {
+  return v === null || v === undefined ? 'null' : `"${v}"`;
+}
+
 /** A JSON number as PostgreSQL prints an integer (its digits), or null. */
 function num(v: string | null | undefined): string {
   return v === null || v === undefined ? 'null' : v;
@@ -72,7 +77,7 @@ export const INTERACTIONS: StreamSource = {
   columns: `r.time::text, r.vendor_id, r.nonce::text, r.amount_atomic::text, r.token_mint, r.request_url, r.request_method,
     r.success::text, r.latency_ms::text, r.error_type, r.error_message, r.signature`,
   data: (agent, v) =>
-    `{"agent_id":${str(agent)},"time":${time(v[0])},"vendor_id":${str(v[1])},"nonce":${str(v[2])},"amount_atomic":${str(v[3])},"token_mint":${str(v[4])},` +
+    `{"agent_id":${str(agent)},"time":${time(v[0])},"vendor_id":${str(v[1])},"nonce":${digits(v[2])},"amount_atomic":${digits(v[3])},"token_mint":${str(v[4])},` +
     `"request_url":${str(v[5])},"request_method":${str(v[6])},"success":${bool(v[7])},"latency_ms":${num(v[8])},"error_type":${str(v[9])},` +
     `"error_message":${str(v[10])},"signature":${str(v[11])}}`,
   keyOrder: 'r.time, r.agent_id, r.nonce',
@@ -84,7 +89,7 @@ export const TELEMETRY: StreamSource = {
   table: 'agent_telemetry',
   event: 'telemetry',
   columns: `r.time::text, r.usdc_balance_atomic::text, r.sol_balance_lamports::text, r.low_balance_warnings::text`,
-  data: (agent, v) => `{"agent_id":${str(agent)},"time":${time(v[0])},"usdc_balance_atomic":${str(v[1])},"sol_balance_lamports":${str(v[2])},"low_balance_warnings":${num(v[3])}}`,
+  data: (agent, v) => `{"agent_id":${str(agent)},"time":${time(v[0])},"usdc_balance_atomic":${digits(v[1])},"sol_balance_lamports":${digits(v[2])},"low_balance_warnings":${num(v[3])}}`,
   keyOrder: 'r.time, r.agent_id',
 };
 
