@@ -15,10 +15,13 @@ import { ConfigError } from '../config-error.js';
  * - Current releases: LowCardinality for the low-cardinality strings, a TTL when a retention is
  *   set, and UInt128 amounts, whose sums stay exact past 2^64. 18.16 has none of them; an
  *   existing table keeps the types it was created with.
- * - Columns added later (`ALTER TABLE name ADD COLUMN IF NOT EXISTS …`): one ALTER for the local
- *   tables ON CLUSTER, then one for the Distributed table, which otherwise would not show the
- *   column. 18.16 does not know IF NOT EXISTS there, so each ALTER carries its columns apart
- *   (ColumnAdditions) and the sink runs it for the columns the table lacks (addColumnsSql).
+ * - Columns added later (`ALTER TABLE name ADD COLUMN IF NOT EXISTS …`): 18.16 does not know
+ *   IF NOT EXISTS there, so such a statement carries its columns apart (LackingColumns) and the
+ *   sink runs it only while the table lacks one, narrowed to the missing ones (addColumnsSql).
+ *   On a cluster the local tables are altered ON CLUSTER; the Distributed table, which takes
+ *   its columns from them, is dropped and made again ON CLUSTER, because 18.16 refuses an ALTER
+ *   ON CLUSTER of a non-replicated table where the cluster's shards are replicated
+ *   (internal_replication). It holds no rows: the receiver's inserts through it are synchronous.
  */
 
 export interface ClickhouseLayout {
@@ -41,20 +44,25 @@ export interface ServerFeatures {
 
 /** One statement of the schema, in the form one server or cluster takes. */
 export interface SchemaStatement {
-  /** The statement as it runs on a table that has none of the columns it adds. */
+  /** The statement as it runs when `lacking` says the table has none of its columns. */
   readonly sql: string;
-  /** For an ALTER TABLE … ADD COLUMN: what it adds, so the sink adds only what is missing. Null otherwise. */
-  readonly adds: ColumnAdditions | null;
+  /** Null: run always (CREATE … IF NOT EXISTS). Else run only while the table lacks one of the columns. */
+  readonly lacking: LackingColumns | null;
 }
 
-export interface ColumnAdditions {
+export interface ColumnDefinition {
+  readonly name: string;
+  /** `UInt64 DEFAULT 0`. */
+  readonly definition: string;
+}
+
+export interface LackingColumns {
   /** The table as system.columns names it (`rollup_minute_local` for the local tables of a cluster). */
   readonly table: string;
-  /** `ALTER TABLE db.table [ON CLUSTER c]`. */
-  readonly head: string;
-  /** Each column's name and its definition (`UInt64 DEFAULT 0`), in file order. */
-  readonly columns: readonly { readonly name: string; readonly definition: string }[];
-  readonly ifNotExists: boolean;
+  /** In file order. */
+  readonly columns: readonly ColumnDefinition[];
+  /** For an ALTER … ADD COLUMN, narrowed to the missing columns before it runs: `ALTER TABLE db.t [ON CLUSTER c]`. Null: the statement runs as it is. */
+  readonly alter: { readonly head: string; readonly ifNotExists: boolean } | null;
 }
 
 /** How each table is sharded, and which column its retention counts from. */
@@ -104,8 +112,7 @@ export function schemaStatements(fileStatements: readonly string[], layout: Clic
     const alter = ALTER_TABLE.exec(statement);
     if (alter !== null) {
       const [, table, clauses] = alter as unknown as [string, string, string];
-      knownTable(table);
-      out.push(...alterStatements(table, addedColumns(clauses, features), layout, features));
+      out.push(...alterStatements(table, knownTable(table), addedColumns(clauses, features), layout, features));
       continue;
     }
     const m = CREATE_TABLE.exec(statement);
@@ -115,17 +122,24 @@ export function schemaStatements(fileStatements: readonly string[], layout: Clic
       );
     }
     const [, table, columns, engine, tail] = m as unknown as [string, string, string, string, string];
-    out.push(...tableStatements(table, knownTable(table), tableColumns(columns, features), engine, tail.trim(), layout, features).map((sql) => ({ sql, adds: null })));
+    out.push(...tableStatements(table, knownTable(table), tableColumns(columns, features), engine, tail.trim(), layout, features).map((sql) => ({ sql, lacking: null })));
   }
   return out;
 }
 
-/** The ALTER that adds `columns` of `adds` (a subset, in any order; written in file order). */
-export function addColumnsSql(adds: ColumnAdditions, columns: ReadonlySet<string>): string {
-  const clause = adds.ifNotExists ? 'ADD COLUMN IF NOT EXISTS' : 'ADD COLUMN';
-  const parts = adds.columns.filter((c) => columns.has(c.name)).map((c) => `${clause} ${c.name} ${c.definition}`);
-  if (parts.length === 0) throw new Error(`addColumnsSql: none of ${[...columns].join(', ')} is added to ${adds.table}`);
-  return `${adds.head} ${parts.join(', ')}`;
+/** The statement to run where `missing` (a non-empty subset of its columns) are lacking: an ALTER adds just those. */
+export function addColumnsSql(statement: SchemaStatement, missing: ReadonlySet<string>): string {
+  const lacking = statement.lacking;
+  if (lacking === null) return statement.sql;
+  const columns = lacking.columns.filter((c) => missing.has(c.name));
+  if (columns.length === 0) throw new Error(`addColumnsSql: none of ${[...missing].join(', ')} is a column of this statement on ${lacking.table}`);
+  if (lacking.alter === null) return statement.sql;
+  return alterSql(lacking.alter.head, lacking.alter.ifNotExists, columns);
+}
+
+function alterSql(head: string, ifNotExists: boolean, columns: readonly ColumnDefinition[]): string {
+  const clause = ifNotExists ? 'ADD COLUMN IF NOT EXISTS' : 'ADD COLUMN';
+  return `${head} ${columns.map((c) => `${clause} ${c.name} ${c.definition}`).join(', ')}`;
 }
 
 function knownTable(table: string): { shardKey: string; timeColumn: string } {
@@ -148,7 +162,7 @@ function columnType(name: string, type: string, features: ServerFeatures): strin
 }
 
 /** `ADD COLUMN IF NOT EXISTS a T DEFAULT x, ADD COLUMN IF NOT EXISTS b …` → each column's name and definition. */
-function addedColumns(clauses: string, features: ServerFeatures): { name: string; definition: string }[] {
+function addedColumns(clauses: string, features: ServerFeatures): ColumnDefinition[] {
   return clauses.split(',').map((clause) => {
     const m = ADD_COLUMN.exec(clause.trim());
     if (m === null) throw new Error(`schema/clickhouse: an ALTER may only hold "ADD COLUMN IF NOT EXISTS name Type …" clauses, without commas: ${clause.trim().slice(0, 80)}`);
@@ -158,20 +172,31 @@ function addedColumns(clauses: string, features: ServerFeatures): { name: string
   });
 }
 
-/** One ALTER per table: the local tables of a cluster first, then the Distributed table over them. */
+/**
+ * One server: the ALTER. A cluster: the ALTER of the local tables ON CLUSTER, then the
+ * Distributed table dropped and made again from them (see the module's comment), each only
+ * while its table lacks a column.
+ */
 function alterStatements(
   table: string,
-  columns: readonly { name: string; definition: string }[],
+  spec: { shardKey: string },
+  columns: readonly ColumnDefinition[],
   layout: ClickhouseLayout,
   features: ServerFeatures,
 ): SchemaStatement[] {
   const db = `\`${layout.database}\``;
-  const tables = layout.cluster === null ? [table] : [localTableName(table), table];
-  const onCluster = layout.cluster === null ? '' : ` ON CLUSTER \`${layout.cluster}\``;
-  return tables.map((t) => {
-    const adds: ColumnAdditions = { table: t, head: `ALTER TABLE ${db}.${t}${onCluster}`, columns, ifNotExists: features.alterIfNotExists };
-    return { sql: addColumnsSql(adds, new Set(columns.map((c) => c.name))), adds };
-  });
+  const alter = (t: string, onCluster: string): SchemaStatement => {
+    const head = `ALTER TABLE ${db}.${t}${onCluster}`;
+    return { sql: alterSql(head, features.alterIfNotExists, columns), lacking: { table: t, columns, alter: { head, ifNotExists: features.alterIfNotExists } } };
+  };
+  if (layout.cluster === null) return [alter(table, '')];
+  const cluster = `\`${layout.cluster}\``;
+  const lacking = { table, columns, alter: null };
+  return [
+    alter(localTableName(table), ` ON CLUSTER ${cluster}`),
+    { sql: `DROP TABLE IF EXISTS ${db}.${table} ON CLUSTER ${cluster}`, lacking },
+    { sql: distributedStatement(table, spec, layout.database, layout.cluster), lacking },
+  ];
 }
 
 function tableStatements(
@@ -194,9 +219,16 @@ function tableStatements(
   const engineSql = layout.replicated ? replicatedEngine(engine, layout.database, local) : `${engine}()`;
   return [
     `CREATE TABLE IF NOT EXISTS ${db}.${local} ON CLUSTER ${cluster} (${columns}) ENGINE = ${engineSql}\n${tail}${ttl}`,
-    `CREATE TABLE IF NOT EXISTS ${db}.${table} ON CLUSTER ${cluster} AS ${db}.${local}\n` +
-      `ENGINE = Distributed(${cluster}, ${db}, ${local}, ${spec.shardKey})`,
+    distributedStatement(table, spec, layout.database, layout.cluster),
   ];
+}
+
+/** The Distributed table over a cluster's local tables, with the columns they have when it is made. */
+function distributedStatement(table: string, spec: { shardKey: string }, database: string, clusterName: string): string {
+  const db = `\`${database}\``;
+  const cluster = `\`${clusterName}\``;
+  const local = localTableName(table);
+  return `CREATE TABLE IF NOT EXISTS ${db}.${table} ON CLUSTER ${cluster} AS ${db}.${local}\n` + `ENGINE = Distributed(${cluster}, ${db}, ${local}, ${spec.shardKey})`;
 }
 
 /** One ZooKeeper path per shard and table; each replica names itself with its {replica} macro. */

@@ -15,7 +15,9 @@ import { createMigratedDatabase, createTestDatabase, query, type MigratedDatabas
 import { startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { agentGroup, eventually, expectReconciled, gatewayGroup, latencySample, minuteAgo, silentLogger } from '../rollups/support.js';
 import { ClickhouseOutboxSender } from '../../src/rollups/clickhouse-outbox-sender.js';
-import { ClickhouseRollupSink } from '../../src/rollups/clickhouse-sink.js';
+import { ClickhouseRollupSink, loadClickhouseDdl } from '../../src/rollups/clickhouse-sink.js';
+import { createDatabaseStatement, schemaStatements, serverFeatures } from '../../src/rollups/clickhouse-ddl.js';
+import { STATUS_COLUMNS, statusSums, withStatusClasses } from '../rollups/gateway-status-load.js';
 import { inTransaction } from '../../src/database/index.js';
 import { TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
 import type { ClickhouseClusterInfo } from '../setup/clickhouse-cluster.js';
@@ -74,7 +76,7 @@ class ClusterRollups {
   }
 }
 
-/** Agents and gateways over three minutes, with failures, latencies and spend. */
+/** Agents and gateways over three minutes, with failures, latencies and spend; gateways with status classes. */
 function load(prefix: string): RollupGroup[] {
   const out: RollupGroup[] = [];
   for (let i = 0; i < 24; i++) {
@@ -82,7 +84,7 @@ function load(prefix: string): RollupGroup[] {
       out.push(agentGroup(`${prefix}-agent-${i}`, `vendor-${i % 3}`, minuteAgo(m), latencySample(3 + ((i + m) % 5), i * 7 + m), { failures: i % 2, spend: BigInt(1000 * (i + 1) + m) }));
     }
   }
-  for (let g = 0; g < 6; g++) out.push(gatewayGroup(`tenant-${g % 2}`, `${prefix}-gw-${g}`, `vendor-${g % 3}`, minuteAgo(2), latencySample(4, 100 + g), g % 3));
+  for (let g = 0; g < 6; g++) out.push(withStatusClasses(gatewayGroup(`tenant-${g % 2}`, `${prefix}-gw-${g}`, `vendor-${g % 3}`, minuteAgo(2), latencySample(4, 100 + g), g % 3), g));
   return out;
 }
 
@@ -112,6 +114,27 @@ async function clickhouseTotals(c: ClusterRollups, server: number, kind: 'agent'
   );
   return new Map(rows.map(({ entity, ...t }) => [entity, t]));
 }
+
+/** A gateway's status classes and verified payments: PostgreSQL's gateway_stats_hourly, or rollup_minute through one server. */
+async function statusTotals(from: MigratedDatabase | { c: ClusterRollups; server: number }): Promise<Row[]> {
+  if ('pool' in from) {
+    return (await from.pool.query<Row>(`SELECT tenant_id || '|' || gateway_id AS key, ${statusSums('postgres')} FROM gateway_stats_hourly GROUP BY 1 ORDER BY 1`)).rows;
+  }
+  return from.c.rows(from.server, `SELECT concat(tenant_id, '|', entity_id) AS key, ${statusSums('clickhouse')} FROM rollup_minute FINAL WHERE kind = 'gateway' GROUP BY key ORDER BY key`);
+}
+
+/** The status columns each table of `database` has, on one server. */
+async function statusColumnsOn(client: ClickHouseClient, database: string): Promise<Record<string, string[]>> {
+  const rows = await (
+    await client.query({
+      query: `SELECT table, groupArray(name) AS names FROM (SELECT table, name FROM system.columns WHERE database = '${database}' AND name IN (${STATUS_COLUMNS.map((c) => `'${c}'`).join(', ')}) ORDER BY name) GROUP BY table ORDER BY table`,
+      format: 'JSONEachRow',
+    })
+  ).json<{ table: string; names: string[] }>();
+  return Object.fromEntries(rows.map((r) => [r.table, r.names]));
+}
+
+const ALL_STATUS_TABLES = (names: readonly string[]): Record<string, string[]> => Object.fromEntries(names.map((t) => [t, [...STATUS_COLUMNS].sort()]));
 
 function sorted(m: Map<string, Totals>): [string, Totals][] {
   return [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
@@ -155,8 +178,42 @@ describe.skipIf(unavailable !== null)(`ClickHouse cluster${unavailable === null 
           { name: 'rollup_minute_rejected_local', engine: 'ReplacingMergeTree' },
         ]);
       }
+      // 003's columns on the local tables of both shards and on the Distributed tables.
+      for (const server of [0, 1]) expect(await statusColumnsOn(c.servers[server] as ClickHouseClient, c.database)).toEqual(ALL_STATUS_TABLES(['rollup_minute', 'rollup_minute_local']));
       // Idempotent, as every receiver start runs it.
       expect(await c.sink.ensureSchema()).toEqual({ ok: true });
+    });
+
+    it('adds the status columns to a cluster\'s tables made before them: local tables on every shard, then the Distributed table', async () => {
+      const database = `t_cluster_old_${randomBytes(5).toString('hex')}`;
+      const layout = { database, cluster: info?.sharded ?? '', replicated: false, retentionDays: 0 };
+      const sink = new ClickhouseRollupSink(`${info?.serverUrls[0]}/${database}`, 'default', 30_000, { cluster: layout.cluster });
+      try {
+        // What a receiver without schema/clickhouse/003 made.
+        await single.command({ query: createDatabaseStatement(layout) });
+        for (const st of schemaStatements(await loadClickhouseDdl(), layout, serverFeatures('18.16.1'))) if (st.lacking === null) await single.command({ query: st.sql });
+        const clients = (info?.serverUrls ?? []).map((url) => createClient({ url, request_timeout: 30_000 }));
+        try {
+          for (const client of clients) expect(await statusColumnsOn(client, database)).toEqual({});
+          await single.command({
+            query: `INSERT INTO \`${database}\`.rollup_minute (minute, kind, tenant_id, entity_id, row_id, requests) VALUES (now(), 'gateway', 't', 'old-gw', 'old-1', 3)`,
+            clickhouse_settings: { insert_distributed_sync: 1 },
+          });
+          expect(await sink.ensureSchema()).toEqual({ ok: true });
+          for (const [i, client] of clients.entries()) {
+            expect(await statusColumnsOn(client, database), `server ${i + 1}`).toEqual(ALL_STATUS_TABLES(['rollup_minute', 'rollup_minute_local']));
+            // The row from before stays, its classes read 0, through the Distributed table made again.
+            const rs = await client.query({ query: `SELECT toString(sum(requests)) AS requests, ${statusSums('clickhouse')} FROM \`${database}\`.rollup_minute`, format: 'JSONEachRow' });
+            expect(await rs.json(), `server ${i + 1}`).toEqual([{ requests: '3', status_2xx: '0', status_3xx: '0', status_4xx: '0', status_5xx: '0', payments_verified: '0' }]);
+          }
+          expect(await sink.ensureSchema()).toEqual({ ok: true });
+        } finally {
+          await Promise.all(clients.map((cl) => cl.close()));
+        }
+      } finally {
+        await sink.close();
+        await single.command({ query: `DROP DATABASE IF EXISTS \`${database}\` ON CLUSTER \`${layout.cluster}\`` }).catch(() => undefined);
+      }
     });
 
     it('sends the outbox through the Distributed table: each entity on one shard, totals equal PostgreSQL on either server', async () => {
@@ -175,6 +232,10 @@ describe.skipIf(unavailable !== null)(`ClickHouse cluster${unavailable === null 
         expect(expected.length).toBe(kind === 'agent' ? 24 : 6);
         for (const server of [0, 1]) expect(sorted(await clickhouseTotals(c, server, kind)), `${kind} via server ${server + 1}`).toEqual(expected);
       }
+      const classes = await statusTotals(pg);
+      expect(classes).toHaveLength(6);
+      expect(classes.some((r) => r.status_5xx !== '0') && classes.some((r) => r.payments_verified !== '0')).toBe(true);
+      for (const server of [0, 1]) expect(await statusTotals({ c, server }), `status classes via server ${server + 1}`).toEqual(classes);
     });
 
     it('collapses a resent row under FINAL: its copy lands on the same shard', async () => {
@@ -253,6 +314,12 @@ describe.skipIf(unavailable !== null)(`ClickHouse cluster${unavailable === null 
         { name: 'rollup_minute_local', engine: 'ReplicatedReplacingMergeTree' },
         { name: 'rollup_minute_rejected_local', engine: 'ReplicatedReplacingMergeTree' },
       ]);
+      // 003's columns on both replicas (the ALTER of a Replicated table runs once per shard and replicates).
+      for (const server of [0, 1]) {
+        const has = async (): Promise<boolean> =>
+          JSON.stringify(await statusColumnsOn(c.servers[server] as ClickHouseClient, c.database)) === JSON.stringify(ALL_STATUS_TABLES(['rollup_minute', 'rollup_minute_local']));
+        expect(await eventually(has, 15_000, 100), `replica ${server + 1} has the status columns`).toBe(true);
+      }
       await c.commitAndSend(load('r1'));
       const expected = sorted(await postgresTotals(pg, 'agent'));
       for (const server of [0, 1]) {

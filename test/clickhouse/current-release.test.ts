@@ -119,7 +119,7 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     const forms = [layout({ cluster: 'machpay' }), layout({ cluster: 'machpay', replicated: true, retentionDays: 30 }), layout({ replicated: true })];
     for (const l of forms) {
       const statements = schemaStatements(files, l, serverFeatures(version));
-      expect(statements.length).toBe(l.cluster === null ? 3 : 6);
+      expect(statements.length).toBe(l.cluster === null ? 3 : 7);
       for (const { sql } of statements) expect(() => session.query(`EXPLAIN AST ${sql}`), sql).not.toThrow();
     }
     expect(() => session.query('EXPLAIN AST CREATE TABLE broken (')).toThrow(/SYNTAX_ERROR|Syntax error/);

@@ -50,7 +50,7 @@ describe('ClickHouse DDL for each layout', () => {
 
   it('makes local tables on the cluster and Distributed tables under the usual names, sharded by entity', () => {
     const s = sql(layout({ cluster: 'machpay_shards' }));
-    expect(s).toHaveLength(6);
+    expect(s).toHaveLength(7);
     expect(s[0]).toMatch(/^CREATE TABLE IF NOT EXISTS `machpay`\.rollup_minute_local ON CLUSTER `machpay_shards` \(/);
     expect(s[1]).toBe(
       'CREATE TABLE IF NOT EXISTS `machpay`.rollup_minute ON CLUSTER `machpay_shards` AS `machpay`.rollup_minute_local\n' +
@@ -67,25 +67,33 @@ describe('ClickHouse DDL for each layout', () => {
     expect(single).toMatch(/ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/machpay\/rollup_minute', '\{replica\}'\)/);
   });
 
-  it('adds 003\'s status columns to rollup_minute: without IF NOT EXISTS on 18.16, local tables before the Distributed one on a cluster', () => {
+  it('adds 003\'s status columns to rollup_minute while it lacks them: without IF NOT EXISTS on 18.16', () => {
     const [one] = schemaStatements(files, layout(), OLD).slice(2);
-    expect(one?.adds).toMatchObject({ table: 'rollup_minute', ifNotExists: false });
-    expect(one?.adds?.columns.map((c) => c.name)).toEqual(STATUS_COLUMNS);
+    expect(one?.lacking).toMatchObject({ table: 'rollup_minute', alter: { head: 'ALTER TABLE `machpay`.rollup_minute', ifNotExists: false } });
+    expect(one?.lacking?.columns.map((c) => c.name)).toEqual(STATUS_COLUMNS);
     expect(one?.sql).toBe(`ALTER TABLE \`machpay\`.rollup_minute ${STATUS_COLUMNS.map((c) => `ADD COLUMN ${c} UInt64 DEFAULT 0`).join(', ')}`);
     expect(sql(layout(), CURRENT)[2]).toBe(`ALTER TABLE \`machpay\`.rollup_minute ${STATUS_COLUMNS.map((c) => `ADD COLUMN IF NOT EXISTS ${c} UInt64 DEFAULT 0`).join(', ')}`);
-
-    const cluster = schemaStatements(files, layout({ cluster: 'machpay_shards', replicated: true }), OLD).slice(4);
-    expect(cluster.map((s) => s.adds?.table)).toEqual(['rollup_minute_local', 'rollup_minute']);
-    expect(cluster[0]?.sql).toMatch(/^ALTER TABLE `machpay`\.rollup_minute_local ON CLUSTER `machpay_shards` ADD COLUMN status_2xx UInt64 DEFAULT 0, /);
-    expect(cluster[1]?.sql).toMatch(/^ALTER TABLE `machpay`\.rollup_minute ON CLUSTER `machpay_shards` ADD COLUMN status_2xx UInt64 DEFAULT 0, /);
-    // The CREATE statements carry no adds; only the columns a table lacks are written.
-    expect(schemaStatements(files, layout(), OLD).slice(0, 2).map((s) => s.adds)).toEqual([null, null]);
-    const local = cluster[0]?.adds;
-    if (local === undefined || local === null) throw new Error('no local ALTER');
-    expect(addColumnsSql(local, new Set(['payments_verified', 'status_5xx']))).toBe(
-      'ALTER TABLE `machpay`.rollup_minute_local ON CLUSTER `machpay_shards` ADD COLUMN status_5xx UInt64 DEFAULT 0, ADD COLUMN payments_verified UInt64 DEFAULT 0',
+    // The CREATE statements run always; only the columns a table lacks are written.
+    expect(schemaStatements(files, layout(), OLD).slice(0, 2).map((s) => s.lacking)).toEqual([null, null]);
+    if (one === undefined) throw new Error('no ALTER');
+    expect(addColumnsSql(one, new Set(['payments_verified', 'status_5xx']))).toBe(
+      'ALTER TABLE `machpay`.rollup_minute ADD COLUMN status_5xx UInt64 DEFAULT 0, ADD COLUMN payments_verified UInt64 DEFAULT 0',
     );
-    expect(() => addColumnsSql(local, new Set(['other']))).toThrow(/none of other/);
+    expect(() => addColumnsSql(one, new Set(['other']))).toThrow(/none of other/);
+  });
+
+  it('on a cluster, alters the local tables ON CLUSTER, then makes the Distributed table again over them', () => {
+    const cluster = schemaStatements(files, layout({ cluster: 'machpay_shards', replicated: true }), OLD).slice(4);
+    expect(cluster.map((s) => s.lacking?.table)).toEqual(['rollup_minute_local', 'rollup_minute', 'rollup_minute']);
+    expect(cluster[0]?.sql).toMatch(/^ALTER TABLE `machpay`\.rollup_minute_local ON CLUSTER `machpay_shards` ADD COLUMN status_2xx UInt64 DEFAULT 0, /);
+    // 18.16 refuses ALTER ON CLUSTER of the Distributed table where shards are replicated.
+    expect(cluster[1]?.sql).toBe('DROP TABLE IF EXISTS `machpay`.rollup_minute ON CLUSTER `machpay_shards`');
+    expect(cluster[2]?.sql).toBe(sql(layout({ cluster: 'machpay_shards' }))[1]);
+    expect(cluster.map((s) => s.lacking?.alter === null)).toEqual([false, true, true]);
+    // Those two run as they are, whichever columns are missing.
+    const drop = cluster[1];
+    if (drop === undefined) throw new Error('no DROP');
+    expect(addColumnsSql(drop, new Set(['status_4xx']))).toBe(drop.sql);
   });
 
   it('gives a later file\'s added columns the same types as the CREATE\'s on current releases', () => {

@@ -382,7 +382,7 @@ describe('ClickHouse rollups', () => {
     try {
       // The table as a receiver without schema/clickhouse/003 left it, with one of its rows.
       for (const st of schemaStatements(await loadClickhouseDdl(), { database: older.database, cluster: null, replicated: false, retentionDays: 0 }, serverFeatures('18.16.1'))) {
-        if (st.adds === null) await older.client.command({ query: st.sql });
+        if (st.lacking === null) await older.client.command({ query: st.sql });
       }
       const columns = async (): Promise<string[]> =>
         (await (await older.client.query({ query: `SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'rollup_minute' ORDER BY name`, format: 'JSONEachRow' })).json<{ name: string }>()).map((r) => r.name);
