@@ -22,9 +22,11 @@
 --
 -- ClickHouse 18.16 has no IF NOT EXISTS in ALTER TABLE … ADD COLUMN (a syntax error there).
 -- The receiver (src/rollups/clickhouse-ddl.ts) therefore adds only the columns system.columns
--- lacks, with the clause from 20.3 on and without it before; on a cluster it alters
--- rollup_minute_local ON CLUSTER first, then the Distributed rollup_minute ON CLUSTER. By hand
--- on 18.16, leave out the IF NOT EXISTS (and any column that is already there).
+-- lacks, with the clause from 20.3 on and without it before. On a cluster it alters
+-- rollup_minute_local ON CLUSTER, then drops the Distributed rollup_minute and makes it again
+-- over them ON CLUSTER (18.16 refuses an ALTER ON CLUSTER of a Distributed table where the
+-- shards are replicated; it holds no rows, as the receiver inserts through it synchronously).
+-- By hand on 18.16, leave out the IF NOT EXISTS and any column that is already there.
 ALTER TABLE rollup_minute
     ADD COLUMN IF NOT EXISTS status_2xx        UInt64 DEFAULT 0,
     ADD COLUMN IF NOT EXISTS status_3xx        UInt64 DEFAULT 0,
