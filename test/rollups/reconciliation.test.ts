@@ -4,8 +4,9 @@
  * agents and vendors, successes and failures, exact duplicates and retries, a late event for
  * an earlier minute), then the rollups are reconciled with what PostgreSQL actually stored:
  * requests, successes and spend exactly, p50/p99 within the histogram's precision of the
- * exact percentiles of the raw rows; in ClickHouse and in agent_stats_hourly /
- * gateway_stats_hourly. Then a graceful stop must not add anything twice.
+ * exact percentiles of the raw rows, and each gateway's requests by status class and with a
+ * verified payment; in ClickHouse and in agent_stats_hourly / gateway_stats_hourly. Then a
+ * graceful stop must not add anything twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
@@ -15,6 +16,7 @@ import { tailLines } from '../helpers/log-tail.js';
 import { runCli, startReceiver, type RunningReceiver } from '../helpers/receiver.js';
 import { mergeEncodedHistograms } from '../../src/rollups/index.js';
 import { expectReconciled, exactPercentile, latencySample, MINUTE, withinPrecision } from './support.js';
+import { STATUS_COLUMNS, statusSums } from './gateway-status-load.js';
 
 const TENANT = 'tenant-rollup-e2e';
 const VENDORS = ['vendor-weather', 'vendor-search', 'vendor-llm'];
@@ -117,6 +119,37 @@ async function hourlyView(table: 'agent_stats_hourly' | 'gateway_stats_hourly'):
   );
 }
 
+/**
+ * A gateway's requests by status class and with a verified payment, three ways: counted from
+ * gateway_telemetry's rows, summed from ClickHouse's rollup_minute, and from gateway_stats_hourly.
+ * Keyed `tenant|gateway` (ClickHouse) or `hour|tenant|gateway` (the hourly table, and the rows for it).
+ */
+async function gatewayClasses(from: 'rows' | 'rows per hour' | 'clickhouse' | 'gateway_stats_hourly'): Promise<Map<string, string>> {
+  const hour = `(extract(epoch FROM date_trunc('hour', time)) * 1000)::bigint::text || '|' || `;
+  const classes = `count(*) FILTER (WHERE status_code BETWEEN 200 AND 299)::text AS status_2xx, count(*) FILTER (WHERE status_code BETWEEN 300 AND 399)::text AS status_3xx,
+     count(*) FILTER (WHERE status_code BETWEEN 400 AND 499)::text AS status_4xx, count(*) FILTER (WHERE status_code BETWEEN 500 AND 599)::text AS status_5xx,
+     count(*) FILTER (WHERE payment_verified)::text AS payments_verified`;
+  let rows: Array<Record<string, string>>;
+  if (from === 'clickhouse') {
+    const rs = await ch.client.query({
+      query: `SELECT concat(tenant_id, '|', entity_id) AS key, ${statusSums('clickhouse')} FROM rollup_minute FINAL WHERE kind = 'gateway' GROUP BY key`,
+      format: 'JSONEachRow',
+    });
+    rows = await rs.json();
+  } else if (from === 'gateway_stats_hourly') {
+    rows = await query(db.url, `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text || '|' || tenant_id || '|' || gateway_id AS key, ${statusSums('postgres')} FROM gateway_stats_hourly GROUP BY 1`);
+  } else {
+    rows = await query(db.url, `SELECT ${from === 'rows' ? '' : hour}tenant_id || '|' || gateway_id AS key, ${classes} FROM gateway_telemetry GROUP BY 1`);
+  }
+  return new Map(rows.map((r) => [r.key as string, STATUS_COLUMNS.map((c) => `${c}=${r[c]}`).join(' ')]));
+}
+
+function compareClasses(truth: ReadonlyMap<string, string>, view: ReadonlyMap<string, string>, where: string): string | null {
+  if (view.size !== truth.size) return `${where}: status classes for ${view.size} keys, gateway_telemetry has ${truth.size}`;
+  for (const [key, t] of truth) if (view.get(key) !== t) return `${where} ${key}: ${view.get(key) ?? 'no row'}, gateway_telemetry ${t}`;
+  return null;
+}
+
 /** Exact counts first (cheap to poll), then the percentiles. Returns a description of the first mismatch, or null. */
 function compare(truth: readonly Truth[], view: ReadonlyArray<{ key: string; requests: string; successes: string; spend: string }>, where: string): string | null {
   const got = new Map(view.map((v) => [v.key, v]));
@@ -143,7 +176,9 @@ async function reconcile(): Promise<string | null> {
     compare(agents.perVendor, await clickhouseView('agent', `concat(entity_id, '|', vendor_id)`), 'ClickHouse agent×vendor') ??
     compare(gateways.perGateway, await clickhouseView('gateway', `concat(tenant_id, '|', entity_id)`), 'ClickHouse gateways') ??
     compare(agents.perHour, await hourlyView('agent_stats_hourly'), 'agent_stats_hourly') ??
-    compare(gateways.perHour, await hourlyView('gateway_stats_hourly'), 'gateway_stats_hourly')
+    compare(gateways.perHour, await hourlyView('gateway_stats_hourly'), 'gateway_stats_hourly') ??
+    compareClasses(await gatewayClasses('rows'), await gatewayClasses('clickhouse'), 'ClickHouse gateway status classes') ??
+    compareClasses(await gatewayClasses('rows per hour'), await gatewayClasses('gateway_stats_hourly'), 'gateway_stats_hourly status classes')
   );
 }
 
@@ -209,9 +244,11 @@ describe('rollup reconciliation, end to end', () => {
         data: {
           gateway_id: `gw-e2e-${i % 2}`,
           vendor_id: VENDORS[i % 3],
-          status_code: [200, 200, 201, 404, 500, 200][i % 6],
+          // Every class (1xx is the rest), in proportions that differ per gateway (i % 2).
+          status_code: [200, 200, 201, 404, 500, 200, 101, 302, 503, 429, 304][i % 11],
           latency_ms: latencySample(1, i + 1)[0],
           amount_atomic: i % 4 === 0 ? undefined : 500 + i,
+          payment_verified: i % 5 !== 0,
         },
       }),
     );
