@@ -10,11 +10,21 @@ export interface SpoolCounters {
 }
 
 export async function readSpoolCounters(baseUrl: string): Promise<SpoolCounters | null> {
+  const text = await scrape(baseUrl);
+  if (text === null) return null;
+  return { appendsOk: sample(text, 'machpay_spool_appends_total{outcome="ok"}'), records: sample(text, 'machpay_spool_records') };
+}
+
+/** One unlabelled sample of the receiver's /metrics (null: not reachable). */
+export async function readSample(baseUrl: string, name: string): Promise<number | null> {
+  const text = await scrape(baseUrl);
+  return text === null ? null : sample(text, name);
+}
+
+async function scrape(baseUrl: string): Promise<string | null> {
   try {
     const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
-    if (res.status !== 200) return null;
-    const text = await res.text();
-    return { appendsOk: sample(text, 'machpay_spool_appends_total{outcome="ok"}'), records: sample(text, 'machpay_spool_records') };
+    return res.status === 200 ? await res.text() : null;
   } catch {
     return null;
   }
