@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { ConfigError } from '../config-error.js';
-import { addColumnsSql, checkClusterName, createDatabaseStatement, schemaStatements, serverFeatures, type ClickhouseLayout, type SchemaStatement } from './clickhouse-ddl.js';
+import { checkClusterName, createDatabaseStatement, schemaStatements, serverFeatures, type ClickhouseLayout, type SchemaStatement } from './clickhouse-ddl.js';
+import { applySchemaStatements } from './clickhouse-schema-apply.js';
 
 /** The DDL folder: two levels up from src/rollups, three from dist/src/rollups. */
 export const CLICKHOUSE_SCHEMA_DIR =
@@ -205,10 +206,7 @@ export class ClickhouseRollupSink {
       } finally {
         await admin.close();
       }
-      for (const statement of this.ddl) {
-        if (statement.lacking === null) await this.client.command({ query: statement.sql });
-        else await this.addMissingColumns(statement);
-      }
+      await applySchemaStatements(this.client, this.layout.database, this.ddl);
       return { ok: true };
     } catch (err) {
       return { ok: false, kind: classifyClickhouseError(err), error: asError(err) };
@@ -227,35 +225,6 @@ export class ClickhouseRollupSink {
   /** The statements ensureSchema() ran last (null before it succeeded once). */
   get appliedDdl(): readonly SchemaStatement[] | null {
     return this.ddl;
-  }
-
-  /**
-   * Runs a statement that adds columns (clickhouse-ddl.ts LackingColumns) only while its table
-   * lacks one, an ALTER only for those: 18.16 refuses IF NOT EXISTS there, and a cluster is
-   * spared ON CLUSTER rounds at every start. On a cluster this asks the server of
-   * CLICKHOUSE_URL; ON CLUSTER DDL reaches the others (a server down at the time runs it from
-   * the DDL queue when it is back).
-   */
-  private async addMissingColumns(statement: SchemaStatement): Promise<void> {
-    const lacking = statement.lacking;
-    if (lacking === null) return;
-    const missing = async (): Promise<Set<string>> => {
-      const rs = await this.client.query({
-        // Both names are plain identifiers (DATABASE_NAME, clickhouse-ddl.ts TABLES).
-        query: `SELECT name FROM system.columns WHERE database = '${this.layout.database}' AND table = '${lacking.table}'`,
-        format: 'JSONEachRow',
-      });
-      const present = new Set((await rs.json<{ name: string }>()).map((r) => r.name));
-      return new Set(lacking.columns.map((c) => c.name).filter((n) => !present.has(n)));
-    };
-    const todo = await missing();
-    if (todo.size === 0) return;
-    try {
-      await this.client.command({ query: addColumnsSql(statement, todo) });
-    } catch (err) {
-      // Another receiver starting at the same time may have added them first.
-      if (lacking.alter === null || (await missing()).size > 0) throw err;
-    }
   }
 
   private async insertInto(table: string, rows: readonly unknown[]): Promise<ClickhouseOutcome> {

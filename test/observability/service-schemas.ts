@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { GRAFANA_DIR, REPO_ROOT } from './dashboard-files.js';
+import { schemaStatements, serverFeatures } from '../../src/rollups/clickhouse-ddl.js';
+import { applySchemaStatements } from '../../src/rollups/clickhouse-schema-apply.js';
 
 /** The SQL a deployment runs before the dashboards can query: ClickHouse DDL and the Grafana reader role. */
 
@@ -21,9 +23,18 @@ export async function clickhouseSchemaStatements(): Promise<string[]> {
   return statements;
 }
 
+/**
+ * schema/clickhouse applied to the client's database as the receiver applies it: the files'
+ * statements in the form the server's version takes (18.16 does not parse 003's
+ * ADD COLUMN IF NOT EXISTS), columns added only where missing.
+ */
 export async function applyClickhouseSchema(client: ClickHouseClient): Promise<number> {
-  const statements = await clickhouseSchemaStatements();
-  for (const query of statements) await client.command({ query });
+  const rs = await client.query({ query: 'SELECT currentDatabase() AS db, version() AS v', format: 'JSONEachRow' });
+  const [server] = await rs.json<{ db: string; v: string }>();
+  if (server === undefined) throw new Error('ClickHouse answered no row for currentDatabase()');
+  const layout = { database: server.db, cluster: null, replicated: false, retentionDays: 0 };
+  const statements = schemaStatements(await clickhouseSchemaStatements(), layout, serverFeatures(server.v));
+  await applySchemaStatements(client, server.db, statements);
   return statements.length;
 }
 
