@@ -16,8 +16,9 @@ import { ConfigError } from '../config-error.js';
  *   set, and UInt128 amounts, whose sums stay exact past 2^64. 18.16 has none of them; an
  *   existing table keeps the types it was created with.
  * - Columns added later (`ALTER TABLE name ADD COLUMN IF NOT EXISTS …`): 18.16 does not know
- *   IF NOT EXISTS there, so such a statement carries its columns apart (LackingColumns) and the
- *   sink runs it only while the table lacks one, narrowed to the missing ones (addColumnsSql).
+ *   IF NOT EXISTS there, so such a statement carries its columns apart (LackingColumns) and
+ *   clickhouse-schema-apply.ts runs it only while the table lacks one, narrowed to the missing
+ *   ones (addColumnsSql).
  *   On a cluster the local tables are altered ON CLUSTER; the Distributed table, which takes
  *   its columns from them, is dropped and made again ON CLUSTER, because 18.16 refuses an ALTER
  *   ON CLUSTER of a non-replicated table where the cluster's shards are replicated
