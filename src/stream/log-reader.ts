@@ -29,25 +29,43 @@ export interface LiveRead {
  */
 export const READ_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL TimeZone = 'UTC';";
 
-/** A row as the live read returns it (rowMode 'array'): source, xid, tenant, agent_id, then the source's columns. */
-type LiveRow = [string, string, string | null, string, ...(string | null)[]];
-const LIVE_VALUES = 4;
+/** A row as the live read returns it (rowMode 'array'): source, xid, ordinal, tenant, agent_id, then the source's columns. */
+type LiveRow = [string, string, string, string | null, string, ...(string | null)[]];
+const LIVE_VALUES = 5;
 /** The live read's row of the snapshot: its marker where a source's number is, then horizon and newest. */
 const SNAPSHOT_ROW = 'snapshot';
 /** A row as a catch-up returns it: xid, ordinal, tenant, agent_id, then the source's columns. */
 type RangeRow = (string | null)[];
 const RANGE_VALUES = 4;
 
+/** Whose rows a live read returns: the agents and tenants someone subscribes to on this receiver. */
+export interface Wanted {
+  agents: readonly string[];
+  tenants: readonly string[];
+}
+
 /**
- * One source's rows of the transactions in [from, before), in log order. The bounds on
- * stream_xid are what lets PostgreSQL use the partial index of schema 013 (a comparison is
- * never true for NULL, so it implies `stream_xid IS NOT NULL`).
+ * One source's rows of the transactions in [from, before) whose agent or tenant is wanted,
+ * each with its ordinal among all of its transaction's rows (so an event's id is the same
+ * whoever reads it). The bounds on stream_xid are what lets PostgreSQL use the partial index
+ * of schema 013 (a comparison is never true for NULL, so it implies `stream_xid IS NOT NULL`).
+ * The row's values are made text only for the rows returned.
  */
-export function liveSourceSql(s: StreamSource, from: bigint | string, before: string): string {
-  return `SELECT '${s.number}' AS source, r.stream_xid::text AS xid, ${s.tenant ?? 'a.tenant_id'} AS tenant, r.agent_id, ${s.columns}
-      FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
-      WHERE r.stream_xid >= ${from} AND r.stream_xid < ${before}
-      ORDER BY r.stream_xid, ${s.keyOrder}`;
+export function liveSourceSql(s: StreamSource, from: bigint | string, before: string, wanted: string): string {
+  return `SELECT '${s.number}' AS source, r.stream_xid::text AS xid, r.ord::text, r.tenant, r.agent_id, ${s.columns}
+      FROM (
+        SELECT r.*, ${s.tenant ?? 'a.tenant_id'} AS tenant, row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1 AS ord
+        FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
+        WHERE r.stream_xid >= ${from} AND r.stream_xid < ${before}
+      ) r
+      WHERE ${wanted}`;
+}
+
+/** The SQL condition on a live read's row (`r.agent_id`, `r.tenant`) that it is wanted. */
+export function wantedSql(client: pg.ClientBase, w: Wanted): string {
+  const list = (values: readonly string[]): string => `ARRAY[${values.map((v) => client.escapeLiteral(v)).join(',')}]::text[]`;
+  if (w.agents.length === 0 && w.tenants.length === 0) return 'false';
+  return `(r.agent_id = ANY(${list(w.agents)}) OR r.tenant = ANY(${list(w.tenants)}))`;
 }
 
 /**
@@ -65,13 +83,13 @@ export function rangeSourceSql(s: StreamSource, where: string): string {
 }
 
 /**
- * Reads the rows of transactions in [from, min(horizon, from + maxXids)), where horizon is
- * the xmin of the read's own snapshot: every transaction below it has ended, so those rows
- * are final and none can appear later. One round trip: the statements run in one
+ * Reads the wanted rows of transactions in [from, min(horizon, from + maxXids)), where
+ * horizon is the xmin of the read's own snapshot: every transaction below it has ended, so
+ * those rows are final and none can appear later. One round trip: the statements run in one
  * REPEATABLE READ transaction so the horizon and the rows come from the same snapshot.
  * `from` and the bound are bigints this module computed, never client input.
  */
-export async function readLive(client: pg.ClientBase, sources: readonly StreamSource[], from: bigint, maxXids: number): Promise<LiveRead> {
+export async function readLive(client: pg.ClientBase, sources: readonly StreamSource[], from: bigint, maxXids: number, wanted: Wanted): Promise<LiveRead> {
   const horizonSql = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
   const cap = from + BigInt(maxXids);
   // The planner has no statistics for the newest transaction ids and may guess that a scan of
@@ -79,27 +97,21 @@ export async function readLive(client: pg.ClientBase, sources: readonly StreamSo
   // parallel plan: starting workers for each read of a few thousand rows costs more than it saves.
   let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${READ_SETTINGS}
     SELECT '${SNAPSHOT_ROW}', ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
+  const where = wantedSql(client, wanted);
   for (const s of sources) sql += `
-${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`)};`;
+${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`, where)};`;
   sql += 'COMMIT;';
   const bySource = new Map(sources.map((s) => [String(s.number), s]));
   let snapshot: LiveRow | undefined;
   const rows: LogRow[] = [];
-  let source: StreamSource | undefined;
-  let xid = -1n;
-  let ordinal = 0;
   await eachRow<LiveRow>(client, sql, (r) => {
     if (r[0] === SNAPSHOT_ROW) {
       snapshot = r;
       return;
     }
     const s = bySource.get(r[0]) as StreamSource;
-    const x = BigInt(r[1]);
-    // A source's rows come together, in log order: its ordinals count within each transaction.
-    ordinal = s === source && x === xid ? ordinal + 1 : 0;
-    source = s;
-    xid = x;
-    rows.push({ position: { xid: x, source: s.number, ordinal }, source: s, agentId: r[3], tenantId: r[2], data: flat(s.data(r[3], r.slice(LIVE_VALUES))) });
+    const position = { xid: BigInt(r[1]), source: s.number, ordinal: Number(r[2]) };
+    rows.push({ position, source: s, agentId: r[4], tenantId: r[3], data: flat(s.data(r[4], r.slice(LIVE_VALUES))) });
   });
   const horizon = BigInt((snapshot as LiveRow)[1]);
   rows.sort((a, b) => comparePositions(a.position, b.position));

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { EventIdCodec } from './event-ids.js';
 import { startOf, type LogPosition } from './log-position.js';
-import { readHorizon, readLive, readOpeningSnapshot, readRange, summarizeNewRanges, type LogRow, type RowFilter } from './log-reader.js';
+import { readHorizon, readLive, readOpeningSnapshot, readRange, summarizeNewRanges, type LogRow, type RowFilter, type Wanted } from './log-reader.js';
 import type { RowCapture } from './row-capture.js';
 import type { StreamSource } from './stream-sources.js';
 import type { Subscriber } from './subscriber.js';
@@ -64,6 +64,8 @@ export interface HubStats {
  */
 export class StreamHub {
   private readonly subs = new Set<Subscriber>();
+  /** Subscribers waiting for the live read in progress to end before they are registered. */
+  private joins: (() => void)[] = [];
   private readonly byAgent = new Map<string, Set<Subscriber>>();
   private readonly byTenant = new Map<string, Set<Subscriber>>();
   private next: bigint | null = null;
@@ -107,23 +109,17 @@ export class StreamHub {
       sub.openingReset = 'event_id_too_old';
       return this.add(sub, null);
     }
-    // No await between taking the horizon and registering: every live read from `upTo` on
-    // reaches this subscriber, and everything before it comes from the catch-up.
-    const upTo = this.next as bigint;
-    this.register(sub);
-    sub.onClose = () => this.unregister(sub);
-    // The head goes out once the subscriber is registered: an event committed after the
-    // client saw the stream open is never missed.
-    sub.open();
-    if (now !== null) {
-      sub.cursor = startOf(now.xmin > upTo ? now.xmin : upTo);
-      sub.skipCommittedBefore(now);
-      return;
-    }
-    if (resumeAfter === null) return;
-    sub.cursor = resumeAfter;
-    if (resumeAfter.xid >= upTo) return;
-    sub.hold();
+    const upTo = await this.registerBetweenReads(sub, (upTo) => {
+      if (now !== null) {
+        sub.cursor = startOf(now.xmin > upTo ? now.xmin : upTo);
+        sub.skipCommittedBefore(now);
+      } else if (resumeAfter !== null) {
+        sub.cursor = resumeAfter;
+        if (resumeAfter.xid < upTo) sub.hold();
+      }
+    });
+    if (upTo === null) return sub.end();
+    if (resumeAfter === null || now !== null || resumeAfter.xid >= upTo) return;
     const filter = rowFilter(sub);
     let from = resumeAfter;
     while (from.xid < upTo && !sub.closed) {
@@ -146,6 +142,39 @@ export class StreamHub {
     sub.release();
   }
 
+  /**
+   * Registers a subscriber while no live read runs, and sets it up (`setUp`, with where the
+   * live reads start for it) before any read can reach it; resolves to that place, or null
+   * when the stream stopped first. A live read returns only the rows of the agents and tenants
+   * subscribed when it began, so one added during a read would miss that read's rows of its
+   * topic. Every live read from the place on reaches this subscriber; everything before it
+   * comes from its catch-up.
+   */
+  private registerBetweenReads(sub: Subscriber, setUp: (upTo: bigint) => void): Promise<bigint | null> {
+    return new Promise((resolve) => {
+      const join = (): void => {
+        const upTo = this.next;
+        if (upTo === null || sub.closed) return resolve(null);
+        this.register(sub);
+        sub.onClose = () => this.unregister(sub);
+        // The head goes out once the subscriber is registered: an event committed after the
+        // client saw the stream open is never missed.
+        sub.open();
+        setUp(upTo);
+        resolve(upTo);
+      };
+      if (this.reading) this.joins.push(join);
+      else join();
+    });
+  }
+
+  /** Registers the subscribers that waited for the read that just ended, before the next begins. */
+  private runJoins(): void {
+    const joins = this.joins;
+    this.joins = [];
+    for (const join of joins) join();
+  }
+
   /** Asks for a read now (commits here, NOTIFYs from elsewhere). Cheap when nobody subscribes. */
   wake(): void {
     if (this.next === null || this.closed) return;
@@ -157,6 +186,7 @@ export class StreamHub {
     this.readOnce()
       .then((more) => {
         this.reading = false;
+        this.runJoins();
         if (more || this.again) {
           this.again = false;
           this.wake();
@@ -164,6 +194,7 @@ export class StreamHub {
       })
       .catch((err: unknown) => {
         this.reading = false;
+        this.runJoins();
         this.failures.warn({ err: (err as Error).message }, 'stream log read failed; retrying at the next poll');
         this.client?.release(true);
         this.client = null;
@@ -274,7 +305,7 @@ export class StreamHub {
     this.client ??= await this.o.pool.connect();
     const from = this.next;
     if (from === null) return false;
-    const read = await readLive(this.client, this.o.sources, from, this.o.maxXidsPerRead);
+    const read = await readLive(this.client, this.o.sources, from, this.o.maxXidsPerRead, this.wanted());
     this.stats.reads++;
     this.lastReadAt = this.o.clock();
     this.lastHorizonGap = read.newest > read.horizon ? Number(read.newest - read.horizon) : 0;
@@ -289,6 +320,11 @@ export class StreamHub {
     this.fanOut(read.rows);
     this.next = read.next;
     return read.next < read.horizon;
+  }
+
+  /** The agents and tenants subscribed here: a live read returns only their rows. */
+  private wanted(): Wanted {
+    return { agents: [...this.byAgent.keys()], tenants: [...this.byTenant.keys()] };
   }
 
   private fanOut(rows: LogRow[]): void {

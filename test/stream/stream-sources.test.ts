@@ -66,7 +66,12 @@ it('writes the data of an interaction as the history row and of a telemetry repo
        VALUES ('2026-12-01 10:00:01.000001+00', $1, 9223372036854775807, NULL, 3, txid_current())`,
       [agent],
     );
-    const read = await readLive(c, [INTERACTIONS, TELEMETRY], from, 10);
+    // Rows are read once every older transaction of the server has ended (other tests' too).
+    let read = await readLive(c, [INTERACTIONS, TELEMETRY], from, 1_000_000, { agents: [agent], tenants: [] });
+    for (let i = 0; read.rows.length < 4 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      read = await readLive(c, [INTERACTIONS, TELEMETRY], from, 1_000_000, { agents: [agent], tenants: [] });
+    }
     const events = read.rows.map((r) => ({ source: r.source.event, data: JSON.parse(r.data) as Record<string, unknown> }));
     expect(events.map((e) => e.source)).toEqual(['interaction', 'interaction', 'interaction', 'telemetry']);
 

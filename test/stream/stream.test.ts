@@ -202,6 +202,52 @@ describe('live stream (docs/read-api.md §4)', () => {
     expect((await fetch(eventsUrl(a.baseUrl, 'agent:nope'), { headers: bearer(keyA) })).status).toBe(400);
   });
 
+  it('registers a stream that resumes during a live read only after it, so that read\'s rows of its agent are not lost', async () => {
+    // Each live read returns only the rows of the agents subscribed when it began. A read is
+    // held up here (a lock on the table it reads) after its snapshot may already cover rows
+    // of an agent nobody watches; a stream of that agent resumes meanwhile. Its catch-up must
+    // reach past that read, or the read's rows of its agent would be lost. (A read whose
+    // horizon is held back by another transaction does not cover them: three rounds.)
+    const waiting = async (): Promise<boolean> => {
+      const { rows } = await d.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'BEGIN ISOLATION LEVEL REPEATABLE READ%'",
+      );
+      return (rows[0]?.n ?? 0) >= 1;
+    };
+    for (let round = 0; round < 3; round++) {
+      const base = 400_000 + round * 10;
+      const first = listen(eventsUrl(a.baseUrl, `agent:${agent2}`), bearer(keyA));
+      await first.opened;
+      await insertInteractions(d.pool, agent2, [base]);
+      await first.until((e) => e.length >= 1);
+      first.close();
+      // Until the receiver has seen the close, its reads still want agent2's rows.
+      await new Promise((r) => setTimeout(r, 300));
+      await insertInteractions(d.pool, agent2, [base + 1, base + 2]);
+      const locker = new pg.Client(d.db.url);
+      await locker.connect();
+      let resumed: ReturnType<typeof listen> | undefined;
+      try {
+        await locker.query('BEGIN; LOCK TABLE agent_interactions IN ACCESS EXCLUSIVE MODE');
+        // The stream polls the log: its next read takes its snapshot, then waits for the lock.
+        for (let i = 0; !(await waiting()); i++) {
+          if (i > 200) throw new Error('no live read waited for the lock');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        resumed = listen(eventsUrl(a.baseUrl, `agent:${agent2}`), { ...bearer(keyA), 'last-event-id': first.events[0]?.id as string });
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        await locker.query('COMMIT');
+        await locker.end();
+      }
+      const r = resumed as ReturnType<typeof listen>;
+      await r.until((e) => e.length >= 2);
+      await new Promise((done) => setTimeout(done, 200));
+      expect(interactionNonces(r.events)).toEqual([base + 1, base + 2]);
+      r.close();
+    }
+  });
+
   it('opens streams with a stream token: valid, expired, wrong topic', async () => {
     const res = await fetch(`${a.baseUrl}/v1/stream/tokens`, {
       method: 'POST',

@@ -1,0 +1,65 @@
+/**
+ * A live read returns only the rows of the agents and tenants subscribed on its receiver,
+ * and each with the id it would have had in a read of every row: ordinals count all of a
+ * transaction's rows, wanted or not.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { readLive, type Wanted } from '../../src/stream/log-reader.js';
+import { INTERACTIONS, TELEMETRY } from '../../src/stream/stream-sources.js';
+import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
+
+let d: MigratedDatabase;
+const [a1, a2, a3] = ['WantedAgentA111111111111111111111111111111', 'WantedAgentB111111111111111111111111111111', 'WantedAgentC111111111111111111111111111111'];
+
+beforeAll(async () => {
+  d = await createMigratedDatabase('stream_wanted');
+  await d.pool.query(
+    `INSERT INTO agents (pubkey, tenant_id, linked_at, first_seen_at, last_seen_at) VALUES ($1, NULL, NULL, now(), now()), ($2, 'tenant-w', now(), now(), now()), ($3, 'tenant-v', now(), now(), now())`,
+    [a1, a2, a3],
+  );
+});
+afterAll(async () => {
+  await d?.close();
+});
+
+it('reads only wanted agents and tenants, with the ordinals of a read of every row', async () => {
+  const c = await d.pool.connect();
+  try {
+    const from = BigInt((await c.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]?.x as string) + 1n;
+    for (let t = 0; t < 3; t++) {
+      // One transaction with the three agents' rows interleaved in key order.
+      await c.query(
+        `INSERT INTO agent_interactions (time, agent_id, vendor_id, nonce, success, latency_ms, stream_xid)
+         SELECT '2026-12-01T00:00:00Z'::timestamptz + n * interval '1 ms', (ARRAY[$1, $2, $3])[1 + n % 3], 'v', n, true, 1, txid_current()
+         FROM generate_series($4::int, $4::int + 8) AS n`,
+        [a1, a2, a3, t * 100],
+      );
+    }
+    await c.query(`INSERT INTO agent_telemetry (time, agent_id, low_balance_warnings, stream_xid) VALUES (now(), $1, 0, txid_current())`, [a3]);
+    // Rows are read once every older transaction of the server has ended (other tests' too).
+    const read = async (w: Wanted, count: number) => {
+      for (let i = 0; ; i++) {
+        const rows = (await readLive(c, [INTERACTIONS, TELEMETRY], from, 1_000_000, w)).rows;
+        if (rows.length >= count || i > 100) return rows;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const all = await read({ agents: [a1, a2, a3], tenants: [] }, 28);
+    expect(all).toHaveLength(28);
+    const ids = (rows: typeof all) => rows.map((r) => `${r.agentId} ${r.position.xid}.${r.position.source}.${r.position.ordinal}`);
+
+    const onlyA2 = await read({ agents: [a2], tenants: [] }, 9);
+    expect(onlyA2.map((r) => r.agentId)).toEqual(Array(9).fill(a2));
+    expect(ids(onlyA2)).toEqual(ids(all.filter((r) => r.agentId === a2)));
+
+    const tenantV = await read({ agents: [], tenants: ['tenant-v'] }, 10);
+    expect(ids(tenantV)).toEqual(ids(all.filter((r) => r.agentId === a3)));
+    expect(tenantV.map((r) => r.source.event)).toContain('telemetry');
+
+    const nobody = await readLive(c, [INTERACTIONS, TELEMETRY], from, 1_000_000, { agents: [], tenants: [] });
+    expect(nobody.rows).toEqual([]);
+    expect(nobody.next).toBeGreaterThan(all.at(-1)?.position.xid as bigint);
+  } finally {
+    c.release();
+  }
+});
