@@ -77,10 +77,21 @@ export interface MigratedDatabase {
   close(): Promise<void>;
 }
 
+/**
+ * A pool for a test database. The database is dropped at the end with its connections ended
+ * by the server: an idle client of the pool that sees that is expected, not an error of the
+ * test (without a listener, the pool would throw it as an uncaught exception).
+ */
+export function quietPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
 /** A fresh database with every migration applied, and a pool of at most `poolMax` connections on it. */
 export async function createMigratedDatabase(prefix: string, poolMax = 6): Promise<MigratedDatabase> {
   const db = await createTestDatabase(prefix);
-  const pool = new pg.Pool({ connectionString: db.url, max: poolMax });
+  const pool = quietPool(db.url, poolMax);
   const client = await pool.connect();
   try {
     await migrate(client);

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import uWS from 'uWebSockets.js';
 import { registerStreamRoutes, type StreamDeps, type StreamRoutes } from '../../src/stream/index.js';
 import { newAgent } from '../helpers/agent.js';
-import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
+import { createMigratedDatabase, quietPool, type MigratedDatabase } from '../helpers/postgres.js';
 
 export { apiKeyWithScopes } from '../read/support.js';
 
@@ -33,7 +33,7 @@ export interface StreamServer {
 
 /** One receiver's stream routes on 127.0.0.1, with a read pool of its own on `d`'s database. */
 export async function startStreamServer(d: StreamDatabase, opts: Partial<StreamDeps> = {}): Promise<StreamServer> {
-  const pool = new pg.Pool({ connectionString: d.db.url, max: 6 });
+  const pool = quietPool(d.db.url, 6);
   const app = uWS.App();
   const stream = registerStreamRoutes(app, { pool, log: pino({ level: process.env.STREAM_TEST_LOG ?? 'silent' }), secret: d.secret, ...opts });
   const socket = await new Promise<uWS.us_listen_socket>((resolve, reject) =>
