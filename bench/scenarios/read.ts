@@ -35,6 +35,8 @@ const DAY = 24 * HOUR;
 export interface Percentiles {
   n: number;
   errors: number;
+  /** The failed calls by what failed: an HTTP status, or the error's message. */
+  failures: Record<string, number>;
   p50: number;
   p99: number;
 }
@@ -87,18 +89,33 @@ function envInt(name: string, fallback: number): number {
   return v === undefined || v === '' ? fallback : Math.max(1, Number.parseInt(v, 10));
 }
 
-function percentiles(samples: number[], errors: number): Percentiles {
+/** What one call gave: true, or what failed (an HTTP status, an error's message). */
+type Outcome = boolean | string;
+
+/** Tallies failed calls by what failed. */
+class Failures {
+  readonly byKind: Record<string, number> = {};
+  count = 0;
+
+  add(outcome: Outcome | Error): void {
+    const kind = outcome instanceof Error ? outcome.message : outcome === false ? 'failed' : String(outcome);
+    this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
+    this.count++;
+  }
+}
+
+function percentiles(samples: number[], failures: Failures): Percentiles {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => Math.round((s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN) * 100) / 100;
-  return { n: s.length, errors, p50: at(0.5), p99: at(0.99) };
+  return { n: s.length, errors: failures.count, failures: failures.byKind, p50: at(0.5), p99: at(0.99) };
 }
 
 /** Calls `once` `rate` times a second for `seconds`, without waiting for answers; their latencies. */
-async function openLoop(rate: number, seconds: number, once: (i: number) => Promise<boolean>): Promise<Percentiles> {
+async function openLoop(rate: number, seconds: number, once: (i: number) => Promise<Outcome>): Promise<Percentiles> {
   const total = rate * seconds;
   const intervalMs = 1000 / rate;
   const samples: number[] = [];
-  let errors = 0;
+  const failures = new Failures();
   const inFlight: Promise<void>[] = [];
   const start = performance.now();
   for (let i = 0; i < total; i++) {
@@ -108,34 +125,38 @@ async function openLoop(rate: number, seconds: number, once: (i: number) => Prom
     const t0 = performance.now();
     inFlight.push(
       once(i).then(
-        (ok) => {
-          if (ok) samples.push(performance.now() - t0);
-          else errors++;
+        (outcome) => {
+          if (outcome === true) samples.push(performance.now() - t0);
+          else failures.add(outcome);
         },
-        () => void errors++,
+        (err: Error) => failures.add(err),
       ),
     );
   }
   await Promise.all(inFlight);
-  return percentiles(samples, errors);
+  return percentiles(samples, failures);
 }
 
 /** Calls `once` `count` times, each after the previous one answered. */
-async function sequential(count: number, once: (i: number) => Promise<boolean>): Promise<Percentiles> {
+async function sequential(count: number, once: (i: number) => Promise<Outcome>): Promise<Percentiles> {
   const samples: number[] = [];
-  let errors = 0;
+  const failures = new Failures();
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
-    const ok = await once(i).catch(() => false);
-    if (ok) samples.push(performance.now() - t0);
-    else errors++;
+    const outcome = await once(i).catch((err: Error) => err);
+    if (outcome === true) samples.push(performance.now() - t0);
+    else failures.add(outcome);
   }
-  return percentiles(samples, errors);
+  return percentiles(samples, failures);
 }
 
 const cores = (n: number) => n.toFixed(2);
 const fmtIngest = (r: IngestRun) => `${r.eventsPerS} events/s (p99 ${r.p99Ms} ms${r.errors > 0 ? `, ${r.errors} ERRORS` : ''})`;
-const fmt = (p: Percentiles) => `p50 ${p.p50} ms, p99 ${p.p99} ms (${p.n} answers${p.errors > 0 ? `, ${p.errors} ERRORS` : ''})`;
+const fmtFailures = (p: Percentiles) =>
+  Object.entries(p.failures)
+    .map(([kind, n]) => `${kind}: ${n}`)
+    .join(', ');
+const fmt = (p: Percentiles) => `p50 ${p.p50} ms, p99 ${p.p99} ms (${p.n} answers${p.errors > 0 ? `, ${p.errors} ERRORS (${fmtFailures(p)})` : ''})`;
 
 export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> {
   const url = ctx.receiver.databaseUrl;
@@ -165,10 +186,13 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
   const headers = { authorization: `Bearer ${key}` };
   // Agent of request i: spread over the tenant by a multiplicative hash, so caches see no order.
   const agent = (i: number) => readAgentId(1 + ((i * 2_654_435_761) % size.agents));
-  const get = async (path: string): Promise<boolean> => {
+  const get = async (path: string): Promise<Outcome> => {
     const res = await fetch(ctx.receiver.url + path, { headers });
-    await res.arrayBuffer();
-    return res.status === 200;
+    const body = await res.text();
+    if (res.status === 200) return true;
+    // The status and the error code of the body (docs/read-api.md), e.g. `503 database_unavailable`.
+    const code = /"code"\s*:\s*"([a-z_]+)"/.exec(body)?.[1];
+    return code === undefined ? String(res.status) : `${res.status} ${code}`;
   };
   const window = (spanMs: number) => {
     const now = Date.now();
@@ -176,7 +200,7 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
   };
   // In process as over HTTP: a key of the data set's tenant, so the link check runs in both.
   const as = (id: string) => ({ agentId: id, tenantId: READ_TENANT });
-  const cases: { name: string; http: (id: string) => Promise<boolean>; direct: (id: string) => Promise<unknown> }[] = [
+  const cases: { name: string; http: (id: string) => Promise<Outcome>; direct: (id: string) => Promise<unknown> }[] = [
     { name: 'metrics 24h', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=24h`), direct: (id) => agentMetrics(pool, as(id), window(DAY), Date.now()) },
     { name: 'metrics 7d', http: (id) => get(`/v1/agent/metrics?agent_id=${id}&range=7d`), direct: (id) => agentMetrics(pool, as(id), window(7 * DAY), Date.now()) },
     { name: 'vendors 7d', http: (id) => get(`/v1/agent/vendors?agent_id=${id}&range=7d`), direct: (id) => agentVendors(pool, as(id), window(7 * DAY)) },
