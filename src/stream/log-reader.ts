@@ -115,7 +115,7 @@ ${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`, where)};`;
   });
   const horizon = BigInt((snapshot as LiveRow)[1]);
   rows.sort((a, b) => comparePositions(a.position, b.position));
-  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt((snapshot as LiveRow)[2] as string) };
+  return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt((snapshot as LiveRow)[2]) };
 }
 
 /**

@@ -2,10 +2,11 @@ import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { EventIdCodec } from './event-ids.js';
 import { startOf, type LogPosition } from './log-position.js';
-import { readHorizon, readLive, readOpeningSnapshot, readRange, summarizeNewRanges, type LogRow, type RowFilter, type Wanted } from './log-reader.js';
+import { readHorizon, readLive, readOpeningSnapshot, readRange, summarizeNewRanges, type LogRow } from './log-reader.js';
 import type { RowCapture } from './row-capture.js';
 import type { StreamSource } from './stream-sources.js';
 import type { Subscriber } from './subscriber.js';
+import { rowFilter, Subscriptions } from './subscriptions.js';
 import { NotifyListener } from './wake-ups.js';
 
 export interface HubOptions {
@@ -63,11 +64,9 @@ export interface HubStats {
  * other receivers' NOTIFYs, and from a poll interval that covers a lost one.
  */
 export class StreamHub {
-  private readonly subs = new Set<Subscriber>();
+  private readonly subs = new Subscriptions();
   /** Subscribers waiting for the live read in progress to end before they are registered. */
   private joins: (() => void)[] = [];
-  private readonly byAgent = new Map<string, Set<Subscriber>>();
-  private readonly byTenant = new Map<string, Set<Subscriber>>();
   private next: bigint | null = null;
   private starting: Promise<void> | null = null;
   private client: pg.PoolClient | null = null;
@@ -155,7 +154,7 @@ export class StreamHub {
       const join = (): void => {
         const upTo = this.next;
         if (upTo === null || sub.closed) return resolve(null);
-        this.register(sub);
+        this.subs.add(sub);
         sub.onClose = () => this.unregister(sub);
         // The head goes out once the subscriber is registered: an event committed after the
         // client saw the stream open is never missed.
@@ -204,12 +203,12 @@ export class StreamHub {
   snapshot(): HubStats {
     let queuedBytes = 0;
     let fullest = 0;
-    for (const s of this.subs) {
+    for (const s of this.subs.all) {
       queuedBytes += s.queued;
       if (s.queued > fullest) fullest = s.queued;
     }
     return {
-      subscribers: this.subs.size,
+      subscribers: this.subs.all.size,
       ...this.stats,
       next: this.next?.toString() ?? null,
       queuedBytes,
@@ -230,14 +229,14 @@ export class StreamHub {
    * rows, so each gets a `reset`, and the stream starts over with the next subscriber.
    */
   endPeriod(): void {
-    for (const s of [...this.subs]) s.reset('stream_restarted');
+    for (const s of [...this.subs.all]) s.reset('stream_restarted');
     void this.stop();
   }
 
   /** Ends every stream (clients reconnect, to this receiver or another, with their last id) and stops. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const s of [...this.subs]) s.end();
+    for (const s of [...this.subs.all]) s.end();
     await this.stop();
   }
 
@@ -255,7 +254,7 @@ export class StreamHub {
         this.next = horizon;
         this.poll = setInterval(() => this.wake(), this.o.pollIntervalMs);
         this.heartbeat = setInterval(() => {
-          for (const s of this.subs) s.ping();
+          for (const s of this.subs.all) s.ping();
         }, this.o.heartbeatMs);
         this.summarize = setInterval(() => this.summarizeRanges(), this.o.summarizeIntervalMs);
         this.summarizeRanges();
@@ -305,7 +304,7 @@ export class StreamHub {
     this.client ??= await this.o.pool.connect();
     const from = this.next;
     if (from === null) return false;
-    const read = await readLive(this.client, this.o.sources, from, this.o.maxXidsPerRead, this.wanted());
+    const read = await readLive(this.client, this.o.sources, from, this.o.maxXidsPerRead, this.subs.wanted());
     this.stats.reads++;
     this.lastReadAt = this.o.clock();
     this.lastHorizonGap = read.newest > read.horizon ? Number(read.newest - read.horizon) : 0;
@@ -322,11 +321,6 @@ export class StreamHub {
     return read.next < read.horizon;
   }
 
-  /** The agents and tenants subscribed here: a live read returns only their rows. */
-  private wanted(): Wanted {
-    return { agents: [...this.byAgent.keys()], tenants: [...this.byTenant.keys()] };
-  }
-
   private fanOut(rows: LogRow[]): void {
     if (rows.length === 0) return;
     const now = this.o.clock();
@@ -339,17 +333,7 @@ export class StreamHub {
         if (list === undefined) out.set(s, (list = []));
         list.push({ position: r.position, frame });
       };
-      const agentSubs = this.byAgent.get(r.agentId);
-      if (agentSubs !== undefined) {
-        for (const s of agentSubs) {
-          // A key reads an agent only while it is linked to the key's tenant.
-          if (s.reader.kind === 'agent' || s.reader.tenantId === r.tenantId) add(s);
-        }
-      }
-      if (r.tenantId !== null) {
-        const tenantSubs = this.byTenant.get(r.tenantId);
-        if (tenantSubs !== undefined) for (const s of tenantSubs) add(s);
-      }
+      this.subs.eachFor(r, add);
     }
     for (const [s, list] of out) {
       if (s.closed) continue;
@@ -362,40 +346,15 @@ export class StreamHub {
     return Buffer.from(`id: ${this.o.ids.encode(r.position, now)}\nevent: ${r.source.event}\ndata: ${r.data}\n\n`);
   }
 
-  private register(sub: Subscriber): void {
-    this.subs.add(sub);
-    const [map, key] = this.filedUnder(sub);
-    let set = map.get(key);
-    if (set === undefined) map.set(key, (set = new Set()));
-    set.add(sub);
-  }
-
   private unregister(sub: Subscriber): void {
-    if (!this.subs.delete(sub)) return;
+    if (!this.subs.remove(sub)) return;
     if (sub.wasReset) this.stats.resets++;
-    const [map, key] = this.filedUnder(sub);
-    const set = map.get(key);
-    set?.delete(sub);
-    if (set?.size === 0) map.delete(key);
-    if (this.subs.size === 0 && !this.closed && this.linger === null) {
+    if (this.subs.all.size === 0 && !this.closed && this.linger === null) {
       this.linger = setTimeout(() => {
         this.linger = null;
-        if (this.subs.size === 0) void this.stop();
+        if (this.subs.all.size === 0) void this.stop();
       }, this.o.lingerMs);
       this.linger.unref();
     }
   }
-
-  /** The map and key a subscriber is filed under: its agent, or its tenant for `agent:*`. */
-  private filedUnder(sub: Subscriber): [Map<string, Set<Subscriber>>, string] {
-    if (sub.topic.kind === 'agent') return [this.byAgent, sub.topic.agentId];
-    return [this.byTenant, sub.reader.kind === 'tenant' ? sub.reader.tenantId : ''];
-  }
-}
-
-function rowFilter(sub: Subscriber): RowFilter {
-  if (sub.topic.kind === 'agent') {
-    return { agentId: sub.topic.agentId, tenantId: sub.reader.kind === 'tenant' ? sub.reader.tenantId : null };
-  }
-  return { tenantId: sub.reader.kind === 'tenant' ? sub.reader.tenantId : '' };
 }
