@@ -38,7 +38,6 @@ export type ClickhouseFailure = 'retry' | 'schema' | 'permanent' | 'suspect';
 const PERMANENT_CODES = new Set([
   '6', // CANNOT_PARSE_TEXT
   '8', // THERE_IS_NO_COLUMN
-  '16', // NO_SUCH_COLUMN_IN_TABLE
   '26', // CANNOT_PARSE_QUOTED_STRING
   '27', // CANNOT_PARSE_INPUT_ASSERTION_FAILED
   '38', // CANNOT_PARSE_DATE
@@ -79,7 +78,17 @@ const TRANSIENT_CODES = new Set([
   '516', // AUTHENTICATION_FAILED
   '999', // KEEPER_EXCEPTION
 ]);
-const SCHEMA_CODES = new Set(['60', '81']); // UNKNOWN_TABLE, UNKNOWN_DATABASE
+const SCHEMA_CODES = new Set([
+  '16', // NO_SUCH_COLUMN_IN_TABLE
+  '60', // UNKNOWN_TABLE
+  '81', // UNKNOWN_DATABASE
+]);
+/**
+ * A table without a column the rows carry (recreated from an older schema, say) refuses them
+ * as INCORRECT_DATA with this message: the table's fault, not the rows'. Both 18.16 and
+ * current releases word it so.
+ */
+const UNKNOWN_FIELD = /Unknown field found while parsing JSONEachRow format/;
 
 /**
  * The one place that decides what a ClickHouse failure means. No server code (the network,
@@ -90,7 +99,7 @@ const SCHEMA_CODES = new Set(['60', '81']); // UNKNOWN_TABLE, UNKNOWN_DATABASE
 export function classifyClickhouseError(err: unknown): ClickhouseFailure {
   const code = serverErrorCode(err);
   if (code === null || TRANSIENT_CODES.has(code)) return 'retry';
-  if (SCHEMA_CODES.has(code)) return 'schema';
+  if (SCHEMA_CODES.has(code) || (code === '117' && UNKNOWN_FIELD.test((err as Error).message))) return 'schema';
   if (PERMANENT_CODES.has(code)) return 'permanent';
   return 'suspect';
 }
@@ -106,6 +115,15 @@ export function serverErrorCode(err: unknown): string | null {
   const m = /^Code: (\d+)[.,]/.exec(err.message);
   return m === null ? null : (m[1] as string);
 }
+
+/**
+ * Every insert's settings. Current releases skip a field the table has no column for by
+ * default (26.x does; 18.16 refuses it): a table recreated from an older schema would silently
+ * lose those figures. Refused instead, the rows stay in the outbox while the columns are added.
+ */
+export const INSERT_SETTINGS = { input_format_skip_unknown_fields: 0 } as const;
+/** A Distributed table otherwise queues the rows on this node and sends them to the shards later: the outbox may delete its rows only once the shards hold them. */
+const CLUSTER_INSERT_SETTINGS = { insert_distributed_sync: 1 } as const;
 
 /** The client's own logger writes plain text to the console; every failure reaches us as an error and is logged (through pino, once per outage) by the writer. */
 const QUIET = { level: ClickHouseLogLevel.OFF };
@@ -233,9 +251,7 @@ export class ClickhouseRollupSink {
         table,
         values: rows as unknown[],
         format: 'JSONEachRow',
-        // A Distributed table otherwise queues the rows on this node and sends them to the
-        // shards later: the outbox may delete its rows only once the shards hold them.
-        ...(this.layout.cluster === null ? {} : { clickhouse_settings: { insert_distributed_sync: 1 } }),
+        clickhouse_settings: this.layout.cluster === null ? INSERT_SETTINGS : { ...INSERT_SETTINGS, ...CLUSTER_INSERT_SETTINGS },
       });
       return { ok: true };
     } catch (err) {

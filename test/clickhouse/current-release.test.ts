@@ -17,7 +17,7 @@ import { agentGroup, gatewayGroup, latencySample, minuteAgo, silentLogger } from
 import { statusSums, withStatusClasses } from '../rollups/gateway-status-load.js';
 import { schemaStatements, serverFeatures, type ClickhouseLayout } from '../../src/rollups/clickhouse-ddl.js';
 import { rejectedRow } from '../../src/rollups/clickhouse-row-isolation.js';
-import { classifyClickhouseError, ClickhouseRollupSink, loadClickhouseDdl } from '../../src/rollups/clickhouse-sink.js';
+import { classifyClickhouseError, ClickhouseRollupSink, INSERT_SETTINGS, loadClickhouseDdl } from '../../src/rollups/clickhouse-sink.js';
 import { inTransaction } from '../../src/database/index.js';
 import { TallyFolder, writePendingTallies, type RollupGroup } from '../../src/rollups/index.js';
 import { comparable, dashboardQueries, documentedQueries } from './project-queries.js';
@@ -163,10 +163,12 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     expect(q(agents)).toEqual([{ status_2xx: '0', status_3xx: '0', status_4xx: '0', status_5xx: '0', payments_verified: '0' }]);
   });
 
-  it('classifies what a current release answers for refused rows as the rows\' fault', () => {
+  it('classifies what a current release answers for refused rows as the rows\' fault, and for a column the table lacks as the table\'s', () => {
+    // The settings of the sink's every insert, as an INSERT's SETTINGS clause.
+    const settings = Object.entries(INSERT_SETTINGS).map(([k, v]) => `${k} = ${v}`).join(', ');
     const refusal = (row: Row): ClickHouseError => {
       try {
-        session.query(`INSERT INTO ${DB}.rollup_minute FORMAT JSONEachRow\n${JSON.stringify(row)}`);
+        session.query(`INSERT INTO ${DB}.rollup_minute SETTINGS ${settings} FORMAT JSONEachRow\n${JSON.stringify(row)}`);
       } catch (err) {
         // chdb prefixes "Query failed: "; over HTTP the client parses the same "Code: N." into ClickHouseError.
         const message = (err as Error).message.replace(/^Query failed: /, '');
@@ -177,6 +179,12 @@ describe.skipIf(typeof chdb === 'string')(`current ClickHouse (chdb)${typeof chd
     expect(classifyClickhouseError(refusal({ ...rows[0], minute: 'not a minute' }))).toBe('permanent');
     expect(classifyClickhouseError(refusal({ ...rows[0], kind: 'robot' }))).toBe('permanent');
     expect(classifyClickhouseError(refusal({ ...rows[0], requests: 'many' }))).toBe('permanent');
+    // A table recreated from an older schema: the sink's settings make the release refuse the
+    // row (its default would take it and drop the field), and the refusal sends the sink to add the column.
+    const unknownColumn = { ...rows[0], row_id: 'cur-unknown-column', status_6xx: 1 };
+    expect(classifyClickhouseError(refusal(unknownColumn))).toBe('schema');
+    expect(() => session.query(`INSERT INTO ${DB}.rollup_minute FORMAT JSONEachRow\n${JSON.stringify(unknownColumn)}`)).not.toThrow();
+    session.query(`ALTER TABLE ${DB}.rollup_minute DELETE WHERE row_id = 'cur-unknown-column' SETTINGS mutations_sync = 1`);
   });
 
   it('answers every dashboard query and documented example as 18.16 does, in both DDL forms', async () => {

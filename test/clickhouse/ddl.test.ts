@@ -123,7 +123,11 @@ describe('classifyClickhouseError', () => {
 
   it('blames the rows for parse and type errors, and the table for a missing one', () => {
     for (const code of ['6', '27', '41', '53', '691']) expect(classifyClickhouseError(server(code)), code).toBe('permanent');
-    for (const code of ['60', '81']) expect(classifyClickhouseError(server(code)), code).toBe('schema');
+    for (const code of ['16', '60', '81']) expect(classifyClickhouseError(server(code)), code).toBe('schema');
+    // INCORRECT_DATA is the rows' fault, except for a field the table has no column for.
+    expect(classifyClickhouseError(new ClickHouseError({ message: 'Code: 117. DB::Exception: Cannot parse JSON object here', code: '117' }))).toBe('permanent');
+    expect(classifyClickhouseError(new ClickHouseError({ message: 'Code: 117. DB::Exception: Unknown field found while parsing JSONEachRow format: status_2xx: (at row 1)', code: '117' }))).toBe('schema');
+    expect(classifyClickhouseError(new Error('Code: 117, e.displayText() = DB::Exception: Unknown field found while parsing JSONEachRow format: status_2xx, e.what() = DB::Exception'))).toBe('schema');
   });
 
   it('retries the network, overload, a shard down and credentials, which no row causes', () => {

@@ -319,6 +319,25 @@ describe('ClickHouse rollups', () => {
     expect(s.sender?.stats().failures).toBeGreaterThanOrEqual(1);
   });
 
+  it('adds back columns a table recreated without them lacks, under a running receiver, and parks no row', async () => {
+    const s = rollups();
+    await s.commit([agentGroup('t16-agent', 'v', minuteAgo(1), [1])]);
+    await s.flush();
+    // An operator recreates the table from an older schema: without schema/clickhouse/003's columns.
+    await ch.client.command({ query: 'DROP TABLE rollup_minute' });
+    const layout = { database: ch.database, cluster: null, replicated: false, retentionDays: 0 };
+    for (const st of schemaStatements(await loadClickhouseDdl(), layout, serverFeatures('18.16.1'))) {
+      if (st.lacking === null && st.sql.includes('rollup_minute ')) await ch.client.command({ query: st.sql });
+    }
+    const gateway = withStatusClasses(gatewayGroup('tenant-1', 't16-gw', 'v', minuteAgo(1), [4, 5], 0), 3);
+    await s.commit([gateway]);
+    await s.flush(); // refused for its unknown columns: the columns are added again, then the rows sent
+    expect(await eventually(async () => (await outboxRows()) === 0, 10_000)).toBe(true);
+    const [row] = await chRows<StatusTotals>(`SELECT ${statusSums('clickhouse')} FROM rollup_minute FINAL WHERE entity_id = 't16-gw'`);
+    expect(row).toEqual({ status_2xx: String(gateway.status2xx), status_3xx: String(gateway.status3xx), status_4xx: String(gateway.status4xx), status_5xx: String(gateway.status5xx), payments_verified: String(gateway.paymentsVerified) });
+    expect(await chRows(`SELECT error FROM rollup_minute_rejected WHERE position(row_json, 't16-') > 0`)).toEqual([]);
+  });
+
   it('writes each gateway\'s status classes and verified payments, equal to gateway_stats_minute / _hourly / _daily; agents 0', async () => {
     const s = rollups();
     const groups: RollupGroup[] = [];
