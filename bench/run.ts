@@ -264,7 +264,7 @@ async function run(opts: BenchOptions): Promise<number> {
       if (s !== null) {
         rec.scenarios.stream = s;
         ctx.say(
-          `  receiver ingest with ${s.receiverIngest.subscribers} subscribers ÷ without: ×${s.receiverIngest.ratio.toFixed(3)}; raw COPY with ÷ without: ×${s.ingest.ratio.toFixed(3)}; ` +
+          `  receiver ingest with ${s.receiverIngest.subscribers} subscribers ÷ without: ×${s.receiverIngest.ratio.toFixed(3)} (watching nothing stored: ×${s.receiverIngest.quietRatio.toFixed(3)}); raw COPY with ÷ without: ×${s.ingest.ratio.toFixed(3)}; ` +
             `committed → delivered p50 ${s.latency.p50Ms.toFixed(1)} ms, p99 ${s.latency.p99Ms.toFixed(1)} ms (${s.latency.subscribers} subscribers, ${s.latency.eventsPerSecond.toFixed(0)} events/s)`,
         );
       }

@@ -9,8 +9,9 @@
  * endpoint is also asked one request at a time first: its service time without queueing, and
  * the CPU the read code itself spends per call. Then ingest (signed batches of 100 events,
  * read-ingest.ts): its maximum alone, each endpoint again at `rate` while ingest runs at half
- * that maximum, ingest's maximum while every endpoint in turn is asked at `rate`, and its
- * maximum alone once more (the mean of both runs alone is the reference: the tables grow).
+ * that maximum, then ingest's maximum while every endpoint in turn is asked at `rate` (and,
+ * as its ceilings, while only /healthz and only the cheapest endpoint are), each between two
+ * runs alone whose mean is its reference (the tables grow, the machine's speed drifts).
  *
  * Size: BENCH_READ_AGENTS and BENCH_READ_INTERACTIONS (default 10,000 and 10,000,000; with
  * --quick 1,000 and 1,000,000: the same interactions per agent, so each read touches as many
@@ -59,14 +60,25 @@ export interface ReadEndpointResult {
   cpuUnderIngest: CpuSplit;
 }
 
-/** Ingest's maximum alone (before and after the reads) and under `rate` reads/s of every endpoint in turn. */
-export interface IngestUnderReads {
+/** Ingest's maximum under `rate` requests/s of one load, between a run alone before it and one after. */
+export interface IngestUnderLoad {
+  /** Every endpoint in turn (the goal's load), or one kind of request alone (its ceilings). */
+  name: string;
   aloneBefore: IngestRun;
   underReads: IngestRun;
   aloneAfter: IngestRun;
-  /** The reads asked meanwhile. */
+  /** The requests asked meanwhile. */
   reads: Percentiles;
   /** underReads ÷ the mean of the two runs alone. */
+  ratio: number;
+  /** Where the CPU went under load (cores). */
+  cpu: CpuSplit;
+}
+
+/** The goal's load first, then its ceilings: GET /healthz alone, the cheapest endpoint alone. */
+export interface IngestUnderReads {
+  loads: IngestUnderLoad[];
+  /** The goal figure: loads[0].ratio. */
   ratio: number;
 }
 
@@ -79,6 +91,8 @@ export interface ReadScenario {
   endpoints: ReadEndpointResult[];
   /** GET /healthz on the same server: HTTP alone. */
   httpFloor: Percentiles;
+  /** The same while ingest runs at half its maximum: the floor of every endpoint's figure under ingest. */
+  httpFloorUnderIngest: Percentiles;
   /** SELECT 1 from this process: the round trip to PostgreSQL. */
   select1: Percentiles;
   ingest: IngestUnderReads;
@@ -245,9 +259,15 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
 
     const ingest = new ReadScenarioIngest(ctx);
     ctx.progress.phase('read: ingest alone');
-    const aloneBefore = await ingest.max('alone', seconds)();
-    const half = aloneBefore.eventsPerS / 2;
-    ctx.say(`  ingest alone: ${fmtIngest(aloneBefore)}; reads again at ${rate}/s with ingest at half that (${Math.round(half)} events/s)`);
+    const first = await ingest.max('alone', seconds)();
+    const half = first.eventsPerS / 2;
+    ctx.say(`  ingest alone: ${fmtIngest(first)}; reads again at ${rate}/s with ingest at half that (${Math.round(half)} events/s)`);
+    // The floor first: HTTP alone under the same ingest.
+    ctx.progress.phase('read: /healthz under ingest');
+    const floorPaced = ingest.paced('at half', seconds, half);
+    await ctx.pg.checkpoint();
+    const [httpFloorUnderIngest, floorMeanwhile] = await Promise.all([openLoop(rate, seconds, () => get('/healthz')), floorPaced()]);
+    ctx.say(`  GET /healthz at ${rate}/s under ingest: ${fmt(httpFloorUnderIngest)}; ingest meanwhile ${fmtIngest(floorMeanwhile)}`);
     for (const [i, c] of cases.entries()) {
       ctx.progress.phase(`read: ${c.name} under ingest`);
       const paced = ingest.paced('at half', seconds, half);
@@ -264,20 +284,38 @@ export async function runReadScenario(ctx: BenchContext): Promise<ReadScenario> 
           `PostgreSQL ${cores(cpuUnderIngest.postgres)}, load generator ${cores(cpuUnderIngest.client)}, others ${cores(cpuUnderIngest.other)}`,
       );
     }
-    ctx.progress.phase('read: ingest under reads');
-    const max = ingest.max('under reads', seconds);
-    const [underReads, reads] = await Promise.all([
-      max(),
-      openLoop(rate, seconds, (j) => (cases[j % cases.length] as (typeof cases)[number]).http(agent(j + 13))),
-    ]);
-    ctx.progress.phase('read: ingest alone again');
-    const aloneAfter = await ingest.max('alone again', seconds)();
-    const ratio = Math.round((underReads.eventsPerS / ((aloneBefore.eventsPerS + aloneAfter.eventsPerS) / 2)) * 1000) / 1000;
-    ctx.say(
-      `  ingest maximum under ${rate} reads/s (every endpoint in turn: ${fmt(reads)}): ${fmtIngest(underReads)}; alone again ${fmtIngest(aloneAfter)}; ` +
-        `under reads ÷ alone ${ratio} (goal ≥ 0.90); load average ${loadavg().map((v) => v.toFixed(1)).join(' ')}`,
-    );
-    return { size, buildSeconds, rate, seconds, goalP99Ms: GOAL_P99_MS, endpoints, httpFloor, select1, ingest: { aloneBefore, underReads, aloneAfter, reads, ratio } };
+    // Ingest's maximum under `rate` requests/s of every endpoint in turn (the goal), then of two
+    // lighter loads as its ceilings: GET /healthz (HTTP alone, no PostgreSQL) and the cheapest
+    // endpoint alone; what they cost ingest, any read of their kind costs it on this machine.
+    // Each run under load sits between two runs alone and is compared with their mean: ingest's
+    // maximum drifts as the tables grow and as other work on the machine comes and goes.
+    const cheapest = cases[cases.length - 1] as (typeof cases)[number];
+    const loadKinds: { name: string; once: (j: number) => Promise<Outcome> }[] = [
+      { name: 'every endpoint in turn', once: (j) => (cases[j % cases.length] as (typeof cases)[number]).http(agent(j + 13)) },
+      { name: 'GET /healthz alone', once: () => get('/healthz') },
+      { name: `${cheapest.name} alone`, once: (j) => cheapest.http(agent(j + 17)) },
+    ];
+    ctx.progress.phase('read: ingest alone');
+    let before = await ingest.max('alone', seconds)();
+    const loads: IngestUnderLoad[] = [];
+    for (const kind of loadKinds) {
+      ctx.progress.phase(`read: ingest under ${kind.name}`);
+      const cpu = new CpuMeter(ctx.receiver.pid, ctx.pg.postmasterPid, ctx.cores);
+      cpu.start();
+      const [underReads, reads] = await Promise.all([ingest.max(`under ${kind.name}`, seconds)(), openLoop(rate, seconds, kind.once)]);
+      const used = cpu.stop();
+      ctx.progress.phase('read: ingest alone');
+      const after = await ingest.max('alone', seconds)();
+      const ratio = Math.round((underReads.eventsPerS / ((before.eventsPerS + after.eventsPerS) / 2)) * 1000) / 1000;
+      loads.push({ name: kind.name, aloneBefore: before, underReads, aloneAfter: after, reads, ratio, cpu: used });
+      ctx.say(
+        `  ingest maximum under ${rate}/s of ${kind.name} (${fmt(reads)}): ${fmtIngest(underReads)}; alone before ${fmtIngest(before)}, after ${fmtIngest(after)}; ` +
+          `÷ alone ${ratio}${loads.length === 1 ? ' (goal ≥ 0.90)' : ' (a ceiling)'}; CPU (cores of ${ctx.cores}): receiver ${cores(used.serverMain + used.serverOtherThreads)}, ` +
+          `PostgreSQL ${cores(used.postgres)}, load generator ${cores(used.client)}, others ${cores(used.other)}`,
+      );
+      before = after;
+    }
+    return { size, buildSeconds, rate, seconds, goalP99Ms: GOAL_P99_MS, endpoints, httpFloor, httpFloorUnderIngest, select1, ingest: { loads, ratio: (loads[0] as IngestUnderLoad).ratio } };
   } finally {
     await pool.end();
   }

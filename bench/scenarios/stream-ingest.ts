@@ -11,6 +11,11 @@
  * tenant of its own with one of the load's agents, so every stored event is sent to exactly
  * one subscriber. The subscribers read in a child process (stream-subscribers.ts) whose CPU
  * is reported apart.
+ *
+ * Between the two, the same number of subscribers is held open on tenants that have no agent:
+ * capture is on and the log is read back, but no event is theirs. What that costs ingest is
+ * the stream's price before any delivery (capture, reading the log, filtering it), so its
+ * ratio bounds what any way of delivering can reach in this design.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -50,6 +55,8 @@ export interface StreamIngestOptions {
 
 export interface StreamIngestHold {
   subscribers: number;
+  /** Whether the subscribers watch the load's agents (every event delivered) or tenants without agents (none). */
+  watching: 'stored' | 'nothing';
   connections: number;
   /** Events acknowledged per second, but no more than reached PostgreSQL per second. */
   eventsPerS: number;
@@ -77,6 +84,8 @@ export interface StreamIngestResult {
   holds: StreamIngestHold[];
   /** Median over rounds of (best hold with subscribers ÷ best hold without). */
   ratio: number;
+  /** The same with the subscribers watching tenants without agents: capture and reading, no delivery. */
+  quietRatio: number;
   loadAvg: { start: number[]; end: number[] };
 }
 
@@ -106,9 +115,11 @@ export async function runStreamIngest(ctx: BenchContext, o: StreamIngestOptions)
   await migrate(ctx.reg, ctx.paths, url);
   const agents = new AgentSet(o.subscribers);
   const keys: string[] = [];
+  const quietKeys: string[] = [];
   await withClient(url, async (c) => {
     for (let t = 0; t < o.subscribers; t++) {
       keys.push((await createApiKey(c, { tenantId: `t${t}`, name: 'stream bench', test: true, scopes: ['read'] })).key);
+      quietKeys.push((await createApiKey(c, { tenantId: `quiet${t}`, name: 'stream bench, no agent', test: true, scopes: ['read'] })).key);
     }
     const ids = agents.ids();
     await c.query(
@@ -151,7 +162,7 @@ export async function runStreamIngest(ctx: BenchContext, o: StreamIngestOptions)
     const c = connections;
     const holds = new Presigner(live, BATCH, rate, 40_000);
     const results: StreamIngestHold[] = [];
-    const hold = async (subs: Subscribers | null, c: number): Promise<StreamIngestHold> => {
+    const hold = async (subs: Subscribers | null, watching: StreamIngestHold['watching'], c: number): Promise<StreamIngestHold> => {
       const n = subs === null ? 0 : o.subscribers;
       const read0 = subs?.events() ?? 0;
       const resets0 = subs?.resets() ?? 0;
@@ -173,12 +184,13 @@ export async function runStreamIngest(ctx: BenchContext, o: StreamIngestOptions)
       const logReadsPerS = ((await logReads()) - reads0) / h.load.wallS;
       const stored = h.storedDuringHold?.rows ?? 0;
       let catchUpS: number | null = null;
-      if (subs !== null) {
+      if (subs !== null && watching === 'stored') {
         const t0 = performance.now();
         if (await waitFor(() => subs.events() - read0 >= stored, 60_000)) catchUpS = (performance.now() - t0) / 1000;
       }
       const result: StreamIngestHold = {
         subscribers: n,
+        watching,
         connections: c,
         eventsPerS: h.sustainedPerS,
         errors: h.load.errors,
@@ -192,30 +204,39 @@ export async function runStreamIngest(ctx: BenchContext, o: StreamIngestOptions)
       };
       results.push(result);
       const x = h.cpu;
+      const who = subs === null ? '' : watching === 'stored' ? ' (watching every stored event)' : ' (watching nothing stored)';
       ctx.say(
-        `  ingest with ${n} subscribers c=${c}: ${fmtInt(h.sustainedPerS)} ev/s, errors ${h.load.errors}; cores: receiver main ${x.serverMain.toFixed(2)}, other threads ${x.serverOtherThreads.toFixed(2)}, ` +
+        `  ingest with ${n} subscribers${who} c=${c}: ${fmtInt(h.sustainedPerS)} ev/s, errors ${h.load.errors}; cores: receiver main ${x.serverMain.toFixed(2)}, other threads ${x.serverOtherThreads.toFixed(2)}, ` +
           `PostgreSQL ${x.postgres.toFixed(2)}, load generator ${x.client.toFixed(2)}, subscribers ${subscriberCores.toFixed(2)}, other ${x.other.toFixed(2)}` +
-          (subs === null ? '' : `; ${fmtInt(logReadsPerS)} log reads/s; ${fmtInt(stored)} stored, ${fmtInt((subs.events() ?? 0) - read0)} read${catchUpS === null ? ' (not caught up in 60 s)' : ` (caught up ${catchUpS.toFixed(1)} s after)`}`),
+          (subs === null ? '' : `; ${fmtInt(logReadsPerS)} log reads/s; ${fmtInt(stored)} stored, ${fmtInt(result.read)} read`) +
+          (watching === 'stored' && subs !== null ? (catchUpS === null ? ' (not caught up in 60 s)' : ` (caught up ${catchUpS.toFixed(1)} s after)`) : ''),
       );
       return result;
     };
-    const best = async (subs: Subscribers | null): Promise<number> => Math.max((await hold(subs, c)).eventsPerS, (await hold(subs, 2 * c)).eventsPerS);
-    const ratios: number[] = [];
-
-    for (let round = 0; round < o.rounds; round++) {
-      if (!(await waitFor(async () => (await captureState()) === 'off', 60_000))) throw new Error('stream ingest: capture did not go off');
-      const idle = await best(null);
+    const best = async (subs: Subscribers | null, watching: StreamIngestHold['watching']): Promise<number> =>
+      Math.max((await hold(subs, watching, c)).eventsPerS, (await hold(subs, watching, 2 * c)).eventsPerS);
+    /** Best hold with `streamKeys`' subscribers open ÷ `idle`. */
+    const withSubscribers = async (streamKeys: readonly string[], watching: StreamIngestHold['watching'], idle: number): Promise<number> => {
       const subs = startSubscribers(
         port,
-        keys.map((key) => ({ path: `${EVENTS_PATH}?topic=agent:*`, key })),
+        streamKeys.map((key) => ({ path: `${EVENTS_PATH}?topic=agent:*`, key })),
         false,
       );
       try {
         if (!(await waitFor(() => subs.opened() >= o.subscribers, 120_000))) throw new Error('stream ingest: subscribers did not open');
-        ratios.push((await best(subs)) / idle);
+        return (await best(subs, watching)) / idle;
       } finally {
         await subs.stop();
       }
+    };
+    const ratios: number[] = [];
+    const quietRatios: number[] = [];
+
+    for (let round = 0; round < o.rounds; round++) {
+      if (!(await waitFor(async () => (await captureState()) === 'off', 60_000))) throw new Error('stream ingest: capture did not go off');
+      const idle = await best(null, 'nothing');
+      quietRatios.push(await withSubscribers(quietKeys, 'nothing', idle));
+      ratios.push(await withSubscribers(keys, 'stored', idle));
     }
     return {
       subscribers: o.subscribers,
@@ -225,6 +246,7 @@ export async function runStreamIngest(ctx: BenchContext, o: StreamIngestOptions)
       ramp,
       holds: results,
       ratio: median(ratios),
+      quietRatio: median(quietRatios),
       loadAvg: { start: loadStart, end: loadavg() },
     };
   } finally {
