@@ -28,6 +28,13 @@ export interface LiveRead {
  * read `time::text`, far cheaper than to_char), for the rest of the read's transaction.
  */
 export const READ_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL TimeZone = 'UTC';";
+/**
+ * The live read's: one generic plan of its prepared statements serves every read (a custom
+ * plan would be made anew each time). A generic plan knows nothing of how many rows a read
+ * brings and guessed few; it then sorted them all by agent to merge them with the agents.
+ * Each row's agent is looked up by its key instead, whatever the read's size.
+ */
+export const LIVE_READ_SETTINGS = `${READ_SETTINGS} SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off;`;
 
 /** A row as the live read returns it (rowMode 'array'): source, xid, ordinal, tenant, agent_id, then the source's columns. */
 type LiveRow = [string, string, string, string | null, string, ...(string | null)[]];
@@ -45,18 +52,18 @@ export interface Wanted {
 }
 
 /**
- * One source's rows of the transactions in [from, before) whose agent or tenant is wanted,
+ * One source's rows of the transactions in [$1, $2) whose agent or tenant is wanted,
  * each with its ordinal among all of its transaction's rows (so an event's id is the same
  * whoever reads it). The bounds on stream_xid are what lets PostgreSQL use the partial index
  * of schema 013 (a comparison is never true for NULL, so it implies `stream_xid IS NOT NULL`).
  * The row's values are made text only for the rows returned.
  */
-export function liveSourceSql(s: StreamSource, from: bigint | string, before: string, wanted: string): string {
+export function liveSourceSql(s: StreamSource, wanted: string): string {
   return `SELECT '${s.number}' AS source, r.stream_xid::text AS xid, r.ord::text, r.tenant, r.agent_id, ${s.columns}
       FROM (
         SELECT r.*, ${s.tenant ?? 'a.tenant_id'} AS tenant, row_number() OVER (PARTITION BY r.stream_xid ORDER BY ${s.keyOrder}) - 1 AS ord
         FROM ${s.table} r LEFT JOIN agents a ON a.pubkey = r.agent_id
-        WHERE r.stream_xid >= ${from} AND r.stream_xid < ${before}
+        WHERE r.stream_xid >= $1 AND r.stream_xid < $2
       ) r
       WHERE ${wanted}`;
 }
@@ -82,24 +89,67 @@ export function rangeSourceSql(s: StreamSource, where: string): string {
        ORDER BY s.xid::bigint, s.ord::int`;
 }
 
+/** The live read's statements prepared on one connection, for one wanted set and list of sources. */
+interface PreparedLiveRead {
+  wanted: Wanted;
+  sources: readonly StreamSource[];
+  names: string[];
+}
+
+/**
+ * Per connection (pg reuses a Client object for one connection): the statements prepared
+ * for the live read. A wanted set changes when someone subscribes to a new agent or tenant,
+ * while a receiver reads the log many times a second: parsing and planning each source's
+ * statement with its list of wanted ids cost PostgreSQL about 2 ms per source and read with
+ * 1000 ids, most of what a read of a few hundred rows cost. Prepared once, a read only
+ * executes them.
+ */
+const preparedLiveReads = new WeakMap<pg.ClientBase, PreparedLiveRead>();
+/** Numbers the statements' names: never reused on a connection, whatever was left on it. */
+let preparedSeq = 0;
+
+/**
+ * The SQL that (re)prepares the live read's statements on `client` for `wanted` (empty when
+ * they are ready), and their names. Statements of an earlier wanted set are deallocated.
+ */
+function prepareLiveRead(client: pg.ClientBase, sources: readonly StreamSource[], wanted: Wanted): { sql: string; names: string[] } {
+  const ready = preparedLiveReads.get(client);
+  if (ready !== undefined && ready.wanted === wanted && sameSources(ready.sources, sources)) return { sql: '', names: ready.names };
+  const seq = ++preparedSeq;
+  const names = sources.map((s) => `stream_live_${seq}_${s.number}`);
+  const where = wantedSql(client, wanted);
+  let sql = ready === undefined ? '' : ready.names.map((n) => `DEALLOCATE ${n};`).join('');
+  sources.forEach((s, i) => (sql += `PREPARE ${names[i] as string}(bigint, bigint) AS ${liveSourceSql(s, where)};`));
+  // Known only once the batch has run: a failed one leaves the connection's state unknown.
+  preparedLiveReads.delete(client);
+  return { sql, names };
+}
+
+function sameSources(a: readonly StreamSource[], b: readonly StreamSource[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
 /**
  * Reads the wanted rows of transactions in [from, min(horizon, from + maxXids)), where
  * horizon is the xmin of the read's own snapshot: every transaction below it has ended, so
  * those rows are final and none can appear later. One round trip: the statements run in one
  * REPEATABLE READ transaction so the horizon and the rows come from the same snapshot.
- * `from` and the bound are bigints this module computed, never client input.
+ * `from` and the bound are bigints this module computed, never client input. The statements
+ * are prepared on the connection for this `wanted` (the same object: Subscriptions keeps one
+ * per set) and executed with a plan made once.
  */
 export async function readLive(client: pg.ClientBase, sources: readonly StreamSource[], from: bigint, maxXids: number, wanted: Wanted): Promise<LiveRead> {
   const horizonSql = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
   const cap = from + BigInt(maxXids);
+  const prepared = prepareLiveRead(client, sources, wanted);
   // The planner has no statistics for the newest transaction ids and may guess that a scan of
   // the whole table is cheaper than the index: it never is for the log's tail. Nor is a
   // parallel plan: starting workers for each read of a few thousand rows costs more than it saves.
-  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${READ_SETTINGS}
+  let sql = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${LIVE_READ_SETTINGS}
+    ${prepared.sql}
     SELECT '${SNAPSHOT_ROW}', ${horizonSql}::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS newest;`;
-  const where = wantedSql(client, wanted);
-  for (const s of sources) sql += `
-${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`, where)};`;
+  for (const name of prepared.names) sql += `
+EXECUTE ${name}(${from}, LEAST(${cap}, ${horizonSql}));`;
   sql += 'COMMIT;';
   const bySource = new Map(sources.map((s) => [String(s.number), s]));
   let snapshot: LiveRow | undefined;
@@ -113,6 +163,7 @@ ${liveSourceSql(s, from, `LEAST(${cap}, ${horizonSql})`, where)};`;
     const position = { xid: BigInt(r[1]), source: s.number, ordinal: Number(r[2]) };
     rows.push({ position, source: s, agentId: r[4], tenantId: r[3], data: flat(s.data(r[4], r.slice(LIVE_VALUES))) });
   });
+  preparedLiveReads.set(client, { wanted, sources, names: prepared.names });
   const horizon = BigInt((snapshot as LiveRow)[1]);
   rows.sort((a, b) => comparePositions(a.position, b.position));
   return { rows, next: horizon < cap ? horizon : cap, horizon, newest: BigInt((snapshot as LiveRow)[2]) };

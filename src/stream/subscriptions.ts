@@ -10,12 +10,17 @@ export class Subscriptions {
   readonly all = new Set<Subscriber>();
   private readonly byAgent = new Map<string, Set<Subscriber>>();
   private readonly byTenant = new Map<string, Set<Subscriber>>();
+  /** What wanted() answers until an agent or tenant is added or removed: the same object, which lets a reader reuse what it prepared for it. */
+  private wantedNow: Wanted | null = null;
 
   add(sub: Subscriber): void {
     this.all.add(sub);
     const [map, key] = this.filedUnder(sub);
     let set = map.get(key);
-    if (set === undefined) map.set(key, (set = new Set()));
+    if (set === undefined) {
+      map.set(key, (set = new Set()));
+      this.wantedNow = null;
+    }
     set.add(sub);
   }
 
@@ -25,13 +30,17 @@ export class Subscriptions {
     const [map, key] = this.filedUnder(sub);
     const set = map.get(key);
     set?.delete(sub);
-    if (set?.size === 0) map.delete(key);
+    if (set?.size === 0) {
+      map.delete(key);
+      this.wantedNow = null;
+    }
     return true;
   }
 
   /** The agents and tenants subscribed here: a live read returns only their rows. */
   wanted(): Wanted {
-    return { agents: [...this.byAgent.keys()], tenants: [...this.byTenant.keys()] };
+    this.wantedNow ??= { agents: [...this.byAgent.keys()], tenants: [...this.byTenant.keys()] };
+    return this.wantedNow;
   }
 
   /** Calls `to` for each subscriber that gets this row (at most once each). */

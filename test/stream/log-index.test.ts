@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureMonthlyPartitions } from '../../src/database/index.js';
-import { liveSourceSql, rangeSourceSql, READ_SETTINGS } from '../../src/stream/log-reader.js';
+import { LIVE_READ_SETTINGS, liveSourceSql, rangeSourceSql, READ_SETTINGS } from '../../src/stream/log-reader.js';
 import { INTERACTIONS, TELEMETRY } from '../../src/stream/stream-sources.js';
 import { streamDatabase, type StreamDatabase } from './support.js';
 
@@ -63,10 +63,23 @@ async function plan(sql: string, params: unknown[] = []): Promise<string> {
   }
 }
 
+/** The generic plan of a live read's statement, prepared and executed as readLive does. */
+async function livePlan(sql: string): Promise<string> {
+  const c = await d.pool.connect();
+  try {
+    await c.query(`BEGIN; ${LIVE_READ_SETTINGS} PREPARE plan_check(bigint, bigint) AS ${sql}`);
+    const { rows } = await c.query<{ 'QUERY PLAN': string }>('EXPLAIN EXECUTE plan_check(1000, LEAST(2000, pg_snapshot_xmin(pg_current_snapshot())::text::bigint))');
+    await c.query('ROLLBACK; DEALLOCATE plan_check');
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  } finally {
+    c.release();
+  }
+}
+
 it("the live read and the catch-up read find the log's rows through the partial indexes, never a sequential scan", async () => {
   for (const s of [INTERACTIONS, TELEMETRY]) {
     const wanted = "(r.agent_id = ANY(ARRAY['agent-x']::text[]) OR r.tenant = ANY(ARRAY['tenant-x']::text[]))";
-    const live = await plan(liveSourceSql(s, 1000n, 'LEAST(2000, pg_snapshot_xmin(pg_current_snapshot())::text::bigint)', wanted));
+    const live = await livePlan(liveSourceSql(s, wanted));
     expect(live).toMatch(new RegExp(`Bitmap Index Scan on ${s.table}_default_stream_xid_idx`));
     expect(live).not.toMatch(/Seq Scan on agent_(interactions|telemetry)/);
     const range = await plan(rangeSourceSql(s, 's.tenant = $3'), ['1000', '2000', 'tenant-x']);

@@ -1,7 +1,7 @@
 /**
  * A live read returns only the rows of the agents and tenants subscribed on its receiver,
  * and each with the id it would have had in a read of every row: ordinals count all of a
- * transaction's rows, wanted or not.
+ * transaction's rows, wanted or not. Its statements are prepared once per set of wanted ids.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readLive, type Wanted } from '../../src/stream/log-reader.js';
@@ -59,6 +59,35 @@ it('reads only wanted agents and tenants, with the ordinals of a read of every r
     const nobody = await readLive(c, [INTERACTIONS, TELEMETRY], from, 1_000_000, { agents: [], tenants: [] });
     expect(nobody.rows).toEqual([]);
     expect(nobody.next).toBeGreaterThan(all.at(-1)?.position.xid as bigint);
+  } finally {
+    c.release();
+  }
+});
+
+it('prepares its statements once per wanted set on a connection, and drops those of the set before', async () => {
+  const c = await d.pool.connect();
+  try {
+    const statements = async (): Promise<string[]> =>
+      (await c.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name LIKE 'stream\\_live\\_%' ORDER BY name")).rows.map((r) => r.name);
+    const from = BigInt((await c.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]?.x as string);
+    const first: Wanted = { agents: [a1], tenants: [] };
+    await readLive(c, [INTERACTIONS, TELEMETRY], from, 10, first);
+    const prepared = await statements();
+    expect(prepared).toHaveLength(2);
+    await readLive(c, [INTERACTIONS, TELEMETRY], from, 10, first);
+    expect(await statements()).toEqual(prepared);
+
+    // Another set (a new object): new statements in place of the old.
+    await c.query(`INSERT INTO agent_telemetry (time, agent_id, low_balance_warnings, stream_xid) VALUES (now(), $1, 0, txid_current())`, [a2]);
+    let rows: Awaited<ReturnType<typeof readLive>>['rows'] = [];
+    for (let i = 0; rows.length === 0 && i < 100; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      rows = (await readLive(c, [INTERACTIONS, TELEMETRY], from, 1_000_000, { agents: [], tenants: ['tenant-w'] })).rows;
+    }
+    expect(rows.map((r) => r.agentId)).toEqual([a2]);
+    const now = await statements();
+    expect(now).toHaveLength(2);
+    expect(now.filter((n) => prepared.includes(n))).toEqual([]);
   } finally {
     c.release();
   }
