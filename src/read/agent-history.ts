@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { accessSql, type AgentAccess } from './agent-access.js';
 import { decodeCursor, encodeCursor, INT64_TEXT, MICROS_TIME } from './cursor.js';
+import { queryWithGenericPlan } from './prepared.js';
 import { ReadError } from './read-errors.js';
 import { apiTime, utcMicros } from './times.js';
 import type { RequestedWindow } from './window.js';
@@ -44,13 +45,23 @@ export async function agentHistory(
     });
     where.push(sql(refs.join(',')));
   };
+  /** Which filters the statement has: its name. */
+  const filters: string[] = [];
   if (f.window !== null) {
+    filters.push('w');
     add((p) => `time >= ${p}::timestamptz`, new Date(f.window.fromMs).toISOString());
     add((p) => `time < ${p}::timestamptz`, new Date(f.window.toMs).toISOString());
   }
-  if (f.vendorId !== undefined) add((p) => `vendor_id = ${p}`, f.vendorId);
-  if (f.success !== undefined) add((p) => `success = ${p}`, f.success);
+  if (f.vendorId !== undefined) {
+    filters.push('v');
+    add((p) => `vendor_id = ${p}`, f.vendorId);
+  }
+  if (f.success !== undefined) {
+    filters.push('s');
+    add((p) => `success = ${p}`, f.success);
+  }
   if (f.cursor !== undefined) {
+    filters.push('c');
     const c = parseHistoryCursor(f.cursor);
     if (c instanceof ReadError) return c;
     params.push(c[0], c[1]);
@@ -59,15 +70,18 @@ export async function agentHistory(
   // One statement: the access check ($2) and the page, as the metrics' (agent-metrics.ts); a
   // page without rows is one row of nulls. ORDER BY names the table's columns: a bare
   // `nonce` would be the text column of the output.
-  const { rows } = await pool.query<Omit<HistoryRow, 'time'> & { t: string | null }>(
-    `WITH head AS (SELECT 1 WHERE ${accessSql('$1', '$2')})
+  params.push(f.limit + 1);
+  const { rows } = await queryWithGenericPlan<Omit<HistoryRow, 'time'> & { t: string | null }>(pool, {
+    // One statement per combination of filters, each prepared once per connection.
+    name: `read-history-${filters.join('')}`,
+    text: `WITH head AS (SELECT 1 WHERE ${accessSql('$1', '$2')})
      SELECT h.* FROM head LEFT JOIN LATERAL (
        SELECT ${utcMicros('time')} AS t, vendor_id, nonce::text AS nonce, amount_atomic::text AS amount_atomic, token_mint,
               request_url, request_method, success, latency_ms, error_type, error_message, signature
        FROM agent_interactions i WHERE ${where.join(' AND ')}
-       ORDER BY i.time DESC, i.nonce DESC LIMIT ${f.limit + 1}) h ON true`,
-    params,
-  );
+       ORDER BY i.time DESC, i.nonce DESC LIMIT $${params.length}) h ON true`,
+    values: params,
+  });
   if (rows.length === 0) return null;
   const found = rows.filter((r): r is typeof r & { t: string } => r.t !== null);
   const page = found.slice(0, f.limit);

@@ -4,7 +4,7 @@ import { chartWindow } from './bucket-chart.js';
 import { bucketTalliesSql, spendSinceSql, tallyParams, talliesByKey, type TallyRow } from './rollup-tallies.js';
 import { COMPLETE_THROUGH_SQL } from './snapshot.js';
 import { apiTime, isoMs, utcMicros } from './times.js';
-import { statementPerUnit } from './prepared.js';
+import { queryWithGenericPlan, statementPerUnit } from './prepared.js';
 import { bucketWindow, type RequestedWindow } from './window.js';
 import type { AgentMetrics, BalanceSnapshot } from '../protocol/index.js';
 
@@ -33,7 +33,8 @@ export async function agentMetrics(pool: pg.Pool, access: AgentAccess, requested
   const { agentId } = access;
   const w = bucketWindow(requested);
   const burnFromMs = Math.floor(nowMs / HOUR_MS) * HOUR_MS - BURN_HOURS * HOUR_MS;
-  const { rows } = await pool.query<MetricsRow>(
+  const { rows } = await queryWithGenericPlan<MetricsRow>(
+    pool,
     metricsStatement(w.unit, [...tallyParams({ kind: 'agent', agentId }, w), access.tenantId, new Date(burnFromMs).toISOString()]),
   );
   const head = rows[0];

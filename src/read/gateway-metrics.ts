@@ -4,7 +4,7 @@ import { statusClassesByBucket, statusClassesSql, type StatusClassRow, type Stat
 import { bucketTalliesSql, tallyParams, talliesByKey, type TallyRow } from './rollup-tallies.js';
 import { COMPLETE_THROUGH_SQL } from './snapshot.js';
 import { apiTime, isoMs } from './times.js';
-import { statementPerUnit } from './prepared.js';
+import { queryWithGenericPlan, statementPerUnit } from './prepared.js';
 import { bucketWindow, type RequestedWindow } from './window.js';
 import type { GatewayChartPoint, GatewayMetrics, StatusClasses } from '../protocol/index.js';
 
@@ -29,7 +29,7 @@ const gatewayStatement = statementPerUnit(
  */
 export async function gatewayMetrics(pool: pg.Pool, tenantId: string, gatewayId: string, requested: RequestedWindow): Promise<GatewayMetrics> {
   const w = bucketWindow(requested);
-  const { rows } = await pool.query<TallyRow & StatusClassRow & { t: string }>(gatewayStatement(w.unit, tallyParams({ kind: 'gateway', tenantId, gatewayId }, w)));
+  const { rows } = await queryWithGenericPlan<TallyRow & StatusClassRow & { t: string }>(pool, gatewayStatement(w.unit, tallyParams({ kind: 'gateway', tenantId, gatewayId }, w)));
   const read = { completeThrough: rows[0]?.t ?? '', buckets: talliesByKey(rows, Number), classes: statusClassesByBucket(rows) };
   const { chart_data, ...totals } = await chartWindow(read.buckets, w);
   const total: StatusClassTally = { s2xx: 0n, s3xx: 0n, s4xx: 0n, s5xx: 0n, verified: 0n };
