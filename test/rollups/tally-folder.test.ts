@@ -6,7 +6,7 @@
  * terminated) leaves its rows for the next round; stop() folds what is left.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '../helpers/clickhouse.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import type { RowGroup } from '../../src/codec/index.js';
@@ -34,8 +34,13 @@ beforeAll(async () => {
   pool.on('error', () => undefined);
 });
 
+// A test that failed or timed out must not leave its folders running: they would fold the
+// next tests' rows under them.
+afterEach(async () => {
+  await Promise.all(folders.splice(0).map((f) => f.stop()));
+});
+
 afterAll(async () => {
-  await Promise.all(folders.map((f) => f.stop()));
   await Promise.all(extraPools.map((p) => p.end()));
   await pool?.end();
   await db?.drop();
@@ -327,7 +332,7 @@ describe('TallyFolder', () => {
     expect(sa.rowsFolded).toBeGreaterThan(0);
     expect(sb.rowsFolded).toBeGreaterThan(0);
     await expectAllFolded('fb-', groups, false);
-  });
+  }, 90_000);
 
   it('a folder whose backend is terminated mid-round leaves its rows pending; the next round folds them once', async () => {
     const first = [agentGroup('fk-0', 'v1', D1, [5])];
