@@ -125,6 +125,23 @@ function prepareLiveRead(client: pg.ClientBase, sources: readonly StreamSource[]
   return { sql, names };
 }
 
+/**
+ * Hands a connection that served live reads back to its pool without the statements
+ * prepared on it (PostgreSQL keeps each for the session, with its plan: tens of KB with many
+ * watched ids). A connection that cannot drop them is closed instead.
+ */
+export async function releaseLiveReader(client: pg.PoolClient): Promise<void> {
+  const ready = preparedLiveReads.get(client);
+  preparedLiveReads.delete(client);
+  if (ready === undefined) return client.release();
+  try {
+    await client.query(ready.names.map((n) => `DEALLOCATE ${n};`).join(''));
+  } catch {
+    return client.release(true);
+  }
+  client.release();
+}
+
 function sameSources(a: readonly StreamSource[], b: readonly StreamSource[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
 }

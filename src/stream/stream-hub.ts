@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ThrottledLog, type Logger } from '../logger.js';
 import type { EventIdCodec } from './event-ids.js';
 import { startOf, type LogPosition } from './log-position.js';
-import { readHorizon, readLive, readOpeningSnapshot, readRange, summarizeNewRanges, type LogRow } from './log-reader.js';
+import { readHorizon, readLive, readOpeningSnapshot, readRange, releaseLiveReader, summarizeNewRanges, type LogRow } from './log-reader.js';
 import type { RowCapture } from './row-capture.js';
 import type { StreamSource } from './stream-sources.js';
 import type { Subscriber } from './subscriber.js';
@@ -275,10 +275,14 @@ export class StreamHub {
     this.next = null;
     await this.listener?.stop();
     // A read in flight keeps its connection until it ends; it sees `next` null and releases.
-    if (!this.reading) {
-      this.client?.release();
-      this.client = null;
-    }
+    if (!this.reading) await this.releaseClient();
+  }
+
+  /** Gives the live reads' connection back to the pool, without their prepared statements. */
+  private async releaseClient(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (client !== null) await releaseLiveReader(client);
   }
 
   private summarizeRanges(): void {
@@ -310,10 +314,7 @@ export class StreamHub {
     this.lastHorizonGap = read.newest > read.horizon ? Number(read.newest - read.horizon) : 0;
     if (this.next !== from) {
       // Stopped (or restarted) while reading: these rows belong to nobody now.
-      if (this.next === null) {
-        this.client.release();
-        this.client = null;
-      }
+      if (this.next === null) await this.releaseClient();
       return false;
     }
     this.fanOut(read.rows);

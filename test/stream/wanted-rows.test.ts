@@ -1,10 +1,12 @@
 /**
  * A live read returns only the rows of the agents and tenants subscribed on its receiver,
  * and each with the id it would have had in a read of every row: ordinals count all of a
- * transaction's rows, wanted or not. Its statements are prepared once per set of wanted ids.
+ * transaction's rows, wanted or not. Its statements are prepared once per set of wanted ids,
+ * and dropped when the stream gives its connection back to the pool.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { readLive, type Wanted } from '../../src/stream/log-reader.js';
+import { readLive, releaseLiveReader, type Wanted } from '../../src/stream/log-reader.js';
 import { INTERACTIONS, TELEMETRY } from '../../src/stream/stream-sources.js';
 import { createMigratedDatabase, type MigratedDatabase } from '../helpers/postgres.js';
 
@@ -90,5 +92,33 @@ it('prepares its statements once per wanted set on a connection, and drops those
     expect(now.filter((n) => prepared.includes(n))).toEqual([]);
   } finally {
     c.release();
+  }
+});
+
+it('gives its connection back to the pool without the statements prepared on it', async () => {
+  // One connection, so the client taken again is the same session.
+  const pool = new pg.Pool({ connectionString: d.db.url, max: 1 });
+  try {
+    const session = async (c: pg.PoolClient) =>
+      (await c.query<{ pid: number; n: number }>("SELECT pg_backend_pid() AS pid, count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'stream\\_live\\_%'")).rows[0];
+    const wanted: Wanted = { agents: [a1], tenants: [] };
+    const c = await pool.connect();
+    const from = BigInt((await c.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]?.x as string);
+    await readLive(c, [INTERACTIONS, TELEMETRY], from, 10, wanted);
+    const before = await session(c);
+    expect(before?.n).toBe(2);
+    await releaseLiveReader(c);
+
+    const again = await pool.connect();
+    try {
+      expect(await session(again)).toEqual({ pid: before?.pid, n: 0 });
+      // The same wanted set on that connection prepares anew: nothing remembers the dropped ones.
+      await readLive(again, [INTERACTIONS, TELEMETRY], from, 10, wanted);
+      expect((await session(again))?.n).toBe(2);
+    } finally {
+      again.release();
+    }
+  } finally {
+    await pool.end();
   }
 });
