@@ -27,7 +27,7 @@ import { findPrevious, readRecord, runId, saveRecord, SCHEMA_VERSION, type RunRe
 import { runMixScenario } from './scenarios/mix.js';
 import { runReadScenario } from './scenarios/read.js';
 import { runStreamScenario } from './scenarios/stream.js';
-import { runStreamIngest } from './scenarios/stream-ingest.js';
+import { microsText, runStreamIngest } from './scenarios/stream-ingest.js';
 import { runTargetScenario } from './scenarios/target.js';
 import { runThroughputScenario, type ThroughputKind } from './scenarios/throughput.js';
 import { remoteCommand } from './remote.js';
@@ -264,7 +264,8 @@ async function run(opts: BenchOptions): Promise<number> {
       if (s !== null) {
         rec.scenarios.stream = s;
         ctx.say(
-          `  receiver ingest with ${s.receiverIngest.subscribers} subscribers ÷ without: ×${s.receiverIngest.ratio.toFixed(3)} (watching nothing stored: ×${s.receiverIngest.quietRatio.toFixed(3)}); raw COPY with ÷ without: ×${s.ingest.ratio.toFixed(3)}; ` +
+          `  receiver ingest with ${s.receiverIngest.subscribers} subscribers ÷ without: ×${s.receiverIngest.ratio.toFixed(3)} (watching nothing stored: ×${s.receiverIngest.quietRatio.toFixed(3)}); ` +
+            `receiver and PostgreSQL CPU per event: ${microsText(s.receiverIngest.serverMicrosPerEvent)}; raw COPY with ÷ without: ×${s.ingest.ratio.toFixed(3)}; ` +
             `committed → delivered p50 ${s.latency.p50Ms.toFixed(1)} ms, p99 ${s.latency.p99Ms.toFixed(1)} ms (${s.latency.subscribers} subscribers, ${s.latency.eventsPerSecond.toFixed(0)} events/s)`,
         );
       }

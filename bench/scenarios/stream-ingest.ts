@@ -73,6 +73,8 @@ export interface StreamIngestHold {
   catchUpS: number | null;
   /** Reads of the stream log per second during the hold. */
   logReadsPerS: number;
+  /** CPU of the receiver (all threads) and PostgreSQL per event stored, in µs: what an event costs the servers. */
+  serverMicrosPerEvent: number;
 }
 
 export interface StreamIngestResult {
@@ -86,6 +88,11 @@ export interface StreamIngestResult {
   ratio: number;
   /** The same with the subscribers watching tenants without agents: capture and reading, no delivery. */
   quietRatio: number;
+  /**
+   * Median serverMicrosPerEvent of the holds of each condition. Unlike the ratios, which move
+   * with how fast ingest alone runs on the machine that day, these say what the stream adds.
+   */
+  serverMicrosPerEvent: { none: number; nothing: number; stored: number };
   loadAvg: { start: number[]; end: number[] };
 }
 
@@ -96,6 +103,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+}
+
+/** The three figures of serverMicrosPerEvent, for the run's summary line. */
+export function microsText(m: StreamIngestResult['serverMicrosPerEvent']): string {
+  return `${m.none.toFixed(0)} µs with nobody subscribed, ${m.nothing.toFixed(0)} µs watching nothing stored, ${m.stored.toFixed(0)} µs delivered`;
+}
+
+function microsPerEvent(holds: readonly StreamIngestHold[], which: (h: StreamIngestHold) => boolean): number {
+  const xs = holds.filter((h) => which(h) && h.eventsPerS > 0).map((h) => h.serverMicrosPerEvent);
+  return xs.length === 0 ? 0 : median(xs);
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -201,13 +218,15 @@ export async function runStreamIngest(ctx: BenchContext, o: StreamIngestOptions)
         resets: (subs?.resets() ?? 0) - resets0,
         catchUpS,
         logReadsPerS,
+        serverMicrosPerEvent: h.sustainedPerS > 0 ? ((h.cpu.serverMain + h.cpu.serverOtherThreads + h.cpu.postgres) / h.sustainedPerS) * 1e6 : 0,
       };
       results.push(result);
       const x = h.cpu;
       const who = subs === null ? '' : watching === 'stored' ? ' (watching every stored event)' : ' (watching nothing stored)';
       ctx.say(
         `  ingest with ${n} subscribers${who} c=${c}: ${fmtInt(h.sustainedPerS)} ev/s, errors ${h.load.errors}; cores: receiver main ${x.serverMain.toFixed(2)}, other threads ${x.serverOtherThreads.toFixed(2)}, ` +
-          `PostgreSQL ${x.postgres.toFixed(2)}, load generator ${x.client.toFixed(2)}, subscribers ${subscriberCores.toFixed(2)}, other ${x.other.toFixed(2)}` +
+          `PostgreSQL ${x.postgres.toFixed(2)}, load generator ${x.client.toFixed(2)}, subscribers ${subscriberCores.toFixed(2)}, other ${x.other.toFixed(2)}; ` +
+          `receiver and PostgreSQL ${result.serverMicrosPerEvent.toFixed(0)} µs per event` +
           (subs === null ? '' : `; ${fmtInt(logReadsPerS)} log reads/s; ${fmtInt(stored)} stored, ${fmtInt(result.read)} read`) +
           (watching === 'stored' && subs !== null ? (catchUpS === null ? ' (not caught up in 60 s)' : ` (caught up ${catchUpS.toFixed(1)} s after)`) : ''),
       );
@@ -247,6 +266,11 @@ export async function runStreamIngest(ctx: BenchContext, o: StreamIngestOptions)
       holds: results,
       ratio: median(ratios),
       quietRatio: median(quietRatios),
+      serverMicrosPerEvent: {
+        none: microsPerEvent(results, (h) => h.subscribers === 0),
+        nothing: microsPerEvent(results, (h) => h.subscribers > 0 && h.watching === 'nothing'),
+        stored: microsPerEvent(results, (h) => h.subscribers > 0 && h.watching === 'stored'),
+      },
       loadAvg: { start: loadStart, end: loadavg() },
     };
   } finally {
