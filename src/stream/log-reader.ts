@@ -118,7 +118,7 @@ function prepareLiveRead(client: pg.ClientBase, sources: readonly StreamSource[]
   const seq = ++preparedSeq;
   const names = sources.map((s) => `stream_live_${seq}_${s.number}`);
   const where = wantedSql(client, wanted);
-  let sql = ready === undefined ? '' : ready.names.map((n) => `DEALLOCATE ${n};`).join('');
+  let sql = ready === undefined ? '' : deallocateSql(ready.names);
   sources.forEach((s, i) => (sql += `PREPARE ${names[i] as string}(bigint, bigint) AS ${liveSourceSql(s, where)};`));
   // Known only once the batch has run: a failed one leaves the connection's state unknown.
   preparedLiveReads.delete(client);
@@ -135,11 +135,15 @@ export async function releaseLiveReader(client: pg.PoolClient): Promise<void> {
   preparedLiveReads.delete(client);
   if (ready === undefined) return client.release();
   try {
-    await client.query(ready.names.map((n) => `DEALLOCATE ${n};`).join(''));
+    await client.query(deallocateSql(ready.names));
   } catch {
     return client.release(true);
   }
   client.release();
+}
+
+function deallocateSql(names: readonly string[]): string {
+  return names.map((n) => `DEALLOCATE ${n};`).join('');
 }
 
 function sameSources(a: readonly StreamSource[], b: readonly StreamSource[]): boolean {
